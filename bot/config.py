@@ -1,0 +1,129 @@
+"""Application settings, read once from the environment or `.env` (pydantic-settings).
+
+Every setting is listed with a one-line comment in `.env.example`; the README's configuration
+table mirrors it. Secrets (the Telegram bot token, the Bitrix24 webhook URL, which embeds the
+webhook's secret code, and the HTTP API token) are `SecretStr`, so they never appear in
+reprs, logs or `/health` output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BrigadeSource = Literal["auto", "responsible_name", "responsible_department", "field"]
+
+
+def _parse_id_set(value: object) -> object:
+    """Accept `1,2, 3` (the documented form), a JSON-ish list, or a single int."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(";", ",").strip("[]").split(",")]
+        return {int(p) for p in parts if p}
+    if isinstance(value, int):
+        return {value}
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration of AudioBot. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- Telegram -----------------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_server: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen_host: str = "127.0.0.1"
+    telegram_webhook_listen_port: int = Field(default=8080, ge=0, le=65535)
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    flood_rate: float = Field(default=1.0, gt=0)
+    flood_burst: int = Field(default=5, ge=1)
+
+    # --- Bitrix24 -----------------------------------------------------------------------
+    bitrix_webhook_url: SecretStr | None = None
+    bitrix_houses_category_id: int | None = None
+    bitrix_houses_pipeline_name: str = "Уборка подъездов"
+    bitrix_brigade_source: BrigadeSource = "auto"
+    bitrix_field_address: str | None = None
+    bitrix_field_apartments: str | None = None
+    bitrix_field_entrances: str | None = None
+    bitrix_field_floors: str | None = None
+    bitrix_field_brigade: str | None = None
+    bitrix_rate: float = Field(default=2.0, gt=0)
+    bitrix_burst: int = Field(default=50, ge=1)
+    bitrix_timeout: float = Field(default=60.0, gt=0)
+    bitrix_cache_ttl: float = Field(default=300.0, ge=0)
+    cache_dir: Path = Path("var/cache")
+
+    # --- Speech -------------------------------------------------------------------------
+    vosk_model_path: Path | None = None
+    vosk_models_dir: Path = Path("models")
+    max_voice_seconds: int = Field(default=120, ge=1)
+    speech_workers: int = Field(default=0, ge=0)
+
+    # --- HTTP API -----------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8001, ge=0, le=65535)
+    api_token: SecretStr | None = None
+
+    # --- General ------------------------------------------------------------------------
+    timezone: str = "Europe/Moscow"
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _parse_id_set(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The business time zone: "today" and every date slot are resolved in it."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def field_overrides(self) -> dict[str, str]:
+        """Field-mapping overrides given in configuration (role -> UF code)."""
+        pairs = {
+            "address": self.bitrix_field_address,
+            "apartments": self.bitrix_field_apartments,
+            "entrances": self.bitrix_field_entrances,
+            "floors": self.bitrix_field_floors,
+            "brigade": self.bitrix_field_brigade,
+        }
+        return {role: code for role, code in pairs.items() if code}
+
+    def is_allowed(self, user_id: int) -> bool:
+        """Admins are always allowed; everyone else must be on the allow-list."""
+        return user_id in self.admin_ids or user_id in self.allowed_user_ids
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether the Telegram user may see `/health` and other admin output."""
+        return user_id in self.admin_ids

@@ -1,0 +1,1 @@
+"""Thin aiogram routers: they translate between Telegram and the brain in `bot/`."""
