@@ -1,0 +1,286 @@
+"""Vosk model management: download, verify and unpack a model; find the one to use.
+
+`download_model` streams `<base_url>/<name>.zip` into `<target_dir>/<name>.zip.part`, resumes a
+partial file with an HTTP Range request (and starts over when the server ignores ranges), retries
+a dropped connection a few times, checks every member's CRC, refuses members that would land
+outside the target (path traversal, absolute paths, links), unpacks into a staging directory,
+checks the layout Vosk expects (`am/`, `conf/`, `graph/`, optionally `ivector/`) and only then
+moves it to `<target_dir>/<name>/`.
+
+Errors (English; these are operator messages, not the bot's)::
+
+    ModelDownloadError            the model could not be installed
+    ├── ModelOfflineError         the server cannot be reached (no network, DNS, refused, timeout)
+    ├── ModelNotFoundError        no model with that name on the server (HTTP 404)
+    └── ModelArchiveError         the download is not a valid, safe, complete model archive
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import httpx
+
+from bot.speech.audio import ModelUnavailableError
+from bot.speech.recognizer import validate_model_dir
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL_NAME",
+    "ModelArchiveError",
+    "ModelDownloadError",
+    "ModelNotFoundError",
+    "ModelOfflineError",
+    "download_model",
+    "resolve_model_path",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "vosk-model-small-ru-0.22"
+DEFAULT_BASE_URL = "https://alphacephei.com/vosk/models"
+_MODELS_PAGE = "https://alphacephei.com/vosk/models"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CHUNK = 1 << 16
+
+
+class ModelDownloadError(Exception):
+    """The model could not be downloaded or installed."""
+
+
+class ModelOfflineError(ModelDownloadError):
+    """The model server cannot be reached."""
+
+
+class ModelNotFoundError(ModelDownloadError):
+    """The server has no model with that name."""
+
+
+class ModelArchiveError(ModelDownloadError):
+    """The downloaded file is not a valid, safe, complete model archive."""
+
+
+def resolve_model_path(settings: Settings) -> Path | None:
+    """The model directory to load: `VOSK_MODEL_PATH` if set (even if it does not exist, so the
+    error names it), else `<VOSK_MODELS_DIR>/vosk-model-small-ru-0.22` if present, else None."""
+    if settings.vosk_model_path is not None:
+        return settings.vosk_model_path
+    candidate = settings.vosk_models_dir / DEFAULT_MODEL_NAME
+    return candidate if candidate.is_dir() else None
+
+
+def _member_target(root: Path, info: zipfile.ZipInfo) -> Path | None:
+    """Where a member may be extracted under `root`, or raise if it is unsafe; None for dirs."""
+    name = info.filename
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise ModelArchiveError(f"archive member {name!r} is a symbolic link; refusing to unpack")
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+        raise ModelArchiveError(f"archive member {name!r} escapes the target directory")
+    target = (root / pure).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ModelArchiveError(f"archive member {name!r} escapes the target directory")
+    return None if info.is_dir() else target
+
+
+def _verify_and_unpack(archive: Path, target_dir: Path, name: str) -> Path:
+    """Blocking: check the zip, unpack it safely, validate the layout, move it in place."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ModelArchiveError(f"archive member {bad!r} fails its CRC check")
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target_dir))
+            try:
+                members = zf.infolist()
+                # Check every member before writing any, so a bad archive leaves nothing behind.
+                targets = [(info, _member_target(staging, info)) for info in members]
+                for info, dest in targets:
+                    if dest is None:
+                        continue
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, dest.open("wb") as out:
+                        shutil.copyfileobj(src, out, _CHUNK)
+                root = _model_root(staging)
+                try:
+                    validate_model_dir(root)
+                except ModelUnavailableError as exc:
+                    raise ModelArchiveError(f"archive is not a Vosk model: {exc.reason}") from exc
+                final = target_dir / name
+                if final.exists():
+                    shutil.rmtree(final)
+                root.rename(final)
+                return final
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except zipfile.BadZipFile as exc:
+        raise ModelArchiveError(f"download is not a valid zip archive ({exc})") from exc
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        if isinstance(exc, ModelDownloadError):
+            raise
+        raise ModelArchiveError(f"archive cannot be unpacked ({exc})") from exc
+
+
+def _model_root(staging: Path) -> Path:
+    """The model's own directory: the archive's single top folder, or the staging dir itself."""
+    entries = [p for p in staging.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir() and not (staging / "am").exists():
+        return entries[0]
+    return staging
+
+
+async def _stream_into(client: httpx.AsyncClient, url: str, part: Path, *, progress: bool) -> None:
+    """One attempt: fetch `url` into `part`, resuming from its current size when possible."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    async with client.stream("GET", url, headers=headers) as resp:
+        if resp.status_code == 404:
+            raise ModelNotFoundError(
+                f"no model at {url} (HTTP 404): check the name against {_MODELS_PAGE}"
+            )
+        if resp.status_code == 416 and offset:
+            # Range not satisfiable: either the part is already complete or it is junk.
+            total = _total_from_content_range(resp.headers.get("content-range"))
+            if total == offset:
+                return
+            part.unlink()
+            raise _Restart("server rejected the range; starting over")
+        if resp.status_code not in (200, 206):
+            raise ModelDownloadError(f"{url} answered HTTP {resp.status_code}")
+        append = True
+        if offset and resp.status_code == 200:
+            log.warning("server ignores Range requests; downloading %s from the start", url)
+            offset = 0
+            append = False
+        elif resp.status_code == 206:
+            start = _start_from_content_range(resp.headers.get("content-range"))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                raise _Restart(f"server resumed at byte {start}, expected {offset}")
+        length = resp.headers.get("content-length")
+        total = offset + int(length) if length and length.isdigit() else None
+        with part.open("ab" if append else "wb") as out:
+            await _copy(resp, out, offset=offset, total=total, progress=progress, name=part.name)
+        if total is not None and part.stat().st_size != total:
+            raise httpx.RemoteProtocolError("download ended early")
+
+
+class _Restart(Exception):
+    """The partial file was discarded; try again from zero."""
+
+
+async def _copy(
+    resp: httpx.Response,
+    out: BinaryIO,
+    *,
+    offset: int,
+    total: int | None,
+    progress: bool,
+    name: str,
+) -> None:
+    from tqdm import tqdm  # noqa: PLC0415 - only the download command draws a progress bar
+
+    bar: Any = tqdm(
+        total=total,
+        initial=offset,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=name.removesuffix(".part"),
+        disable=not progress,
+    )
+    try:
+        async for chunk in resp.aiter_bytes(_CHUNK):
+            # A CLI command: 64 KiB local writes take microseconds, no thread hop needed.
+            out.write(chunk)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+
+
+def _start_from_content_range(value: str | None) -> int | None:
+    match = re.match(r"bytes (\d+)-\d+/(?:\d+|\*)", value or "")
+    return int(match.group(1)) if match else None
+
+
+def _total_from_content_range(value: str | None) -> int | None:
+    match = re.match(r"bytes (?:\*|\d+-\d+)/(\d+)", value or "")
+    return int(match.group(1)) if match else None
+
+
+async def download_model(
+    name: str = DEFAULT_MODEL_NAME,
+    target_dir: Path = Path("models"),
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    progress: bool = True,
+    retries: int = 3,
+    timeout: float = 30.0,
+    force: bool = False,
+) -> Path:
+    """Download and unpack model `name` into `<target_dir>/<name>/`; return that directory.
+
+    An already installed, valid model is returned as is unless `force`. A dropped connection is
+    retried up to `retries` times, each retry resuming the `.part` file. Raises the
+    `ModelDownloadError` tree in the module docstring.
+    """
+    if not _NAME_RE.match(name):
+        raise ModelNotFoundError(f"{name!r} is not a model name (see {_MODELS_PAGE})")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    final = target_dir / name
+    if final.is_dir() and not force:
+        try:
+            validate_model_dir(final)
+        except ModelUnavailableError:
+            log.warning("%s exists but is incomplete; downloading again", final)
+        else:
+            log.info("model %s is already installed in %s", name, final)
+            return final
+    url = f"{base_url.rstrip('/')}/{name}.zip"
+    part = target_dir / f"{name}.zip.part"
+    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    attempts = 0
+    async with httpx.AsyncClient(timeout=timeouts, follow_redirects=True) as client:
+        while True:
+            attempts += 1
+            try:
+                await _stream_into(client, url, part, progress=progress)
+                break
+            except _Restart as exc:
+                log.warning("%s", exc)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise ModelOfflineError(
+                    f"cannot reach {httpx.URL(url).host} to download {name} ({exc or 'offline'}). "
+                    f"On an offline machine download {name}.zip elsewhere, unpack it and set "
+                    "VOSK_MODEL_PATH to the folder."
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempts > retries:
+                    raise ModelDownloadError(
+                        f"download of {name} kept failing ({exc}); run the command again to "
+                        f"resume from {part}"
+                    ) from exc
+                log.warning("download interrupted (%s); resuming", exc or type(exc).__name__)
+            if attempts > retries:
+                raise ModelDownloadError(f"download of {name} did not complete")
+    try:
+        result = await asyncio.to_thread(_verify_and_unpack, part, target_dir, name)
+    except ModelArchiveError:
+        # A corrupt archive cannot be resumed into a good one: remove it so a rerun starts clean.
+        part.unlink(missing_ok=True)
+        raise
+    part.unlink(missing_ok=True)
+    log.info("installed model %s in %s", name, result)
+    return result
