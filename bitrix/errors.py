@@ -394,6 +394,8 @@ class BitrixAPIError(BitrixError):
 
     kind = "API error"
     default_user_message = "Bitrix24 вернул ошибку, попробуйте позже."
+    # Empty: subclasses with a fixed hint set it; otherwise the generic hint below names the code.
+    default_admin_hint = ""
 
     extra: dict[str, Any]
 
@@ -412,6 +414,8 @@ class BitrixAPIError(BitrixError):
         return '""' if self.code == "" else super()._code_label()
 
     def _admin_hint(self) -> str:
+        if self.default_admin_hint:
+            return self.default_admin_hint
         return (
             f"Bitrix24 вернул ошибку {self.code or '(без кода)'} на метод {self.method}: "
             f"{self.description or 'без описания'}."
