@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from bot.nlu.numbers import NumberLexicon, Token, TokenKind, itn, parse_digit_word
 
-__all__ = ["MAX_INPUT_CHARS", "MAX_OUTPUT_CHARS", "NormalizedText", "normalize"]
+__all__ = ["MAX_INPUT_CHARS", "MAX_OUTPUT_CHARS", "NormalizedText", "normalize", "normalize_name"]
 
 #: Characters of input that are read; the rest is ignored (``truncated=True``).
 MAX_INPUT_CHARS = 500
@@ -353,3 +353,13 @@ def normalize(text: str, lexicon: NumberLexicon | None = None) -> NormalizedText
         command=command,
         truncated=truncated,
     )
+
+
+def normalize_name(text: str, lexicon: NumberLexicon | None = None) -> str:
+    """Normalise a catalog name (street, company, person, position) the way `normalize`
+    treats requests, without the request-only repairs (no filler or follow-up removal, no
+    joining of split letters): "Ст.Разина" → "степана разина", "ул. 8 Марта" → "улица 8 марта",
+    "ООО «Жилкомсервис»" → "ооо жилкомсервис". Never raises."""
+    cleaned, _ = _clean(text[:MAX_INPUT_CHARS])
+    words, boundaries = _tokenize(cleaned)
+    return " ".join(t.text for t in itn(words, boundaries, lexicon=lexicon))[:MAX_OUTPUT_CHARS]
