@@ -647,6 +647,8 @@ async def test_long_poll_blocks_then_wakes_when_an_update_arrives(fake: FakeTele
     before = len(fake.requests) - 1
     poll = asyncio.create_task(raw_call(fake, "getUpdates", form={"timeout": "30"}))
     pending = await fake.wait_for_request("getUpdates", completed=False, after=before)
+    # Parked in the long poll before the update exists, so only a wake-up can answer it.
+    await fake.wait_for(lambda: fake.parked_polls == 1)
     assert not pending.completed
     event = await fake.send_text(USER, "разбуди")
     async with asyncio.timeout(5):  # far below the 30 s poll: only a wake-up answers in time
@@ -659,10 +661,11 @@ async def test_long_poll_blocks_then_wakes_when_an_update_arrives(fake: FakeTele
 
 async def test_a_newer_get_updates_terminates_the_older_one(fake: FakeTelegram) -> None:
     first = asyncio.create_task(raw_call(fake, "getUpdates", form={"timeout": "30"}))
-    await fake.wait_for_request("getUpdates", completed=False)
+    await fake.wait_for(lambda: fake.parked_polls == 1)
     second = asyncio.create_task(raw_call(fake, "getUpdates", form={"timeout": "30"}))
     async with asyncio.timeout(5):
         status, body = await first
+    await fake.wait_for(lambda: fake.parked_polls == 1)
     assert status == 409
     assert "terminated by other getUpdates request" in body["description"]
     await fake.send_text(USER, "привет")
@@ -692,7 +695,7 @@ async def test_stop_releases_pending_long_polls_and_latency_at_once() -> None:
     fake.set_latency(30, "getMe")
     poll = asyncio.create_task(raw_call(fake, "getUpdates", form={"timeout": "30"}))
     slow = asyncio.create_task(raw_call(fake, "getMe"))
-    await fake.wait_for(lambda: len(fake.requests) == 2)
+    await fake.wait_for(lambda: len(fake.requests) == 2 and fake.parked_polls == 1)
     # Below the runner's 5 s shutdown grace: only an immediate release passes.
     async with asyncio.timeout(3):
         await fake.stop()

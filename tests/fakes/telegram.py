@@ -909,6 +909,7 @@ class FakeTelegram:
         self._held: list[JSON] = []
         self._next_update_id = 1
         self._poll_generation = 0
+        self._parked_polls = 0
         self.delivery_counts: Counter[int] = Counter()
         """How many getUpdates answers carried each update_id (1 each when offsets work)."""
         self.confirmed_update_ids: list[int] = []
@@ -1430,6 +1431,11 @@ class FakeTelegram:
         return list(self._commands.get(self._commands_key(scope, language_code), []))
 
     @property
+    def parked_polls(self) -> int:
+        """getUpdates calls currently blocked in a long poll (waiting for an update)."""
+        return self._parked_polls
+
+    @property
     def pending_updates(self) -> list[JSON]:
         """Updates queued and not yet confirmed by the bot (held ones excluded)."""
         return list(self._queue)
@@ -1720,18 +1726,25 @@ class FakeTelegram:
         if offset is not None and offset < 0:
             offset = None
         async with self._cond:
-            # Wake an older long poll: Telegram terminates it with 409 (see below).
+            park = timeout > 0 and not self._deliverable(offset) and not self._closing
+            if park:
+                self._parked_polls += 1
+            # Wakes an older long poll (Telegram terminates it with 409, below) and tests
+            # waiting on parked_polls.
             self._cond.notify_all()
-            if timeout > 0 and not self._deliverable(offset) and not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._cond.wait_for(
-                            lambda: (
-                                self._closing
-                                or generation != self._poll_generation
-                                or bool(self._deliverable(offset))
+            if park:
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(timeout):
+                            await self._cond.wait_for(
+                                lambda: (
+                                    self._closing
+                                    or generation != self._poll_generation
+                                    or bool(self._deliverable(offset))
+                                )
                             )
-                        )
+                finally:
+                    self._parked_polls -= 1
             if generation != self._poll_generation and not self._closing:
                 raise _ApiError(
                     409,
