@@ -144,7 +144,10 @@ def _model_root(staging: Path) -> Path:
 async def _stream_into(client: httpx.AsyncClient, url: str, part: Path, *, progress: bool) -> None:
     """One attempt: fetch `url` into `part`, resuming from its current size when possible."""
     offset = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    # Identity encoding: byte offsets must count the file's bytes, not a gzip stream's.
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
     async with client.stream("GET", url, headers=headers) as resp:
         if resp.status_code == 404:
             raise ModelNotFoundError(
@@ -202,7 +205,9 @@ async def _copy(
         disable=not progress,
     )
     try:
-        async for chunk in resp.aiter_bytes(_CHUNK):
+        # No re-chunking: bytes are written as they arrive, so a dropped connection loses none of
+        # what was received and the resume offset is exact.
+        async for chunk in resp.aiter_raw():
             # A CLI command: 64 KiB local writes take microseconds, no thread hop needed.
             out.write(chunk)
             bar.update(len(chunk))
