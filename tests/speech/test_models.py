@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -323,8 +324,8 @@ async def test_offline_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / DEFAULT_MODEL_NAME).exists()
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 def test_resolve_model_path_prefers_the_explicit_setting(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,8 +181,8 @@ async def test_missing_ffmpeg(vosk_rec: VoskRecognizer) -> None:
         await service.transcribe(b"OggS...")
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 def test_from_settings_with_a_missing_model(tmp_path: Path) -> None:
@@ -289,7 +290,7 @@ async def test_event_loop_keeps_ticking_during_four_recognitions(
             last = now
 
     tick = asyncio.create_task(ticker())
-    inputs = [
+    inputs: list[bytes | Path] = [
         formats["ogg_opus_48k"].path.read_bytes(),
         formats["mp3"].path.read_bytes(),
         formats["m4a"].path,
