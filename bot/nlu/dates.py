@@ -25,8 +25,8 @@ Recognised (a leading "в/во/на/к/ко/по/за" is included in the span):
 **Year rule** for a day or month named without a year: it is placed in the twelve months
 that start two months before today's month (a date up to about two months in the past keeps
 this year; earlier ones move to next year; on 5 January, "28 декабря" is the one just past).
-For a day: the candidate (last, this or next year) closest to ``today + 121 days`` — the
-centre of the window [today − 61 days, today + 304 days].
+For a day: the candidate year closest to ``today + 121 days`` — the centre of the window
+[today − 61 days, today + 304 days]; "29 февраля" goes to the nearest leap year.
 """
 
 from __future__ import annotations
@@ -118,9 +118,8 @@ _WEEKDAY_FORMS: tuple[list[str], ...] = (
     [*_forms("суббот", _FEM_A), "сб"],
     # "воскресение" (resurrection) is a frequent misspelling and ASR result for "воскресенье".
     [
-        *_forms("воскресень", "е,я,ю,ем,ям,ями,ях"),
-        "воскресений",
-        *_forms("воскресени", "е,я,ю,ем"),
+        *_forms("воскресень", "е,я,ю,ем,и,ям,ями,ях"),
+        *_forms("воскресени", "е,я,ю,ем,и,й,ям,ями,ях"),
     ],
 )
 _MONTH_STEMS = (
@@ -235,7 +234,8 @@ def resolve_day_month(day: int, month: int, today: date, year: int | None = None
             return None
     centre = today + timedelta(days=121)
     candidates = []
-    for y in (today.year - 1, today.year, today.year + 1):
+    # Up to four years ahead so that "29 февраля" finds the next leap year.
+    for y in range(today.year - 1, today.year + 5):
         try:
             candidates.append(date(y, month, day))
         except ValueError:

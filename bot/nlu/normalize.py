@@ -222,10 +222,15 @@ def _abbreviation(m: re.Match[str]) -> str:
     return f" {full} "
 
 
-def _clean(text: str) -> tuple[str, str | None]:
-    """Unicode, markup and typed-shape clean-up of the raw string; returns (text, command)."""
-    s = text.replace("№", " номер ")
-    s = unicodedata.normalize("NFKC", s)[: MAX_INPUT_CHARS * 2]
+def _clean(text: str) -> tuple[str, str | None, bool]:
+    """Unicode, markup and typed-shape clean-up of the raw string.
+
+    Returns (text, command, cut): ``cut`` is True when expansion ("№" → "номер", NFKC) grew
+    the text past the working limit and its end was dropped.
+    """
+    s = unicodedata.normalize("NFKC", text.replace("№", " номер "))
+    cut = len(s) > MAX_INPUT_CHARS * 2
+    s = s[: MAX_INPUT_CHARS * 2]
     s = html.unescape(s)
     s = _CONTROL.sub(" ", s)
     s = _COMBINING.sub("", s)
@@ -248,7 +253,7 @@ def _clean(text: str) -> tuple[str, str | None]:
     s = _BUILDING_ABBR.sub(" корпус ", s)
     s = _STEPAN.sub(" степана ", s)
     s = _ABBR_RE.sub(_abbreviation, s)
-    return s, command
+    return s, command, cut
 
 
 def _split_word(word: str) -> list[str]:
@@ -332,8 +337,8 @@ def normalize(text: str, lexicon: NumberLexicon | None = None) -> NormalizedText
 
     ``lexicon`` is the number lexicon to use (default: the shared one). Never raises.
     """
-    truncated = len(text) > MAX_INPUT_CHARS
-    cleaned, command = _clean(text[:MAX_INPUT_CHARS])
+    cleaned, command, cut = _clean(text[:MAX_INPUT_CHARS])
+    truncated = cut or len(text) > MAX_INPUT_CHARS
     words, boundaries = _tokenize(cleaned)
     words, boundaries, followup = _repair(words, boundaries)
     tokens = itn(words, boundaries, lexicon=lexicon)
@@ -360,6 +365,6 @@ def normalize_name(text: str, lexicon: NumberLexicon | None = None) -> str:
     treats requests, without the request-only repairs (no filler or follow-up removal, no
     joining of split letters): "Ст.Разина" → "степана разина", "ул. 8 Марта" → "улица 8 марта",
     "ООО «Жилкомсервис»" → "ооо жилкомсервис". Never raises."""
-    cleaned, _ = _clean(text[:MAX_INPUT_CHARS])
+    cleaned, _, _ = _clean(text[:MAX_INPUT_CHARS])
     words, boundaries = _tokenize(cleaned)
     return " ".join(t.text for t in itn(words, boundaries, lexicon=lexicon))[:MAX_OUTPUT_CHARS]

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from unicode_rbnf import FormatPurpose, RbnfEngine
+from unicode_rbnf.engine import NoRuleForNumberError
 
 __all__ = [
     "HouseNumber",
@@ -174,6 +175,8 @@ _NOUN_ENDINGS = ("а", "и", "е", "у", "ой", "ою", "ам", "ами", "ах
 _FRACTION_WORDS = frozenset({"дробь", "/"})
 _BUILDING_WORDS = frozenset({"корпус", "корп"})
 _STRUCTURE_WORDS = frozenset({"строение", "стр"})
+# After "<n> к <m>", these words show that "к" was the preposition ("к 5 числу").
+_NOT_BUILDING_AFTER = frozenset({"числу", "часам", "часу", "утру", "вечеру", "обеду", "минутам"})
 # Letters that are not Russian words: glued after a number wherever they follow it.
 _LETTERS_ALWAYS = {"б": "б", "г": "г", "д": "д", "бэ": "б", "вэ": "в", "гэ": "г", "дэ": "д"}
 # Letters that are also words ("а" conjunction, "в" preposition): glued only at a boundary.
@@ -231,6 +234,10 @@ class NumberLexicon:
                 word = _fold(text)
                 if " " not in word:
                     atoms.setdefault(word, _Atom(mult * 1000, _Cls.THOUSANDS_ORD, ordinal=True))
+        # CLDR omits the feminine instrumental variants "-ою/-ею" ("третьею бригадой").
+        for word, atom in list(atoms.items()):
+            if atom.ordinal and word.endswith(("ой", "ей")):
+                atoms.setdefault(word[:-1] + "ю", atom)
         # CLDR quirk (nlu.md §1.5): dative "третьому" where Russian has "третьему".
         atoms["третьему"] = _Atom(3, _Cls.UNIT, ordinal=True)
         atoms.pop("третьому", None)
@@ -326,7 +333,10 @@ class NumberLexicon:
 
 @functools.lru_cache(maxsize=2048)
 def _cardinal_forms(engine: RbnfEngine, n: int) -> frozenset[str]:
-    res = engine.format_number(n)
+    try:
+        res = engine.format_number(n)
+    except NoRuleForNumberError:
+        return frozenset()
     forms = {_fold(t) for t in res.text_by_ruleset.values()}
     # CLDR's masculine locative keeps nominative tens ("ста двадцать трех"); add the correct
     # "ста двадцати трех" (nlu.md §1.5). The quirky one stays: people and ASR say it too.
@@ -338,7 +348,10 @@ def _cardinal_forms(engine: RbnfEngine, n: int) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=2048)
 def _ordinal_forms(engine: RbnfEngine, n: int, cardinal_words: frozenset[str]) -> frozenset[str]:
-    res = engine.format_number(n, FormatPurpose.ORDINAL)
+    try:
+        res = engine.format_number(n, FormatPurpose.ORDINAL)
+    except NoRuleForNumberError:
+        return frozenset()  # CLDR has no ordinal rule for some large numbers
     forms = set()
     for text in res.text_by_ruleset.values():
         form = _fold(text).replace("третьому", "третьему")
@@ -427,6 +440,23 @@ def itn(
             return None
         return (m[0], m[1], words[i].isdigit())
 
+    def letter_at(i: int) -> tuple[str | None, int]:
+        """A house letter at ``i``: (letter, end) or (None, i)."""
+        if i >= n:
+            return None, i
+        w = words[i]
+        if w in _LETTERS_ALWAYS:
+            return _LETTERS_ALWAYS[w], i + 1
+        if w in _LETTERS_AT_BOUNDARY and (
+            i + 1 == n
+            or boundary_after(i)
+            or words[i + 1] in _BUILDING_WORDS
+            or words[i + 1] in _STRUCTURE_WORDS
+            or words[i + 1][:1].isdigit()
+        ):
+            return w, i + 1
+        return None, i
+
     tokens: list[Token] = []
     i = 0
     while i < n:
@@ -463,31 +493,29 @@ def itn(
                 nxt = cardinal_at(i + 1)
                 if nxt is not None:
                     fraction, i = nxt[0], nxt[1]
-            if letter is None and i < n:
-                w = words[i]
-                if w in _LETTERS_ALWAYS:
-                    letter, i = _LETTERS_ALWAYS[w], i + 1
-                elif w in _LETTERS_AT_BOUNDARY and (
-                    i + 1 == n
-                    or boundary_after(i)
-                    or words[i + 1] in _BUILDING_WORDS
-                    or words[i + 1] in _STRUCTURE_WORDS
-                    or words[i + 1][:1].isdigit()
-                ):
-                    letter, i = w, i + 1
+            if letter is None:
+                letter, i = letter_at(i)
             if building is None and i < n:
                 w = words[i]
                 nxt = cardinal_at(i + 1)
                 # A bare "к" is also a preposition ("к 5 числу"); trust it as "корпус" only
                 # between typed digits ("15 к 2"), where people abbreviate.
                 if nxt is not None and (
-                    w in _BUILDING_WORDS or (w == "к" and typed_digits and nxt[2])
+                    w in _BUILDING_WORDS
+                    or (
+                        w == "к"
+                        and typed_digits
+                        and nxt[2]
+                        and (nxt[1] >= n or words[nxt[1]] not in _NOT_BUILDING_AFTER)
+                    )
                 ):
                     building, i = nxt[0], nxt[1]
             if structure is None and i < n and words[i] in _STRUCTURE_WORDS:
                 nxt = cardinal_at(i + 1)
                 if nxt is not None:
                     structure, i = nxt[0], nxt[1]
+            if letter is None:  # "пятнадцать корпус два а"
+                letter, i = letter_at(i)
             new = HouseNumber(value, fraction, letter, building, structure)
             if new != HouseNumber(value):
                 house, kind, ambiguous = new, TokenKind.HOUSE, False

@@ -1,0 +1,1 @@
+"""Tests of the Russian text primitives in `bot.nlu`."""
