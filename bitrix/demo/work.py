@@ -313,9 +313,10 @@ def build_events(
         for day in window
         if day.weekday() == 0 and is_working_day(day)
     ]  # fmt: skip
-    check_days = [today, today + timedelta(days=1)]
+    # Quality checks happen on working days, today and tomorrow included when they are.
+    check_days = [d for d in (today, today + timedelta(days=1)) if is_working_day(d)]
     workdays = [d for d in window if is_working_day(d) and abs((d - today).days) <= 10]
-    check_days += rng.sample([d for d in workdays if d not in check_days], 6)
+    check_days += rng.sample([d for d in workdays if d not in check_days], 8 - len(check_days))
     for index, day in enumerate(check_days):
         house = rng.choice(houses)
         drafts.append(

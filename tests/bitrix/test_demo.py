@@ -44,6 +44,8 @@ FIRST = "Влажная уборка 1 этажа"
 TITLE = re.compile(
     r"^(?:(?P<town>[А-ЯЁ][а-яё]+), )?(?P<street>\S.*?) (?P<number>\d+(?:/\d+|к\d+|[а-я])?)$"
 )
+#: Fixed public holidays (Labour Code art. 112): no cleaning.
+HOLIDAYS = {(1, d) for d in range(1, 9)} | {(2, 23), (3, 8), (5, 1), (5, 9), (6, 12), (11, 4)}
 SCHEDULE_LABEL = re.compile(r"^(?P<kind>.+?) (?P<n>[12]) \((?P<month>[А-Яа-яё]+)\)$")
 
 
@@ -509,12 +511,11 @@ def test_every_working_day_has_visits_for_every_brigade(store: PortalStore) -> N
     for kind, _period, month, field in schedule_fields(store):
         if kind == "Дата уборки":
             date_fields[month].append(field["FIELD_NAME"])
-    holidays = {(1, d) for d in range(1, 9)} | {(2, 23), (3, 8), (5, 1), (5, 9), (6, 12), (11, 4)}
     for month, codes in date_fields.items():
         year, number = month_of(month, TODAY)
         days = [date(year, number, 1) + timedelta(days=i) for i in range(31)]
         workdays = {d for d in days if d.month == number and d.weekday() < 5
-                    and (d.month, d.day) not in holidays}  # fmt: skip
+                    and (d.month, d.day) not in HOLIDAYS}  # fmt: skip
         visited: dict[int, set[date]] = defaultdict(set)
         for deal in active:
             for code in codes:
@@ -550,6 +551,36 @@ def test_year_boundary_in_late_december() -> None:
     # The New Year holidays have no visits; the first working day after them has.
     assert january and min(january) == date(2027, 1, 11)
     assert len(company.store.tasks) >= 60 and len(company.store.events) >= 20
+
+
+@pytest.mark.parametrize("today", [date(2027, m, 1 + (7 * m) % 28) for m in range(1, 13)])
+def test_every_month_of_a_year(today: date) -> None:
+    company = build_demo(today, seed=today.month)
+    store = company.store
+    assert len(houses(store, 34, active=True)) == 490
+    assert len(people(store)) == 82
+    assert check_dates_in_labelled_months(store, today) == {
+        (m.year, m.month) for m in company.truth.months
+    }
+    assert (company.truth.months[1].year, company.truth.months[1].month) == (
+        today.year,
+        today.month,
+    )
+    for month in company.truth.months:
+        workdays = {
+            d for d in month.days() if d.weekday() < 5 and (d.month, d.day) not in HOLIDAYS
+        }
+        for brigade in range(1, 7):
+            visited = {
+                d
+                for house, plans in company.truth.plans.items()
+                if company.truth.house_brigade[house] == brigade
+                for d in plans[month.key].dates
+            }
+            assert visited == workdays, (month, brigade, sorted(workdays ^ visited))
+    event_days = {e["DATE_FROM"][:10] for e in store.events}
+    assert f"{today:%d.%m.%Y}" in event_days
+    assert len(store.tasks) >= 60 and len(store.events) >= 20
 
 
 def field_codes_for(store: PortalStore, month: str) -> list[str]:
