@@ -235,7 +235,7 @@ class EmulatedPortal:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, shutdown_timeout=5.0)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         self._runner = runner
         self._host = host
