@@ -11,7 +11,8 @@ with number words as digits, plus metadata:
    Markdown links, URLs and @mentions are removed; lower case; ё → е; Latin look-alike letters
    inside Cyrillic words are mapped to Cyrillic ("Пpолетарская" with a Latin "p").
 3. **Typed shapes.** A leading Telegram command "/help@bot" gives ``command="help"``;
-   "15.12" / "15.12.2026" / "2026-12-15" become "15 декабря [2026]"; abbreviations are
+   "15.12" / "15.12.2026" / "2026-12-15" become "15 декабря [2026]" (so "1.5" reads as 1 May:
+   in this bot a typed d.m is a date far more often than a decimal); abbreviations are
    expanded ("ул." → "улица", "д. 10" → "дом 10", "корп." → "корпус", "пр-т" → "проспект",
    "кол-во" → "количество", "Ст.Разина" → "степана разина", …); "112 / 1" keeps its slash;
    "3-й", "21-а", "15к2" stay single words for ITN. Other punctuation is dropped but remembered

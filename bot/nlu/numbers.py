@@ -8,7 +8,7 @@ CLDR one, not a hand-typed list.
 
 How it works: every *atomic* number word (0–19, tens, hundreds, "тысяча", single-word
 ordinals such as "двухсотый" and "двухтысячный") is read from every CLDR ruleset (all cases,
-genders, plural) into a word → (value, class, ordinal) table, built once (about 10 ms). A
+genders, plural) into a word → (value, class, ordinal) table, built once (about 40 ms). A
 number is then parsed compositionally with a greedy longest match: hundreds, then tens, then
 units or a teen, optionally preceded by "<n> тысяч(а|и|…)". Only the last word may be an
 ordinal. Because the case of each word is not checked, case-mismatched speech ("ста двадцать
@@ -363,7 +363,7 @@ def _ordinal_forms(engine: RbnfEngine, n: int, cardinal_words: frozenset[str]) -
 
 @functools.cache
 def default_lexicon() -> NumberLexicon:
-    """The shared lexicon, built on first use (about 10 ms) and kept for the process."""
+    """The shared lexicon, built on first use (about 40 ms) and kept for the process."""
     return NumberLexicon()
 
 
