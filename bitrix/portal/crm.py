@@ -128,10 +128,10 @@ def _select_list(params: Params) -> list[str]:
 
 
 def _uf_names(records: Iterable[Record], declared: Iterable[str] = ()) -> list[str]:
-    names = list(dict.fromkeys(declared))
-    for record in records:
-        names.extend(k for k in record if k.startswith("UF_") and k not in names)
-    return list(dict.fromkeys(names))
+    names = dict.fromkeys(declared)
+    present: set[str] = set().union(*(r.keys() for r in records))
+    names.update(dict.fromkeys(sorted(k for k in present if k.startswith("UF_"))))
+    return list(names)
 
 
 def select_fields(
@@ -174,9 +174,7 @@ def crm_list(
     rows = list(records)
     raw_filter = _array_param(params, "filter")
     raw_order = _array_param(params, "order")
-    known = set(uf_names)
-    for row in rows:
-        known.update(row)
+    known: set[str] = set(uf_names).union(*(r.keys() for r in rows))
     conditions = parse_filter(raw_filter, fields=known)
     matched = [r for r in rows if record_matches(r, conditions, ctx.tz, exact_fields=EXACT_FIELDS)]
     # The default order first, so ties of an explicit order fall back to it.

@@ -116,8 +116,11 @@ def as_number(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, str) and _NUMBER.match(value):
-        return float(value)
+    if isinstance(value, str):
+        if value.isdigit():
+            return float(value)  # The common case (IDs), without the regex.
+        if _NUMBER.match(value):
+            return float(value)
     return None
 
 
