@@ -43,7 +43,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -255,6 +255,25 @@ class EmulatedPortal:
         await runner.cleanup()
         logger.info("emulated Bitrix24 portal stopped")
 
+    async def serve_forever(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ready: Callable[[str], object] | None = None,
+    ) -> None:
+        """Start, call ``ready(webhook_url)``, serve until cancelled (Ctrl-C), then stop.
+
+        For a foreground command: ``asyncio.run(portal.serve_forever(host, port, ready=print))``.
+        """
+        url = await self.start(host, port)
+        try:
+            if ready is not None:
+                ready(url)
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
     async def __aenter__(self) -> EmulatedPortal:
         await self.start()
         return self
@@ -460,13 +479,20 @@ class EmulatedPortal:
         began = time.perf_counter()
         try:
             envelope = self._process(record, match)
+            seconds = time.perf_counter() - began
+            response = _rest_response(200, envelope, seconds=seconds)
         except RestError as error:
             record.error = error.code
             logger.debug("%s -> %s %s", record.method, error.status, error.code or '""')
             return _rest_response(error.status, error.body())
-        seconds = time.perf_counter() - began
+        except Exception:
+            # A bug in the emulator: answer like a broken portal instead of aiohttp's text page.
+            logger.exception("emulated method %s failed", record.method)
+            record.error = "INTERNAL_SERVER_ERROR"
+            body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
+            return _rest_response(500, body)
         logger.debug("%s -> 200 in %.1f ms", record.method, seconds * 1000)
-        return _rest_response(200, envelope, seconds=seconds)
+        return response
 
     async def _hold(self) -> bool:
         """Hold a request until released (``True``) or the portal stops (``False``)."""

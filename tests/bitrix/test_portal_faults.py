@@ -8,7 +8,14 @@ import time
 import httpx
 import pytest
 
-from bitrix.portal import EmulatedPortal, Fault, PortalOptions, PortalThread, sample_store
+from bitrix.portal import (
+    EmulatedPortal,
+    Fault,
+    PortalOptions,
+    PortalStore,
+    PortalThread,
+    sample_store,
+)
 
 from .conftest import TODAY, Rest
 
@@ -144,3 +151,31 @@ def test_portal_thread_releases_hung_requests_on_stop() -> None:
         ):
             client.get(thread.webhook_url + "scope")
     assert thread.portal.hung == 0
+
+
+async def test_serve_forever_until_cancelled(store: PortalStore, http: httpx.AsyncClient) -> None:
+    urls: list[str] = []
+    started = asyncio.Event()
+
+    def ready(url: str) -> None:
+        urls.append(url)
+        started.set()
+
+    serving = asyncio.create_task(EmulatedPortal(store).serve_forever(ready=ready))
+    await asyncio.wait_for(started.wait(), timeout=5)
+    assert (await http.get(urls[0] + "server.time")).status_code == 200
+    serving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+    with pytest.raises(httpx.ConnectError):
+        await http.get(urls[0] + "server.time")
+
+
+async def test_a_method_bug_answers_a_json_500(
+    rest: Rest, portal: EmulatedPortal, caplog: pytest.LogCaptureFixture
+) -> None:
+    portal.store.deals[1]["ID"] = object()  # Not JSON-serialisable, not comparable.
+    response = await rest("crm.deal.get", {"id": 1})
+    assert response.status_code == 500
+    assert response.json()["error"] == "INTERNAL_SERVER_ERROR"
+    assert "emulated method crm.deal.get failed" in caplog.text
