@@ -27,6 +27,7 @@ import functools
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -64,6 +65,8 @@ UNK = "[unk]"
 DEFAULT_CHUNK_BYTES = 8000
 """0.25 s of 16 kHz s16 PCM per `AcceptWaveform` call. Vosk checks for an endpoint once per call,
 so the chunking slightly changes utterance splitting; any fixed size decodes deterministically."""
+DEFAULT_REUSE_AUDIO_LIMIT_S = 600.0
+"""Audio a reused recognizer may decode before it is replaced (bounds its graph cache)."""
 DEFAULT_MIN_CONFIDENCE = 0.6
 """Mean word confidence below which the grammar pass runs even if the text parses."""
 
@@ -370,33 +373,31 @@ def load_model(path: Path | None) -> VoskModel:
     return VoskModel(handle, info, vosk.KaldiRecognizer)
 
 
-def _decode_blocking(
-    model: VoskModel, pcm: bytes, grammar_json: str | None, chunk_bytes: int
-) -> tuple[str, tuple[Word, ...], float]:
-    """Runs in a worker thread: a fresh recognizer, PCM in chunks, a result at every endpoint."""
-    started = time.perf_counter()
-    rec = model.new_recognizer(grammar_json)
+def _feed(rec: Any, pcm: bytes, chunk_bytes: int) -> list[str]:
+    """PCM in chunks, a `Result()` at every endpoint, then `FinalResult()` (which also readies
+    the recognizer for a new utterance)."""
     results = [
         rec.Result()
         for offset in range(0, len(pcm), chunk_bytes)
         if rec.AcceptWaveform(pcm[offset : offset + chunk_bytes])
     ]
     results.append(rec.FinalResult())
-    words: list[Word] = []
-    for raw in results:
-        for item in json.loads(raw).get("result", []):
-            if item["word"] == UNK:
-                continue
-            words.append(
-                Word(
-                    word=item["word"],
-                    start=float(item["start"]),
-                    end=float(item["end"]),
-                    conf=float(item["conf"]),
-                )
-            )
-    text = " ".join(w.word for w in words)
-    return text, tuple(words), time.perf_counter() - started
+    return results
+
+
+def _parse(results: list[str]) -> tuple[str, tuple[Word, ...]]:
+    words = [
+        Word(
+            word=item["word"],
+            start=float(item["start"]),
+            end=float(item["end"]),
+            conf=float(item["conf"]),
+        )
+        for raw in results
+        for item in json.loads(raw).get("result", [])
+        if item["word"] != UNK
+    ]
+    return " ".join(w.word for w in words), tuple(words)
 
 
 @dataclass
@@ -405,6 +406,7 @@ class RecognizerCounters:
 
     decodes: int = 0
     grammar_passes: int = 0
+    recognizers_created: int = 0
 
 
 class VoskRecognizer:
@@ -412,6 +414,17 @@ class VoskRecognizer:
 
     `workers` bounds the thread pool (one Vosk decode uses one core); pass `executor` to share a
     pool instead (it is then not shut down by `close`).
+
+    By default every job gets a fresh `KaldiRecognizer`. With `reuse_recognizers=True` each worker
+    thread keeps its open-vocabulary recognizer between jobs (never shared by two threads),
+    retired after `reuse_audio_limit_s` seconds of audio or on any error. Why it is offered: a
+    lookahead-graph model composes HCLr with G lazily and caches the composition per recognizer,
+    so a fresh recognizer rebuilds that cache on every note. On the Korean model a 5 s note took
+    ~2.0 s on a fresh recognizer and ~0.3-0.8 s on a reused one (`bench/voice.py`). Between jobs
+    `FinalResult()` makes Vosk start a new feature pipeline and decoder (no speaker adaptation is
+    carried over); only the graph cache persists, which changes the search's tie-breaking, so a
+    near-tie word can come out differently than on a fresh recognizer. The cache grows with use,
+    hence the retirement limit. Grammar passes always use a fresh recognizer.
     """
 
     def __init__(
@@ -421,17 +434,47 @@ class VoskRecognizer:
         workers: int = 1,
         executor: Executor | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        reuse_recognizers: bool = False,
+        reuse_audio_limit_s: float = DEFAULT_REUSE_AUDIO_LIMIT_S,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.model = model
         self.workers = workers
         self.chunk_bytes = chunk_bytes
+        self.reuse_recognizers = reuse_recognizers
+        self.reuse_audio_limit_s = reuse_audio_limit_s
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="vosk"
         )
+        self._local = threading.local()
         self.counters = RecognizerCounters()
+
+    def _decode_in_thread(
+        self, pcm: bytes, grammar_json: str | None
+    ) -> tuple[str, tuple[Word, ...], float, bool]:
+        """Runs in a worker thread; the flag says whether a recognizer was created."""
+        started = time.perf_counter()
+        if not self.reuse_recognizers or grammar_json is not None:
+            text, words = _parse(
+                _feed(self.model.new_recognizer(grammar_json), pcm, self.chunk_bytes)
+            )
+            return text, words, time.perf_counter() - started, True
+        local = self._local
+        rec = getattr(local, "rec", None)
+        created = rec is None
+        if rec is None:
+            rec = self.model.new_recognizer()
+            local.audio_s = 0.0
+        # Until it is known to be reset cleanly, the recognizer is not this thread's any more.
+        local.rec = None
+        results = _feed(rec, pcm, self.chunk_bytes)
+        local.audio_s += len(pcm) / (2 * SAMPLE_RATE)
+        if local.audio_s < self.reuse_audio_limit_s:
+            local.rec = rec
+        text, words = _parse(results)
+        return text, words, time.perf_counter() - started, created
 
     @property
     def info(self) -> ModelInfo:
@@ -449,14 +492,11 @@ class VoskRecognizer:
     async def _run(self, kind: PassKind, pcm: bytes, grammar: Grammar | None) -> RecognitionPass:
         loop = asyncio.get_running_loop()
         job = functools.partial(
-            _decode_blocking,
-            self.model,
-            pcm,
-            None if grammar is None else grammar.to_json(),
-            self.chunk_bytes,
+            self._decode_in_thread, pcm, None if grammar is None else grammar.to_json()
         )
-        text, words, seconds = await loop.run_in_executor(self._executor, job)
+        text, words, seconds, created = await loop.run_in_executor(self._executor, job)
         self.counters.decodes += 1
+        self.counters.recognizers_created += created
         if kind == "grammar":
             self.counters.grammar_passes += 1
         return RecognitionPass(kind=kind, text=text, words=words, seconds=seconds)

@@ -188,10 +188,17 @@ class SpeechService:
         self.stats = SpeechStats()
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, cache_size: int = DEFAULT_CACHE_SIZE) -> Self:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        reuse_recognizers: bool = False,
+    ) -> Self:
         """Load the model named by the settings; a missing or broken one is logged, not raised.
 
         Blocking (a model load takes seconds): call it at startup, or via `asyncio.to_thread`.
+        `reuse_recognizers` keeps one recognizer per worker thread (see `VoskRecognizer`).
         """
         workers = resolve_workers(settings.speech_workers)
         path = resolve_model_path(settings)
@@ -201,7 +208,9 @@ class SpeechService:
         recognizer: Recognizer | None = None
         reason: str | None = None
         try:
-            recognizer = VoskRecognizer(load_model(path), workers=workers)
+            recognizer = VoskRecognizer(
+                load_model(path), workers=workers, reuse_recognizers=reuse_recognizers
+            )
         except ModelUnavailableError as exc:
             reason = exc.reason
             log.warning("speech recognition unavailable: %s", reason)

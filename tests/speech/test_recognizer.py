@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import vosk
+from rapidfuzz import fuzz
 
 from bot.speech.audio import ModelUnavailableError, decode_audio
 from bot.speech.recognizer import (
@@ -286,3 +287,56 @@ async def test_grammar_without_known_words_skips_the_pass(
     assert [p.kind for p in result.passes] == ["open"]
     assert result.note is not None
     assert "no known words" in result.note
+
+
+# --- reused recognizers ------------------------------------------------------------------
+
+
+async def test_reused_recognizers_transcribe_each_note_on_its_own(
+    ko_model: VoskModel, short_speech_wav: AudioSample, speech_wav: AudioSample
+) -> None:
+    short, long = await _pcm(short_speech_wav), await _pcm(speech_wav)
+    rec = VoskRecognizer(ko_model, workers=1, reuse_recognizers=True)
+    try:
+        texts = [(await rec.recognize(pcm)).text for pcm in (short, long, short)]
+    finally:
+        rec.close()
+    fresh = [plain_vosk_text(ko_model, pcm) for pcm in (short, long, short)]
+    # The first job runs on a new recognizer: exactly the plain decode.
+    assert texts[0] == fresh[0]
+    # Later jobs keep only the graph cache, which may flip a near-tie word (see VoskRecognizer);
+    # nothing of the previous note may leak in, so the texts stay nearly identical.
+    for got, want in zip(texts[1:], fresh[1:], strict=True):
+        assert fuzz.ratio(got, want) >= 85, (got, want)
+    assert rec.counters.decodes == 3
+    assert rec.counters.recognizers_created == 1
+
+
+async def test_reused_recognizers_are_retired_after_the_audio_limit(
+    ko_model: VoskModel, silence_ogg: AudioSample
+) -> None:
+    pcm = await _pcm(silence_ogg)  # 3 s each
+    rec = VoskRecognizer(ko_model, workers=1, reuse_recognizers=True, reuse_audio_limit_s=5.0)
+    try:
+        for _ in range(4):
+            await rec.recognize(pcm)
+    finally:
+        rec.close()
+    # 3 s, then 6 s >= 5 s: retired; a new one for jobs 3 and 4.
+    assert rec.counters.recognizers_created == 2
+
+
+async def test_grammar_passes_never_reuse_a_recognizer(
+    ko_model: VoskModel, short_speech_wav: AudioSample
+) -> None:
+    rec = VoskRecognizer(ko_model, workers=1, reuse_recognizers=True)
+    try:
+        grammar = rec.build_grammar(KOREAN_VOCAB)
+        pcm = await _pcm(short_speech_wav)
+        for _ in range(2):
+            result = await rec.recognize(pcm, second_pass=SecondPass(grammar, lambda _t: False))
+            assert [p.kind for p in result.passes] == ["open", "grammar"]
+    finally:
+        rec.close()
+    assert rec.counters.decodes == 4
+    assert rec.counters.recognizers_created == 3  # one reused open recognizer + two grammar ones
