@@ -127,10 +127,11 @@ def _verify_and_unpack(archive: Path, target_dir: Path, name: str) -> Path:
                 shutil.rmtree(staging, ignore_errors=True)
     except zipfile.BadZipFile as exc:
         raise ModelArchiveError(f"download is not a valid zip archive ({exc})") from exc
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
-        if isinstance(exc, ModelDownloadError):
-            raise
+    except (zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ModelArchiveError(f"archive cannot be unpacked ({exc})") from exc
+    except OSError as exc:
+        # Our side (disk full, permissions): the download itself is fine, so the .part is kept.
+        raise ModelDownloadError(f"cannot unpack into {target_dir}: {exc}") from exc
 
 
 def _model_root(staging: Path) -> Path:

@@ -192,6 +192,7 @@ class SecondPass:
     """How to bias a second decode toward the domain, and how to judge a transcript.
 
     `accept(text)` must say whether `text` parses as a request (e.g. the NLU found an intent).
+    It is called on the event loop, once per pass, so it must be quick and must not block.
     """
 
     grammar: Grammar

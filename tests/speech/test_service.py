@@ -16,6 +16,7 @@ from bot.speech.audio import (
     AudioTooLongError,
     FfmpegNotFoundError,
     ModelUnavailableError,
+    find_ffmpeg,
 )
 from bot.speech.recognizer import (
     Grammar,
@@ -35,7 +36,8 @@ class CountingFfmpeg:
     """A real ffmpeg behind a wrapper script that counts its own runs in a file."""
 
     def __init__(self, directory: Path) -> None:
-        real = Path("/usr/bin/ffmpeg")
+        real = find_ffmpeg()
+        assert real is not None
         self.log = directory / "ffmpeg-runs"
         self.path = directory / "ffmpeg"
         self.path.write_text(f'#!/bin/sh\necho run >> "{self.log}"\nexec "{real}" "$@"\n')
