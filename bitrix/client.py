@@ -28,10 +28,11 @@ What it does for the caller (reference `bitrix24.md`):
 - **Operating-time budget**: Bitrix sums each method's execution time per webhook over 10
   minutes and answers 429 ``OPERATION_TIME_LIMIT`` above ~480 s. The client remembers
   ``time.operating`` and ``time.operating_reset_at`` per method (also from batch
-  ``result_time``); it slows down calls of a method whose figure is above
-  ``operating_budget - 80`` s, waits for ``operating_reset_at`` before calling a method at or
-  over the budget, and on a 429 waits for the remembered reset when that is within
-  ``max_operating_wait`` seconds, else raises :class:`~bitrix.errors.BitrixOperationTimeLimit`.
+  ``result_time``); it slows down calls of a method whose figure is above 5/6 of
+  ``operating_budget`` (400 of 480 s), waits for ``operating_reset_at`` before calling a
+  method at or over the budget, and on a 429 waits for the remembered reset when that is
+  within ``max_operating_wait`` seconds, else raises
+  :class:`~bitrix.errors.BitrixOperationTimeLimit`.
 - **Lists**: :meth:`BitrixClient.list_all` / :meth:`BitrixClient.list_many` fetch complete lists
   with as few HTTP requests as the API allows — up to 50 pages of 50 rows chained inside one
   ``batch`` through ``filter[>ID]=$result[<prev>][49][ID]`` (reference §3–4), so N rows of a list
@@ -105,8 +106,9 @@ BATCH_LIMIT = 50
 USER_AGENT = f"AudioBot/0.1 (Bitrix24 webhook client; httpx/{httpx.__version__})"
 
 # Figures Bitrix24 does not publish per portal: the cloud budget is 480 s of execution time per
-# method per 10 minutes (reference §6.2); the reference advises slowing down around 400 s.
-_SLOWDOWN_MARGIN = 80.0
+# method per 10 minutes (reference §6.2); the reference advises slowing down around 400 s, i.e.
+# at 5/6 of the budget. Above that, calls of the method are delayed by up to _MAX_SLOWDOWN.
+_SLOWDOWN_FROM = 400.0 / 480.0
 _MAX_SLOWDOWN = 5.0
 # A 429 is retried at most this many times per call, each after waiting for the reset.
 _MAX_OPERATING_WAITS = 3
@@ -126,16 +128,33 @@ class _RedactWebhookFilter(logging.Filter):
         return True
 
 
+# Loggers that can print a webhook URL: httpx's request line (INFO) and httpcore's DEBUG trace,
+# which includes response headers such as a redirect's Location (the same secret path).
+_HTTP_LOGGERS = ("httpx", "httpcore")
+_HTTP_RECORD_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
 def _silence_httpx_url_logging() -> None:
     # httpx logs every request at INFO as 'HTTP Request: POST <full URL> "HTTP/1.1 200 OK"', and
-    # a webhook URL contains its secret code. Raise the logger to WARNING unless the application
-    # configured it explicitly, and in any case redact records that still get through (an app
-    # may set httpx to DEBUG while debugging something else).
-    httpx_logger = logging.getLogger("httpx")
-    if httpx_logger.level == logging.NOTSET:
-        httpx_logger.setLevel(logging.WARNING)
-    if not any(isinstance(f, _RedactWebhookFilter) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactWebhookFilter())
+    # a webhook URL contains its secret code. Raise httpx and httpcore to WARNING unless the
+    # application configured them explicitly, and in any case redact records that still get
+    # through (an app may turn them up to DEBUG while debugging something else). A filter only
+    # sees records logged directly to its logger, hence one per httpcore module logger.
+    for name in _HTTP_LOGGERS:
+        parent = logging.getLogger(name)
+        if parent.level == logging.NOTSET:
+            parent.setLevel(logging.WARNING)
+    for name in _HTTP_RECORD_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _RedactWebhookFilter) for f in target.filters):
+            target.addFilter(_RedactWebhookFilter())
 
 
 _silence_httpx_url_logging()
@@ -940,7 +959,7 @@ class BitrixClient:
     async def _pace_operating(self, methods: Sequence[str]) -> None:
         """Slow down or wait before calling methods close to their operating-time budget."""
         now = self._wall_clock()
-        soft = self._operating_budget - _SLOWDOWN_MARGIN
+        soft = self._operating_budget * _SLOWDOWN_FROM
         delay = 0.0
         for method in methods:
             used = self.stats.operating.get(method)
@@ -953,7 +972,7 @@ class BitrixClient:
                 if reset_at is not None and reset_at - now <= self._max_operating_wait:
                     delay = max(delay, reset_at - now)
                 continue
-            fraction = (used - soft) / _SLOWDOWN_MARGIN
+            fraction = (used - soft) / (self._operating_budget - soft)
             delay = max(delay, _MAX_SLOWDOWN * fraction)
         if delay > 0:
             logger.warning(

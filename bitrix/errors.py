@@ -6,6 +6,8 @@ webhook")::
 
     BitrixError                          any failure talking to Bitrix24
     ├── BitrixConfigError                the webhook URL itself is malformed (also a ValueError)
+    ├── BitrixMappingError               the portal's data cannot be mapped to houses (no houses
+    │                                    pipeline, a configured field that does not exist)
     ├── BitrixTransportError             no HTTP answer at all
     │   ├── BitrixConnectError           cannot connect (DNS, refused, TLS, connect timeout)
     │   ├── BitrixTimeoutError           connected, but no answer within the timeout
@@ -73,6 +75,7 @@ __all__ = [
     "BitrixInsufficientScope",
     "BitrixInvalidCredentials",
     "BitrixLimitError",
+    "BitrixMappingError",
     "BitrixMethodNotFound",
     "BitrixNotFound",
     "BitrixOperationTimeLimit",
@@ -265,6 +268,18 @@ class BitrixConfigError(BitrixError, ValueError):
 
 
 # --- transport ----------------------------------------------------------------------------
+
+
+class BitrixMappingError(BitrixError):
+    """The portal answered, but its data cannot be read as the company's houses.
+
+    Raised by the field mapping (`bitrix.mapping`): the houses pipeline cannot be found, or a
+    configured field code does not exist. ``admin_hint`` says what to configure.
+    """
+
+    kind = "field mapping error"
+    default_user_message = "Данные в Bitrix24 настроены не так, как ожидает бот."
+    default_admin_hint = "Проверьте настройки воронки и полей (audiobot fields)."
 
 
 class BitrixTransportError(BitrixError):

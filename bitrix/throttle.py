@@ -8,8 +8,12 @@ on Enterprise; reference `bitrix24.md` §6.1). A batch of 50 calls costs 1.
 Policy of :class:`LeakyBucket`:
 
 - The same model as the portal: a level that drains continuously at ``rate``; a request may go
-  when ``level + 1 <= burst``. So a cold start sends ``burst`` requests at once, then one every
-  ``1 / rate`` seconds.
+  when ``level + 1 <= burst - headroom``. So a cold start sends ``burst - headroom`` requests at
+  once, then one every ``1 / rate`` seconds.
+- ``headroom`` (default 1 slot) absorbs network jitter: we time a request when we send it, the
+  portal when it arrives. At the edge of the bucket requests leave exactly ``1 / rate`` apart,
+  and one that arrives a few milliseconds "early" relative to its predecessor would overflow a
+  bucket filled to the brim; one free slot tolerates up to ``1 / rate`` seconds of jitter.
 - Waiters are served first come, first served without polling: each ``acquire()`` reserves its
   slot under a lock (the level may go above ``burst`` by the number of queued waiters) and then
   sleeps exactly until its slot, outside the lock. A cancelled waiter gives its slot back.
@@ -38,7 +42,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class LeakyBucket:
-    """A leaky bucket of ``burst`` requests draining at ``rate`` per second.
+    """A leaky bucket of ``burst`` requests draining at ``rate`` per second (``headroom`` free).
 
     Use ``async with bucket:`` or ``await bucket.acquire()`` before each HTTP request.
     """
@@ -48,6 +52,7 @@ class LeakyBucket:
         rate: float = 2.0,
         burst: int = 50,
         *,
+        headroom: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -55,8 +60,12 @@ class LeakyBucket:
             raise ValueError("rate must be positive")
         if burst < 1:
             raise ValueError("burst must be at least 1")
+        if headroom < 0:
+            raise ValueError("headroom must not be negative")
         self.rate = float(rate)
         self.burst = int(burst)
+        #: The level we let the bucket reach: ``burst - headroom``, but at least one request.
+        self.capacity = max(1.0, self.burst - float(headroom))
         self._clock = clock
         self._sleep = sleep
         self._level = 0.0
@@ -84,13 +93,13 @@ class LeakyBucket:
     def delay(self) -> float:
         """Seconds a request arriving now would wait (0 when it may go at once)."""
         self._drain()
-        return max(0.0, (self._level + 1.0 - self.burst) / self.rate)
+        return max(0.0, (self._level + 1.0 - self.capacity) / self.rate)
 
     async def acquire(self) -> float:
         """Wait for a slot and take it. Returns the seconds waited."""
         async with self._lock:
             self._drain()
-            wait = max(0.0, (self._level + 1.0 - self.burst) / self.rate)
+            wait = max(0.0, (self._level + 1.0 - self.capacity) / self.rate)
             self._level += 1.0
         if wait <= 0:
             return 0.0
@@ -107,7 +116,7 @@ class LeakyBucket:
     def saturate(self) -> None:
         """Mark the bucket full: the portal said QUERY_LIMIT_EXCEEDED, so its bucket is full."""
         self._drain()
-        self._level = max(self._level, float(self.burst))
+        self._level = max(self._level, self.capacity)
 
     async def __aenter__(self) -> LeakyBucket:
         await self.acquire()

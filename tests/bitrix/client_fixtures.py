@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from bitrix.php import parse_query
+from bitrix.portal import ManualClock
+
+T = TypeVar("T")
 
 #: The secret code in every test webhook URL; tests assert it never leaks.
 SECRET = "s3cr3tW3bh00kC0de"
@@ -171,3 +175,86 @@ def batch_response(
 
 def contains_secret(texts: Iterable[str]) -> bool:
     return any(SECRET in text for text in texts)
+
+
+class VirtualTime:
+    """One virtual clock shared by the portal (its `ManualClock`) and the client.
+
+    Pass ``clock``/``wall``/``sleep`` to `BitrixClient` and the `ManualClock` to
+    `PortalOptions.clock`: a client ``sleep(d)`` moves the portal's time on by ``d``, so rate
+    limits and operating windows play out exactly, without real waiting. The client computes a
+    wait and calls ``sleep`` without yielding in between, so every sleep starts at the current
+    virtual time and the clock only moves forward.
+    """
+
+    def __init__(self, manual: ManualClock | None = None) -> None:
+        self.manual = manual if manual is not None else ManualClock()
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return float(self.manual())
+
+    def wall(self) -> float:
+        return float(self.manual())
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.manual.advance(max(0.0, seconds))
+        await asyncio.sleep(0)
+
+
+class SteppedTime:
+    """Virtual time that moves one sleeper at a time, for exact rate-limit tests.
+
+    ``sleep(d)`` parks the caller until virtual time ``now + d``. `drive` wakes the parked
+    sleepers in time order: it sets the shared `ManualClock` to the earliest target, wakes
+    that sleeper, and waits for ``settled()`` (e.g. "the portal received the request that
+    sleeper sends") before moving on — so each request reaches the portal at exactly its
+    virtual send time, as on a real timeline.
+    """
+
+    def __init__(self, manual: ManualClock | None = None) -> None:
+        self.manual = manual if manual is not None else ManualClock()
+        self.start = float(self.manual())
+        self.woken = 0
+        self._parked: list[tuple[float, int, asyncio.Event]] = []
+        self._sequence = 0
+
+    def clock(self) -> float:
+        return float(self.manual())
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake = asyncio.Event()
+        self._sequence += 1
+        heapq.heappush(self._parked, (self.clock() + seconds, self._sequence, wake))
+        await wake.wait()
+
+    async def drive(
+        self,
+        work: Awaitable[T],
+        settled: Callable[[int], Awaitable[None]],
+        *,
+        max_steps: int = 10_000,
+    ) -> T:
+        """Run ``work`` to completion, waking sleepers one by one (``settled(woken)`` between)."""
+        task = asyncio.ensure_future(work)
+        for _ in range(max_steps):
+            # Let every runnable task reach its next sleep or I/O before choosing who wakes.
+            for _ in range(50):
+                await asyncio.sleep(0)
+            if task.done():
+                return task.result()
+            if not self._parked:
+                await asyncio.wait({task}, timeout=0.05)
+                continue
+            target, _, wake = heapq.heappop(self._parked)
+            if target > self.clock():
+                self.manual.set(target)
+            wake.set()
+            self.woken += 1
+            await settled(self.woken)
+        task.cancel()
+        raise AssertionError("SteppedTime.drive: too many steps")
