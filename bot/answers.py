@@ -1,0 +1,695 @@
+"""Russian answers built only from the CRM snapshot: the number first, then the list.
+
+Every answer is an `Answer`: a header, list lines, a footer and (for clarifying questions)
+choices. The terminal chat prints ``answer.text``; the Telegram bot sends the same text,
+splitting it under 4096 characters or paging long lists with buttons. Plural agreement comes
+from pymorphy3 ("1 дом", "3 дома", "5 домов"); addresses are sorted naturally by the snapshot.
+Nothing here invents data: a missing field is said to be missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from bitrix.company import CompanySnapshot
+from bitrix.models import Company, Employee, House, Task
+from bot.nlu.catalog import StreetEntry
+from bot.nlu.dates import DateRange
+from bot.nlu.frame import Choice, Frame, Problem
+from bot.nlu.morph import Morph
+
+MONTHS_GENITIVE = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+MONTHS_NOMINATIVE = (
+    "январь", "февраль", "март", "апрель", "май", "июнь",
+    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+)  # fmt: skip
+MONTHS_PREPOSITIONAL = (
+    "январе", "феврале", "марте", "апреле", "мае", "июне",
+    "июле", "августе", "сентябре", "октябре", "ноябре", "декабре",
+)  # fmt: skip
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+METRIC_NOUNS = {
+    "houses": "дом",
+    "apartments": "квартира",
+    "entrances": "подъезд",
+    "floors": "этаж",
+    "employees": "человек",
+    "brigades": "бригада",
+    "companies": "управляющая компания",
+}
+EXAMPLES = (
+    "дома бригады 3",
+    "какие дома у третьей бригады завтра",
+    "график Пролетарская 112/1",
+    "сколько квартир всего",
+    "кто работает в пятой бригаде",
+    "телефон Петрова",
+    "просроченные задачи",
+    "события на этой неделе",
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says: ``text`` is the whole answer; ``items`` are its pageable lines."""
+
+    header: str
+    items: tuple[str, ...] = ()
+    footer: str = ""
+    choices: tuple[Choice, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        """The full answer as one message text."""
+        parts = [self.header]
+        if self.items:
+            parts.append("\n".join(self.items))
+        if self.footer:
+            parts.append(self.footer)
+        return "\n".join(p for p in parts if p)
+
+
+def number(n: int) -> str:
+    """Digits grouped by thousands with a space: 44802 → "44 802"."""
+    return f"{n:,}".replace(",", "\u00a0")
+
+
+def day_label(day: date, today: date | None = None) -> str:
+    """ "26 ноября (чт)", with "сегодня"/"завтра" in front when it is."""
+    text = f"{day.day} {MONTHS_GENITIVE[day.month - 1]} ({WEEKDAYS[day.weekday()]})"
+    if today is not None:
+        if day == today:
+            return f"сегодня, {text}"
+        if day == today + timedelta(days=1):
+            return f"завтра, {text}"
+        if day == today - timedelta(days=1):
+            return f"вчера, {text}"
+    return text
+
+
+def range_label(period: DateRange, today: date) -> str:
+    """A date range in words: one day, a week, a month, or "с … по …"."""
+    if period.start == period.end:
+        return day_label(period.start, today)
+    monday = today - timedelta(days=today.weekday())
+    if period.start == monday and period.end == monday + timedelta(days=6):
+        return "эту неделю"
+    if period.start == monday + timedelta(days=7) and period.end == monday + timedelta(days=13):
+        return "следующую неделю"
+    first = period.start.replace(day=1)
+    if (
+        period.start == first
+        and (period.end + timedelta(days=1)).day == 1
+        and (period.start.month == period.end.month)
+    ):
+        return f"{MONTHS_NOMINATIVE[period.start.month - 1]} {period.start.year}"
+    return f"период с {day_label(period.start)} по {day_label(period.end)}"
+
+
+def age_label(seconds: float) -> str:
+    """ "12 мин назад", "3 ч назад", "2 дн. назад"."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "только что"
+    if minutes < 60:
+        return f"{minutes} мин назад"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} ч назад"
+    return f"{hours // 24} дн. назад"
+
+
+def stale_note(fetched_at: datetime, age_s: float, tz: tzinfo, reason: str) -> str:
+    """The line that says the data is old and why."""
+    stamp = fetched_at.astimezone(tz).strftime("%d.%m %H:%M")
+    return f"⚠️ {reason} Данные от {stamp} ({age_label(age_s)})."
+
+
+class AnswerBuilder:
+    """Turns frames into answers over one snapshot."""
+
+    def __init__(self, snapshot: CompanySnapshot, morph: Morph) -> None:
+        self.snap = snapshot
+        self.morph = morph
+
+    def agree(self, n: int, noun: str) -> str:
+        """ "5 домов" with the number grouped."""
+        return f"{number(n)} {self.morph.plural(n, noun)}"
+
+    def of_count(self, n: int, noun: str) -> str:
+        """The genitive after "из": "из 21 дома", "из 490 домов"."""
+        singular = n % 10 == 1 and n % 100 != 11
+        parse = self.morph.parse(noun)[0]
+        form = parse.inflect({"gent", "sing" if singular else "plur"})
+        return f"{number(n)} {form.word if form else noun}"
+
+    # ------------------------------------------------------------------ dispatch
+    def build(self, frame: Frame, today: date) -> Answer:
+        """The answer to an understood request."""
+        if frame.clarify:
+            return Answer(
+                header=frame.question or "Уточните, пожалуйста:",
+                items=tuple(f"{i}. {c.label}" for i, c in enumerate(frame.choices, 1)),
+                footer="Выберите вариант кнопкой или уточните запрос.",
+                choices=frame.choices,
+            )
+        brigade = frame.slots.get("brigade")
+        if isinstance(brigade, int) and brigade not in self.snap.brigades:
+            return Answer(self._no_brigade(brigade))
+        problem = self._problem_text(frame.problems)
+        handler = getattr(self, "_" + frame.intent.replace(".", "_"), None)
+        if handler is None or frame.intent == "unknown":
+            return self._unknown(frame)
+        if problem and frame.intent in ("house.info", "house.schedule", "employee.info"):
+            needed = {"house.info": "house", "house.schedule": "house", "employee.info": "person"}
+            if needed[frame.intent] not in frame.slots:
+                return Answer(problem)
+        answer: Answer = handler(frame, today)
+        if problem:
+            answer = Answer(
+                header=problem + "\n" + answer.header,
+                items=answer.items,
+                footer=answer.footer,
+                choices=answer.choices,
+            )
+        return answer
+
+    def _no_brigade(self, number_: int) -> str:
+        numbers = sorted(self.snap.brigades)
+        total = len(numbers)
+        listing = ", ".join(str(n) for n in numbers)
+        return f"Бригады {number_} нет — бригад всего {total}" + (
+            f" ({listing})." if listing != ", ".join(str(i) for i in range(1, total + 1)) else "."
+        )
+
+    def _problem_text(self, problems: Sequence[Problem]) -> str:
+        lines = []
+        for problem in problems:
+            if problem.kind == "house":
+                hint = " Есть дома: " + "; ".join(problem.near) + "." if problem.near else ""
+                lines.append(f"Дома «{problem.said}» нет в базе.{hint}")
+            elif problem.kind == "street":
+                lines.append(f"Улицы «{problem.said}» нет среди адресов.")
+            elif problem.kind == "company":
+                lines.append(f"Управляющей компании «{problem.said}» нет в базе.")
+            elif problem.kind == "person":
+                lines.append(f"Сотрудника «{problem.said}» нет в базе.")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ filters
+    def _filter_label(self, frame: Frame) -> str:
+        parts = []
+        if "brigade" in frame.slots:
+            parts.append(f"бригада {frame.slots['brigade']}")
+        company = frame.slots.get("company")
+        if isinstance(company, Company):
+            parts.append(f"УК {company.name}")
+        street = frame.slots.get("street")
+        if isinstance(street, StreetEntry):
+            parts.append(f"улица {street.label}")
+        return ", ".join(parts)
+
+    def _houses_for(self, frame: Frame) -> list[House]:
+        street = frame.slots.get("street")
+        company = frame.slots.get("company")
+        return self.snap.houses_where(
+            brigade=frame.slots.get("brigade"),
+            company_id=company.id if isinstance(company, Company) else None,
+            street=street.key if isinstance(street, StreetEntry) else None,
+        )
+
+    # ------------------------------------------------------------------ intents
+    def _houses_list(self, frame: Frame, today: date) -> Answer:
+        houses = self._houses_for(frame)
+        label = self._filter_label(frame)
+        if not houses:
+            return Answer(f"Домов не найдено ({label})." if label else "Домов в базе нет.")
+        show_brigade = "brigade" not in frame.slots
+        items = tuple(
+            f"• {h.title}" + (f" — бригада {h.brigade}" if show_brigade and h.brigade else "")
+            for h in houses
+        )
+        head = f"{label[0].upper()}{label[1:]}: " if label else "Всего: "
+        return Answer(header=f"{head}{self.agree(len(houses), 'дом')}.", items=items)
+
+    def _count(self, frame: Frame, today: date) -> Answer:
+        metric = frame.slots.get("metric", "houses")
+        label = self._filter_label(frame)
+        where = f" ({label})" if label else ""
+        if metric == "employees":
+            brigade = frame.slots.get("brigade")
+            people = self.snap.people(brigade=brigade)
+            if frame.slots.get("company") or frame.slots.get("street"):
+                return Answer(
+                    "Сотрудники не привязаны к УК и улицам; считаю по бригадам и всей компании."
+                )
+            return Answer(f"Сотрудников{where}: {number(len(people))}.")
+        if metric == "brigades":
+            return Answer(f"Бригад: {number(len(self.snap.brigades))}.")
+        if metric == "companies":
+            with_houses = sum(1 for _, n in self.snap.companies_with_counts() if n)
+            total = len(self.snap.companies)
+            return Answer(
+                f"Управляющих компаний: {number(total)} (с нашими домами — {number(with_houses)})."
+            )
+        houses = self._houses_for(frame)
+        if metric == "houses":
+            return Answer(f"Домов{where}: {number(len(houses))}.")
+        attribute = {"apartments": "apartments", "entrances": "entrances", "floors": "floors"}[
+            metric
+        ]
+        values = [getattr(h, attribute) for h in houses]
+        known = [v for v in values if v is not None]
+        total = sum(known)
+        noun = METRIC_NOUNS[metric]
+        title = {"apartments": "Квартир", "entrances": "Подъездов", "floors": "Этажей"}[metric]
+        text = f"{title}{where}: {number(total)}."
+        if metric == "floors":
+            text = f"Этажей в сумме{where}: {number(total)}."
+        missing = len(values) - len(known)
+        if missing:
+            text += (
+                f" Число {self.morph.plural(0, noun)} указано у {number(len(known))} "
+                f"из {self.of_count(len(houses), 'дом')}."
+            )
+        else:
+            text += f" Домов: {number(len(houses))}."
+        return Answer(text)
+
+    def _stats_summary(self, frame: Frame, today: date) -> Answer:
+        stats = self.snap.statistics()
+        brigade = frame.slots.get("brigade")
+        month = MONTHS_PREPOSITIONAL[today.month - 1]
+        if isinstance(brigade, int):
+            totals = stats.per_brigade[brigade]
+            houses = self.snap.houses_by_brigade.get(brigade, [])
+            filled = {
+                "квартиры": sum(1 for h in houses if h.apartments is not None),
+                "подъезды": sum(1 for h in houses if h.entrances is not None),
+                "этажи": sum(1 for h in houses if h.floors is not None),
+                f"график в {month}": sum(
+                    1 for h in houses if h.visits_in(today.year, today.month)
+                ),
+            }
+            head = self.snap.person(self.snap.brigades[brigade].head_id)
+            lines = (
+                f"Домов: {number(totals.houses)} · квартир: {number(totals.apartments)} · "
+                f"подъездов: {number(totals.entrances)} · этажей (сумма): {number(totals.floors)}",
+                f"Людей: {number(totals.people)}"
+                + (f", бригадир {head.short_name}" if head else ""),
+                "Заполнено: "
+                + ", ".join(f"{name} {n}/{totals.houses}" for name, n in filled.items()),
+            )
+            return Answer(f"Статистика бригады {brigade}:", items=lines)
+        t = stats.totals
+        items = [
+            f"Домов: {number(t.houses)} · квартир: {number(t.apartments)} · "
+            f"подъездов: {number(t.entrances)} · этажей (сумма): {number(t.floors)}",
+            f"Сотрудников: {number(stats.employees)} · бригад: {number(stats.brigades)} · "
+            f"УК: {number(stats.companies)} "
+            f"(домов без УК: {number(stats.houses_without_company)})",
+            "По бригадам:",
+        ]
+        for n, bt in sorted(stats.per_brigade.items()):
+            items.append(
+                f"• Бригада {n}: {self.agree(bt.houses, 'дом')}, "
+                f"{self.agree(bt.apartments, 'квартира')}, {self.agree(bt.entrances, 'подъезд')}, "
+                f"{self.agree(bt.people, 'человек')}"
+            )
+        names = {
+            "apartments": "квартиры",
+            "entrances": "подъезды",
+            "floors": "этажи",
+            "company": "УК",
+            "brigade": "бригада",
+            "full_address": "полный адрес",
+            "schedule": f"график в {month}",
+        }
+        items.append(
+            "Заполненность полей: "
+            + ", ".join(
+                f"{names[c.field]} {c.filled}/{c.total} ({c.percent:.0f} %)"
+                for c in stats.coverage
+            )
+        )
+        if stats.houses_without_brigade:
+            items.append(f"Домов без бригады: {number(stats.houses_without_brigade)}")
+        return Answer(f"Статистика на {day_label(today)}:", items=tuple(items))
+
+    def _house_info(self, frame: Frame, today: date) -> Answer:
+        house = frame.slots["house"]
+        assert isinstance(house, House)
+        items = []
+        if house.full_address and house.full_address != house.title:
+            items.append(f"Адрес: {house.full_address}")
+        if house.brigade is not None:
+            brigade = self.snap.brigades.get(house.brigade)
+            head = self.snap.person(brigade.head_id) if brigade else None
+            extra = (
+                f" (бригадир {head.short_name}"
+                + (f", {head.phone}" if head and head.phone else "")
+                + ")"
+                if head
+                else ""
+            )
+            items.append(f"Бригада: {house.brigade}{extra}")
+        else:
+            items.append("Бригада: не указана")
+        company = self.snap.companies.get(house.company_id or "")
+        items.append(f"УК: {company.name}" if company else "УК: не указана")
+        counts = [
+            f"квартир {house.apartments}" if house.apartments is not None else "квартир —",
+            f"подъездов {house.entrances}" if house.entrances is not None else "подъездов —",
+            f"этажей {house.floors}" if house.floors is not None else "этажей —",
+        ]
+        items.append("Дом: " + ", ".join(counts))
+        visits = house.visits_in(today.year, today.month)
+        month = MONTHS_PREPOSITIONAL[today.month - 1]
+        if visits:
+            days = ", ".join(str(v.day.day) for v in visits)
+            items.append(
+                f"Уборка в {month}: {house.periodicity(today.year, today.month)} "
+                f"({days} {MONTHS_GENITIVE[today.month - 1]})"
+            )
+        else:
+            items.append(f"Уборка в {month}: периодичность не указана")
+        upcoming = next((v for v in house.visits if v.day >= today), None)
+        if upcoming:
+            items.append(f"Ближайшая уборка: {day_label(upcoming.day, today)}")
+        return Answer(f"🏠 {house.title}", items=tuple(items))
+
+    def _house_schedule(self, frame: Frame, today: date) -> Answer:
+        house = frame.slots["house"]
+        assert isinstance(house, House)
+        month_slot = frame.slots.get("month")
+        if isinstance(month_slot, str):
+            year, month = (int(p) for p in month_slot.split("-"))
+        else:
+            year, month = today.year, today.month
+        visits = house.visits_in(year, month)
+        title = f"{MONTHS_NOMINATIVE[month - 1]} {year}"
+        if not visits:
+            known = sorted({(v.day.year, v.day.month) for v in house.visits})
+            hint = ""
+            if known:
+                hint = (
+                    " График есть на: "
+                    + ", ".join(f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in known)
+                    + "."
+                )
+            return Answer(
+                f"{house.title}: на {title} уборка не запланирована "
+                f"(периодичность не указана).{hint}"
+            )
+        items = tuple(
+            f"• {day_label(v.day, today)} — {v.label or 'тип не указан'}" for v in visits
+        )
+        footer = ""
+        upcoming = next((v for v in house.visits if v.day >= today), None)
+        if upcoming and (upcoming.day.year, upcoming.day.month) != (year, month):
+            footer = f"Ближайшая уборка: {day_label(upcoming.day, today)}."
+        periodicity = house.periodicity(year, month)
+        return Answer(
+            f"График уборки {house.title}, {title} — {periodicity}:", items=items, footer=footer
+        )
+
+    def _schedule_day(self, frame: Frame, today: date) -> Answer:
+        period = frame.slots.get("date")
+        if not isinstance(period, DateRange):
+            period = DateRange(today, today)
+        brigade = frame.slots.get("brigade")
+        visits = self.snap.visits_between(period.start, period.end, brigade=brigade)
+        who = f"бригада {brigade}" if brigade is not None else "все бригады"
+        when = range_label(period, today)
+        if not visits:
+            return Answer(f"Уборка на {when} ({who}): ничего не запланировано.")
+        items: list[str] = []
+        current: date | None = None
+        multi_day = period.start != period.end
+        for house, visit in visits:
+            if multi_day and visit.day != current:
+                current = visit.day
+                items.append(f"{day_label(visit.day, today)}:")
+            tail = f" — бригада {house.brigade}" if brigade is None and house.brigade else ""
+            items.append(f"• {house.title}{tail} ({_short_kind(visit.label)})")
+        houses = len({h.id for h, _ in visits})
+        head = f"Уборка на {when} ({who}): {self.agree(houses, 'дом')}"
+        if houses != len(visits):
+            head += f", {self.agree(len(visits), 'уборка')}"
+        return Answer(head + ".", items=tuple(items))
+
+    def _departments_list(self, frame: Frame, today: date) -> Answer:
+        deps = self.snap.department_tree()
+        depth: dict[str, int] = {}
+        items = []
+        for dep in deps:
+            level = depth.get(dep.parent_id or "", -1) + 1 if dep.parent_id in depth else 0
+            depth[dep.id] = level
+            head = self.snap.person(dep.head_id)
+            parts = [f"{'  ' * level}• {dep.name}"]
+            details = []
+            if head:
+                details.append(("бригадир " if dep.brigade else "руководитель ") + head.short_name)
+            details.append(self.agree(dep.size, "человек"))
+            if dep.brigade is not None:
+                details.append(
+                    self.agree(len(self.snap.houses_by_brigade.get(dep.brigade, [])), "дом")
+                )
+            items.append(parts[0] + " — " + ", ".join(details))
+        return Answer(
+            f"Структура компании: {self.agree(len(deps), 'подразделение')}, "
+            f"{self.agree(len(self.snap.brigades), 'бригада')}.",
+            items=tuple(items),
+        )
+
+    def _brigade_info(self, frame: Frame, today: date) -> Answer:
+        number_ = frame.slots.get("brigade")
+        if not isinstance(number_, int):
+            return self._departments_list(frame, today)
+        brigade = self.snap.brigades[number_]
+        head = self.snap.person(brigade.head_id)
+        houses = self.snap.houses_by_brigade.get(number_, [])
+        apartments = sum(h.apartments or 0 for h in houses)
+        items = []
+        if head:
+            items.append(
+                f"Бригадир: {head.full_name}"
+                + (f", {head.phone}" if head.phone else ", телефон не указан")
+            )
+        else:
+            items.append("Бригадир: не назначен")
+        items.append(
+            f"Людей: {number(len(brigade.member_ids))} · домов: {number(len(houses))} · "
+            f"квартир: {number(apartments)}"
+        )
+        today_visits = self.snap.visits_between(today, today, brigade=number_)
+        items.append(f"Сегодня по графику: {self.agree(len(today_visits), 'дом')}")
+        members = [self.snap.employees[p] for p in brigade.member_ids if p in self.snap.employees]
+        items.append("Состав: " + ", ".join(m.short_name for m in members))
+        return Answer(
+            f"{brigade.name}:",
+            items=tuple(items),
+            footer=f"Адреса: «дома бригады {number_}».",
+        )
+
+    def _employees_list(self, frame: Frame, today: date) -> Answer:
+        brigade = frame.slots.get("brigade")
+        position = frame.slots.get("position")
+        people = self.snap.people(brigade=brigade, position=position)
+        label_parts = []
+        if position:
+            label_parts.append(str(position))
+        if brigade is not None:
+            label_parts.append(f"бригада {brigade}")
+        label = ", ".join(label_parts) or "Все сотрудники"
+        label = label[0].upper() + label[1:]
+        if not people:
+            return Answer(f"{label}: никого нет.")
+        items = tuple(_person_line(p, show_brigade=brigade is None) for p in people)
+        return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
+
+    def _employee_info(self, frame: Frame, today: date) -> Answer:
+        person = frame.slots["person"]
+        assert isinstance(person, Employee)
+        field_name = frame.slots.get("field")
+        where = f"бригада {person.brigade}" if person.brigade else self._department_name(person)
+        if field_name == "phone":
+            return Answer(
+                f"{person.full_name}: телефон {person.phone}."
+                if person.phone
+                else f"У {person.full_name} телефон в Bitrix24 не указан."
+            )
+        if field_name == "email":
+            return Answer(
+                f"{person.full_name}: почта {person.email}."
+                if person.email
+                else f"У {person.full_name} почта в Bitrix24 не указана."
+            )
+        if field_name == "position":
+            return Answer(
+                f"{person.full_name} — {person.position or 'должность не указана'}"
+                + (f", {where}" if where else "")
+                + "."
+            )
+        if field_name == "brigade":
+            if person.brigade:
+                return Answer(f"{person.full_name} — в бригаде {person.brigade}.")
+            return Answer(
+                f"{person.full_name} не состоит в бригаде" + (f" ({where})" if where else "") + "."
+            )
+        items = [
+            f"Должность: {person.position or 'не указана'}",
+            f"Подразделение: {where or 'не указано'}",
+            f"Телефон: {person.phone or 'не указан'}",
+        ]
+        if person.email:
+            items.append(f"Почта: {person.email}")
+        return Answer(f"👤 {person.full_name}", items=tuple(items))
+
+    def _department_name(self, person: Employee) -> str:
+        for dep_id in person.department_ids:
+            dep = self.snap.departments.get(dep_id)
+            if dep:
+                return dep.name
+        return ""
+
+    def _companies_list(self, frame: Frame, today: date) -> Answer:
+        rows = self.snap.companies_with_counts()
+        items = tuple(f"• {c.name} — {self.agree(n, 'дом')}" for c, n in rows)
+        without = self.snap.statistics().houses_without_company
+        footer = f"Без УК: {self.agree(without, 'дом')}." if without else ""
+        return Answer(f"Управляющие компании: {number(len(rows))}.", items=items, footer=footer)
+
+    def _tasks_list(self, frame: Frame, today: date) -> Answer:
+        period = frame.slots.get("date")
+        overdue = bool(frame.slots.get("overdue"))
+        person = frame.slots.get("person")
+        house = frame.slots.get("house")
+        brigade = frame.slots.get("brigade")
+        tasks = self.snap.tasks_where(
+            start=period.start if isinstance(period, DateRange) else None,
+            end=period.end if isinstance(period, DateRange) else None,
+            overdue=overdue,
+            brigade=brigade,
+            person_id=person.id if isinstance(person, Employee) else None,
+            house_id=house.id if isinstance(house, House) else None,
+        )
+        parts = []
+        if overdue:
+            parts.append("просроченные")
+        if isinstance(period, DateRange):
+            parts.append("на " + range_label(period, today))
+        if brigade is not None:
+            parts.append(f"бригада {brigade}")
+        if isinstance(person, Employee):
+            parts.append(person.short_name)
+        if isinstance(house, House):
+            parts.append(house.title)
+        label = ", ".join(parts)
+        title = f"Задачи ({label})" if label else "Открытые задачи"
+        if not tasks:
+            return Answer(f"{title}: нет.")
+        now = datetime.now(self.snap.tz)
+        items = tuple(self._task_line(t, now) for t in tasks)
+        return Answer(f"{title}: {number(len(tasks))}.", items=items)
+
+    def _task_line(self, task: Task, now: datetime) -> str:
+        who = self.snap.person(task.responsible_id)
+        parts = [f"• {task.title}"]
+        if task.deadline:
+            local = task.deadline.astimezone(self.snap.tz)
+            parts.append(f"срок {local.strftime('%d.%m %H:%M')}")
+            if task.overdue(now):
+                late = (now.date() - local.date()).days
+                parts.append(f"просрочена на {self.agree(late, 'день')}" if late else "просрочена")
+        else:
+            parts.append("без срока")
+        if who:
+            parts.append(who.short_name)
+        parts.append(task.status_label)
+        return " — ".join(parts[:1]) + " — " + ", ".join(parts[1:])
+
+    def _calendar_list(self, frame: Frame, today: date) -> Answer:
+        period = frame.slots.get("date")
+        if not isinstance(period, DateRange):
+            period = DateRange(today, today + timedelta(days=6))
+            when = "ближайшие 7 дней"
+        else:
+            when = range_label(period, today)
+        events = self.snap.events_between(period.start, period.end)
+        if not events:
+            return Answer(f"В календаре на {when} событий нет.")
+        items = []
+        for event in events:
+            start = event.start.astimezone(self.snap.tz)
+            end = event.end.astimezone(self.snap.tz)
+            if event.all_day:
+                when_text = f"{day_label(start.date(), today)}, весь день"
+            else:
+                when_text = f"{day_label(start.date(), today)} {start:%H:%M}–{end:%H:%M}"
+            place = f" ({event.location})" if event.location else ""
+            items.append(f"• {when_text} — {event.name}{place}")
+        return Answer(f"События на {when}: {number(len(events))}.", items=tuple(items))
+
+    def _help(self, frame: Frame, today: date) -> Answer:
+        return Answer(
+            "Я отвечаю на вопросы о домах, графиках уборки, бригадах, сотрудниках, "
+            "задачах и календаре по данным Bitrix24. Можно писать или говорить голосом. "
+            "Например:",
+            items=tuple(f"• «{e}»" for e in EXAMPLES),
+        )
+
+    def _greeting(self, frame: Frame, today: date) -> Answer:
+        words = frame.normalized.split()
+        if any(w.startswith(("спасиб", "благодар", "спс")) for w in words):
+            return Answer("Пожалуйста! Обращайтесь.")
+        if any(
+            w.startswith(("пока", "свидан", "встречи", "доброго", "хорошего", "удачи"))
+            for w in words
+        ):
+            return Answer("До свидания!")
+        if any(
+            w in ("ок", "окей", "хорошо", "понял", "ясно", "понятно", "отлично") for w in words
+        ):
+            return Answer("👍")
+        return Answer(
+            "Здравствуйте! Спросите, например: «дома бригады 3» или «график Пролетарская 112/1»."
+        )
+
+    def _unknown(self, frame: Frame) -> Answer:
+        said = frame.text.strip()
+        if not said:
+            return Answer(
+                "Пустой запрос. Спросите, например: «дома бригады 3» или «задачи на завтра»."
+            )
+        shown = said if len(said) <= 80 else said[:77] + "…"
+        return Answer(
+            f"Не понял запрос «{shown}». Я отвечаю на вопросы о домах, графиках уборки, "
+            "сотрудниках, задачах и календаре. Например:",
+            items=tuple(f"• «{e}»" for e in EXAMPLES[:4]),
+        )
+
+
+def _short_kind(label: str) -> str:
+    text = label.lower()
+    if "подмет" in text:
+        return "подметание"
+    if "1 этаж" in text or "первого этаж" in text:
+        return "влажная 1 этажа"
+    if "влажн" in text:
+        return "влажная"
+    return label or "тип не указан"
+
+
+def _person_line(person: Employee, *, show_brigade: bool) -> str:
+    parts = [person.full_name, person.position or "должность не указана"]
+    if show_brigade and person.brigade:
+        parts.append(f"бригада {person.brigade}")
+    if person.phone:
+        parts.append(person.phone)
+    return "• " + " — ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if parts[2:] else "")

@@ -1,0 +1,453 @@
+"""The language engine: a Russian request in, an intent with resolved slots out.
+
+Pipeline (reference `nlu.md` §7.1, adapted):
+
+1. **normalise** (`bot.nlu.normalize`): case, ё, punctuation, fillers, number words → digits;
+2. **tag** (`bot.nlu.tagger`): repair misheard words, find and resolve brigades, dates,
+   houses, streets, companies, people and positions against the CRM, replace them with
+   placeholders;
+3. **match** the tagged sentence against the intent templates (`intents.yaml`, hassil) — a
+   strict match is trusted;
+4. otherwise a **keyword fallback** decides from cue words and the entities found, for noisy
+   or unforeseen phrasing; it refuses when the cues are too weak, so out-of-domain requests
+   become `unknown` rather than a confident wrong answer;
+5. **context**: a follow-up («а у пятой?», «а телефон?») reuses the previous frame;
+6. **resolve**: slots the intent takes are filled from the mentions; an ambiguous one turns the
+   frame into a question with choices; a name the CRM lacks becomes a `Problem` to explain.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import yaml
+from hassil import Intents, recognize_best
+
+from bitrix.company import CompanySnapshot
+from bitrix.models import Company, Employee, House
+from bot.nlu.catalog import Catalog, StreetEntry
+from bot.nlu.dates import DateMatch
+from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
+from bot.nlu.morph import Morph, default_morph
+from bot.nlu.normalize import normalize
+from bot.nlu.numbers import TokenKind
+from bot.nlu.tagger import BRIGADE_WORDS, Mention, Tagged, Tagger
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[а-яa-z]+")
+_FOLLOWUP_MAX_WORDS = 5
+# Without «а …» only a very short phrase ("пятой?", "завтра") continues the last question.
+_UNMARKED_FOLLOWUP_MAX_WORDS = 2
+
+# Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
+_CUES: dict[str, tuple[str, ...]] = {
+    "count": ("сколько", "количеств", "кол во", "число"),
+    "stats": ("статист", "сводк", "итог", "отчет", "показател"),
+    "houses": ("дом", "адрес", "объект"),
+    "schedule": ("график", "расписан", "периодичн"),
+    "when": ("когда",),
+    "clean": ("убира", "убер", "уборк", "мою", "моет", "моем", "мыт", "мойк", "чист", "обслужив"),
+    "departments": ("отдел", "подразделен", "структур", "департамент"),
+    "head": ("бригадир", "руковод", "начальник", "старш", "главн", "возглав"),
+    "people": (
+        "сотрудник",
+        "работник",
+        "персонал",
+        "состав",
+        "люд",
+        "человек",
+        "коллектив",
+        "кто работает",
+        "штат",
+    ),
+    "companies": ("ук", "управляющ", "компани", "заказчик"),
+    "tasks": ("задач", "задани", "поручен"),
+    "overdue": ("просроч", "сорван", "горит", "горящ"),
+    "calendar": ("событи", "встреч", "мероприят", "календар", "планерк", "совещан", "собрани"),
+    "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "можешь", "инструкц"),
+    "greeting": (
+        "привет",
+        "здравств",
+        "здраст",
+        "спасибо",
+        "благодар",
+        "добрый",
+        "доброе",
+        "пока",
+        "свидани",
+    ),
+    "info": ("информац", "инфо", "данные", "сведени", "подробн", "карточк", "расскаж"),
+    "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат"),
+    "email": ("почт", "email", "емейл", "имейл", "мейл", "электронк"),
+    "position": ("должност", "кем работает"),
+}
+_METRICS = (
+    ("apartments", ("квартир",)),
+    ("entrances", ("подъезд",)),
+    ("floors", ("этаж",)),
+    ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ")),
+    ("brigades", ("бригад",)),
+    ("companies", ("ук", "управляющ", "компани")),
+    ("houses", ("дом", "объект", "адрес")),
+)
+
+
+def _has(words: Iterable[str], cue: str) -> bool:
+    stems = _CUES[cue]
+    return any(w.startswith(stem) for w in words for stem in stems if " " not in stem) or any(
+        " " in stem and stem in " ".join(words) for stem in stems
+    )
+
+
+def template_vocabulary(doc: dict[str, Any]) -> set[str]:
+    """Every word the templates can match (for repairing misheard words)."""
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    return {w for w in _WORD.findall(text.lower()) if not w.startswith("x") or len(w) < 4}
+
+
+class LanguageEngine:
+    """Understands requests about one company snapshot. Build one per snapshot (≈ 0.2 s)."""
+
+    def __init__(self, snapshot: CompanySnapshot, *, morph: Morph | None = None) -> None:
+        started = time.perf_counter()
+        self.snapshot = snapshot
+        self.morph = morph or default_morph()
+        doc = yaml.safe_load(
+            resources.files("bot.nlu").joinpath("intents.yaml").read_text(encoding="utf-8")
+        )
+        self.intents = Intents.from_dict(doc)
+        words = template_vocabulary(doc)
+        self.catalog = Catalog.from_snapshot(snapshot, self.morph, common_words=words)
+        self.tagger = Tagger(self.catalog, snapshot, words | _EXTRA_VOCABULARY)
+        self.build_seconds = time.perf_counter() - started
+        # hassil compiles each template on first use; warm up so the first user does not wait.
+        recognize_best("xbrigade", self.intents, language="ru")
+        log.info("language engine built in %.2f s", self.build_seconds)
+
+    # ------------------------------------------------------------------ entry point
+    def understand(self, text: str, *, today: date, previous: Frame | None = None) -> Frame:
+        """Understand one request. Never raises on any input text."""
+        normalized = normalize(text)
+        if normalized.command:
+            name = "help" if normalized.command in ("help", "start", "помощь") else "unknown"
+            return Frame(name, text=text, normalized=normalized.text, source="command")
+        if not normalized.tokens:
+            return Frame("unknown", text=text, normalized="", source="empty")
+        tagged = self.tagger.tag(normalized, today)
+        intent: str | None
+        intent, fixed = self._match(tagged)
+        source = "grammar"
+        if intent is None:
+            intent, fixed = self._fallback(tagged)
+            source = "keywords"
+        if (
+            previous is not None
+            and previous.intent not in ("unknown", "help", "greeting")
+            and (normalized.followup or intent is None)
+        ):
+            frame = self._followup(
+                tagged, previous, intent, fixed, text=text, marked=normalized.followup
+            )
+            if frame is not None:
+                return frame
+        if intent is None:
+            return Frame("unknown", text=text, normalized=tagged.text, source="none")
+        return self._resolve(intent, fixed, tagged, text, source)
+
+    # ------------------------------------------------------------------ matching
+    def _match(self, tagged: Tagged) -> tuple[str | None, dict[str, Any]]:
+        result = recognize_best(tagged.text, self.intents, language="ru")
+        if result is None:
+            return None, {}
+        fixed = {name: entity.value for name, entity in result.entities.items()}
+        return result.intent.name, fixed
+
+    def _fallback(self, tagged: Tagged) -> tuple[str | None, dict[str, Any]]:
+        """Decide from cue words when no template matched (noisy or unforeseen phrasing)."""
+        words = [w for w in tagged.text.split() if not w.startswith("x")]
+        kinds = {m.kind for m in tagged.mentions}
+        fixed: dict[str, Any] = {}
+        metric = _metric(words)
+        # Many unknown words and no entity: most likely not about our work at all.
+        if len(tagged.unknown) >= 2 and not kinds:
+            return None, {}
+        if _has(words, "tasks") or (_has(words, "overdue") and not _has(words, "calendar")):
+            if _has(words, "overdue"):
+                fixed["overdue"] = True
+            return "tasks.list", fixed
+        if _has(words, "calendar"):
+            return "calendar.list", fixed
+        if "house" in kinds:
+            if (
+                _has(words, "schedule")
+                or _has(words, "when")
+                or (_has(words, "clean") and not _has(words, "info"))
+            ):
+                return "house.schedule", fixed
+            if _has(words, "count") and metric:
+                fixed["metric"] = metric
+            return "house.info", fixed
+        if _has(words, "count") and metric:
+            return "count", {"metric": metric}
+        if _has(words, "stats"):
+            return "stats.summary", fixed
+        if "person" in kinds:
+            field_name = _field(words)
+            if field_name:
+                fixed["field"] = field_name
+            return "employee.info", fixed
+        if "date" in kinds and (
+            _has(words, "clean") or _has(words, "schedule") or _has(words, "houses")
+        ):
+            return "schedule.day", fixed
+        if "brigade" in kinds and _has(words, "head"):
+            return "brigade.info", fixed
+        if "position" in kinds or _has(words, "people"):
+            return "employees.list", fixed
+        if kinds & {"brigade", "company", "street"} and (
+            _has(words, "houses") or _has(words, "clean")
+        ):
+            return "houses.list", fixed
+        if _has(words, "departments"):
+            return "departments.list", fixed
+        if _has(words, "companies") and not kinds:
+            return "companies.list", fixed
+        if _has(words, "help"):
+            return "help", fixed
+        if _has(words, "greeting") and len(words) <= 4:
+            return "greeting", fixed
+        if kinds == {"brigade"} and len(words) <= 2:
+            return "brigade.info", fixed
+        if kinds <= {"company", "street"} and kinds and len(words) <= 2:
+            return "houses.list", fixed
+        return None, {}
+
+    # ------------------------------------------------------------------ context
+    def _followup(
+        self,
+        tagged: Tagged,
+        previous: Frame,
+        intent: str | None,
+        fixed: dict[str, Any],
+        *,
+        text: str,
+        marked: bool,
+    ) -> Frame | None:
+        """«а у пятой?», «а телефон?», «а завтра?»: the previous question with new slots."""
+        words = tagged.text.split()
+        limit = _FOLLOWUP_MAX_WORDS if marked else _UNMARKED_FOLLOWUP_MAX_WORDS
+        if len(words) > limit:
+            return None
+        allowed = INTENT_SLOTS[previous.intent]
+        updates: dict[str, Any] = {}
+        mentions = [m for m in tagged.mentions if _slot_of(m, previous.intent) in allowed]
+        if intent is not None and intent != previous.intent and not mentions:
+            return None
+        # "а у 5?": a bare number after a brigade question is the brigade.
+        bare = tagged.bare_numbers()
+        if bare and "brigade" in allowed and not tagged.first("brigade"):
+            number = bare[0]
+            if number.value is not None and number.kind in (TokenKind.ORDINAL, TokenKind.CARDINAL):
+                updates["brigade"] = number.value
+        field_name = fixed.get("field") or _field(words)
+        if field_name and previous.intent == "employee.info":
+            updates["field"] = field_name
+        if not mentions and not updates:
+            return None
+        base = replace(previous, text=text, normalized=tagged.text, source="context")
+        base = base.with_slots(**updates)
+        return self._resolve(previous.intent, {}, tagged, text, "context", base=base)
+
+    # ------------------------------------------------------------------ resolving slots
+    def _resolve(
+        self,
+        intent: str,
+        fixed: dict[str, Any],
+        tagged: Tagged,
+        text: str,
+        source: str,
+        *,
+        base: Frame | None = None,
+    ) -> Frame:
+        allowed = INTENT_SLOTS[intent]
+        slots: dict[str, Any] = dict(base.slots) if base else {}
+        slots.update({k: v for k, v in fixed.items() if k in allowed})
+        problems: list[Problem] = []
+        ambiguous: Mention | None = None
+        for mention in tagged.mentions:
+            slot = _slot_of(mention, intent)
+            if slot not in allowed:
+                continue
+            if mention.missing or (mention.value is None and not mention.choices):
+                problems.append(_problem(mention))
+                slots.pop(slot, None)
+                continue
+            if mention.choices:
+                if ambiguous is None:
+                    ambiguous = mention
+                slots.pop(slot, None)
+                continue
+            value = mention.value
+            if slot == "month":
+                assert isinstance(value, DateMatch)
+                value = value.range.month
+            elif slot == "date":
+                assert isinstance(value, DateMatch)
+                value = value.range
+            if slot in slots and slot not in (base.slots if base else {}):
+                continue  # the first mention of a kind wins
+            slots[slot] = value
+        frame = Frame(
+            intent,
+            slots=slots,
+            text=text,
+            normalized=tagged.text,
+            problems=tuple(problems),
+            source=source,
+        )
+        if ambiguous is not None:
+            frame = self._clarify(frame, ambiguous, intent)
+        return frame
+
+    def _clarify(self, frame: Frame, mention: Mention, intent: str) -> Frame:
+        slot = _slot_of(mention, intent)
+        choices = tuple(
+            Choice(label=_choice_label(value), frame=frame.with_slots(**{slot: value}))
+            for value in mention.choices[:8]
+        )
+        question = {
+            "house": f"Какой дом вы имели в виду — «{mention.text}»?",
+            "street": f"Какую улицу вы имели в виду — «{mention.text}»?",
+            "person": f"Кого вы имели в виду — «{mention.text}»?",
+            "company": f"Какую управляющую компанию вы имели в виду — «{mention.text}»?",
+        }.get(slot, "Уточните, пожалуйста:")
+        return replace(frame, question=question, choices=choices)
+
+
+_EXTRA_VOCABULARY = frozenset(
+    {
+        "сегодня",
+        "завтра",
+        "послезавтра",
+        "вчера",
+        "неделе",
+        "неделю",
+        "неделя",
+        "месяце",
+        "месяц",
+        "выходных",
+        "выходные",
+        "понедельник",
+        "вторник",
+        "среду",
+        "среда",
+        "четверг",
+        "пятницу",
+        "пятница",
+        "субботу",
+        "суббота",
+        "воскресенье",
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+        "январе",
+        "феврале",
+        "марте",
+        "апреле",
+        "мае",
+        "июне",
+        "июле",
+        "августе",
+        "сентябре",
+        "октябре",
+        "ноябре",
+        "декабре",
+        "этой",
+        "следующей",
+        "прошлой",
+        "следующий",
+        "этом",
+        "следующем",
+        "прошлом",
+        "через",
+        "дней",
+        "дня",
+        "день",
+        "кондрово",
+        *BRIGADE_WORDS,
+    }
+)
+
+
+def _slot_of(mention: Mention, intent: str) -> str:
+    if mention.kind == "date" and intent == "house.schedule":
+        return "month"
+    return mention.kind
+
+
+def _metric(words: list[str]) -> str | None:
+    for name, stems in _METRICS:
+        if any(w.startswith(stem) for w in words for stem in stems):
+            return name
+    return None
+
+
+def _field(words: list[str]) -> str | None:
+    joined = " ".join(words)
+    if _has(words, "phone"):
+        return "phone"
+    if _has(words, "email"):
+        return "email"
+    if _has(words, "position") or "кем работает" in joined:
+        return "position"
+    if "бригаде" in words or ("бригада" in words and "какая" in words):
+        return "brigade"
+    return None
+
+
+def _problem(mention: Mention) -> Problem:
+    near: list[str] = []
+    for entry in mention.near:
+        if isinstance(entry, StreetEntry):
+            numbers = sorted(entry.numbers, key=_number_key)
+            shown = ", ".join(numbers[:8]) + ("…" if len(numbers) > 8 else "")
+            near.append(f"{entry.label} {shown}")
+        else:
+            near.append(getattr(entry, "name", str(entry)))
+    return Problem(kind=mention.kind, said=mention.text, near=tuple(near))
+
+
+def _number_key(number: str) -> tuple[object, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"\d+|\D+", number))
+
+
+def _choice_label(value: Any) -> str:
+    if isinstance(value, House):
+        return value.title
+    if isinstance(value, StreetEntry):
+        return value.label
+    if isinstance(value, Employee):
+        detail = value.position or ""
+        if value.brigade:
+            detail = f"{detail}, бригада {value.brigade}".strip(", ")
+        return f"{value.short_name} ({detail})" if detail else value.short_name
+    if isinstance(value, Company):
+        return value.name
+    return str(value)

@@ -1,0 +1,144 @@
+"""What the engine understood: an intent, its resolved slots, and what it must ask or explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bitrix.models import Company, Employee, House
+from bot.nlu.catalog import StreetEntry
+from bot.nlu.dates import DateRange
+
+INTENTS = (
+    "houses.list",
+    "count",
+    "stats.summary",
+    "house.info",
+    "house.schedule",
+    "schedule.day",
+    "departments.list",
+    "brigade.info",
+    "employees.list",
+    "employee.info",
+    "companies.list",
+    "tasks.list",
+    "calendar.list",
+    "help",
+    "greeting",
+    "unknown",
+)
+
+#: Which slots each intent takes (SPEC §5).
+INTENT_SLOTS: dict[str, tuple[str, ...]] = {
+    "houses.list": ("brigade", "company", "street"),
+    "count": ("metric", "brigade", "company", "street"),
+    "stats.summary": ("brigade",),
+    "house.info": ("house",),
+    "house.schedule": ("house", "month"),
+    "schedule.day": ("date", "brigade"),
+    "departments.list": (),
+    "brigade.info": ("brigade",),
+    "employees.list": ("brigade", "position"),
+    "employee.info": ("person", "field"),
+    "companies.list": (),
+    "tasks.list": ("date", "overdue", "brigade", "person", "house"),
+    "calendar.list": ("date",),
+    "help": (),
+    "greeting": (),
+    "unknown": (),
+}
+
+SLOT_ORDER = (
+    "metric",
+    "brigade",
+    "company",
+    "street",
+    "house",
+    "person",
+    "position",
+    "field",
+    "date",
+    "month",
+    "overdue",
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer to a clarifying question: a button label and the frame it stands for."""
+
+    label: str
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the request named that the CRM does not have (shown to the user)."""
+
+    kind: str  # "street", "house", "company", "person", "brigade"
+    said: str
+    near: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An understood request.
+
+    ``slots`` hold typed values: ``brigade`` int, ``company`` Company, ``street`` StreetEntry,
+    ``house`` House, ``person`` Employee, ``position`` str, ``date`` DateRange, ``overdue``
+    bool, ``metric`` str, ``field`` str, ``month`` "YYYY-MM".
+    """
+
+    intent: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    normalized: str = ""
+    question: str | None = None
+    choices: tuple[Choice, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    source: str = "grammar"  # grammar | keywords | context | command | empty
+
+    @property
+    def clarify(self) -> bool:
+        """Whether the bot asks the user to choose instead of answering."""
+        return bool(self.choices)
+
+    def with_slots(self, **slots: Any) -> Frame:
+        """A copy with slots replaced (None removes a slot) and no question."""
+        merged = {**self.slots, **slots}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        return replace(self, slots=merged, question=None, choices=(), problems=())
+
+    def slots_json(self) -> dict[str, Any]:
+        """The slots in SPEC §5's JSON shapes."""
+        out: dict[str, Any] = {}
+        for name in SLOT_ORDER:
+            if name not in self.slots:
+                continue
+            out[name] = slot_json(self.slots[name])
+        return out
+
+    def to_json(self, answer: str) -> dict[str, Any]:
+        """The `audiobot ask --json` object for this frame and its answer."""
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "slots": self.slots_json(),
+            "answer": answer,
+            "clarify": self.clarify,
+        }
+
+
+def slot_json(value: Any) -> Any:
+    """One slot value in its SPEC §5 JSON shape."""
+    if isinstance(value, Company):
+        return {"id": value.id, "name": value.name}
+    if isinstance(value, House):
+        return {"id": value.id, "address": value.title}
+    if isinstance(value, Employee):
+        return {"id": value.id, "name": value.full_name}
+    if isinstance(value, StreetEntry):
+        return value.label
+    if isinstance(value, DateRange):
+        return value.to_json()
+    return value

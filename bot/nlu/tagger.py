@@ -1,0 +1,770 @@
+"""Find and resolve the names in a request: brigades, dates, houses, streets, companies, people.
+
+The tagger runs on normalised tokens (`bot.nlu.normalize`): numbers are already digits, so
+«третьей бригады» is ``3 бригады`` and «сто двенадцать дробь один» is ``112/1``. It
+
+1. repairs misheard words against the vocabulary (a one- or two-letter slip, a word Vosk split
+   in two), because ASR noise is the common case for voice notes;
+2. finds each entity — exactly through the catalog's generated word forms first, then fuzzily
+   (rapidfuzz plus a phonetic key) for what is left — and resolves it against the CRM: a house
+   number must exist on the chosen street, two equally good streets or namesakes stay
+   ambiguous (the engine will ask);
+3. replaces each entity's span, with the preposition in front of it, by a placeholder word
+   (``xbrigade``, ``xhouse``, …) so the sentence templates only describe phrasing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from bitrix.company import CompanySnapshot
+from bot.nlu.catalog import COMPANY_CUES, Catalog, StreetEntry
+from bot.nlu.dates import DateMatch, find_dates
+from bot.nlu.normalize import NormalizedText
+from bot.nlu.numbers import Token, TokenKind
+from bot.nlu.phonetic import phonetic_key, similarity
+
+PREPOSITIONS = frozenset(
+    {"в", "во", "на", "у", "по", "для", "из", "с", "со", "к", "ко", "о", "об", "про", "от", "за"}
+)
+BRIGADE_WORDS = frozenset(
+    {
+        "бригада",
+        "бригады",
+        "бригаде",
+        "бригаду",
+        "бригадой",
+        "бригадою",
+        "бригад",
+        "бригадам",
+        "бригадами",
+        "бригадах",
+    }
+)
+_NUMBER_WORDS = frozenset({"номер", "н", "no"})
+_HOUSE_WORDS = frozenset({"дом", "дома", "дому", "доме", "домом", "д", "адрес", "адресу"})
+_STREET_TYPES = frozenset(
+    {
+        "улица",
+        "улицы",
+        "улице",
+        "улицу",
+        "улицей",
+        "ул",
+        "проспект",
+        "проспекта",
+        "проспекте",
+        "шоссе",
+        "переулок",
+        "переулке",
+    }
+)
+_PERSON_TITLES = frozenset(
+    {
+        "сотрудник",
+        "сотрудника",
+        "сотруднику",
+        "сотрудником",
+        "сотрудница",
+        "сотрудницы",
+        "сотруднице",
+        "сотрудницу",
+        "товарищ",
+        "товарища",
+        "коллега",
+        "коллеги",
+        "коллегу",
+        "гражданин",
+        "гражданка",
+    }
+)
+_COMPANY_LEAD = frozenset(
+    COMPANY_CUES
+    | {"управляющая компания", "управляющей компании", "обслуживающая"}
+    | {"управляйка", "управляйки", "управляйку"}
+)
+
+#: Function words and pronouns: never names, never repaired into something else.
+COMMON_WORDS = frozenset(
+    "я мы ты вы он она оно они его ее их нас вас нам вам мне меня тебя тебе него нее ней них им "
+    "кто что где когда как какой какая какое какие каких чей чья чьи это этот эта эти этих тот та "
+    "те все всё весь вся всех и а но или да нет не ни же ли бы то там тут здесь сейчас уже еще "
+    "очень только тоже также потом теперь надо нужно можно есть был была были будет будут мой моя "
+    "мои наш наша наши ваш ваша ваши свой своя свои сам сама сами который которая которые "
+    "хочу хотел хотела давай давайте скажи скажите подскажи подскажите слушай".split()  # noqa: SIM905 - reads better as one string
+)
+
+PLACEHOLDERS = {
+    "brigade": "xbrigade",
+    "date": "xdate",
+    "house": "xhouse",
+    "street": "xstreet",
+    "company": "xcompany",
+    "person": "xperson",
+    "position": "xposition",
+}
+
+
+@dataclass
+class Mention:
+    """An entity found in the request.
+
+    ``value`` is the resolved entity when there is exactly one; ``choices`` lists them when the
+    request fits several (the engine asks which); ``missing`` marks a name that was said but
+    does not exist in the CRM (e.g. a house number not on that street), with ``near`` holding
+    what does exist.
+    """
+
+    kind: str
+    start: int
+    end: int
+    text: str
+    value: Any = None
+    choices: list[Any] = field(default_factory=list)
+    missing: bool = False
+    near: list[Any] = field(default_factory=list)
+    fuzzy: bool = False
+
+    @property
+    def resolved(self) -> bool:
+        """Exactly one entity fits."""
+        return self.value is not None and not self.missing
+
+
+@dataclass
+class Tagged:
+    """A request with its entities found and replaced by placeholders."""
+
+    tokens: list[Token]
+    mentions: list[Mention]
+    text: str
+    corrections: list[tuple[str, str]]
+    unknown: list[str]
+
+    def first(self, kind: str) -> Mention | None:
+        """The first mention of a kind."""
+        return next((m for m in self.mentions if m.kind == kind), None)
+
+    def all(self, kind: str) -> list[Mention]:
+        """Every mention of a kind."""
+        return [m for m in self.mentions if m.kind == kind]
+
+    def bare_numbers(self) -> list[Token]:
+        """Numbers that belong to no entity (e.g. «а у 5?» in a follow-up)."""
+        taken = {i for m in self.mentions for i in range(m.start, m.end)}
+        return [t for i, t in enumerate(self.tokens) if t.is_number and i not in taken]
+
+
+def _word(token: Token) -> str:
+    return token.text if token.kind is TokenKind.WORD else ""
+
+
+def _number_text(token: Token) -> str | None:
+    if token.kind is TokenKind.HOUSE and token.house is not None:
+        return str(token.house)
+    if token.kind in (TokenKind.CARDINAL, TokenKind.ORDINAL) and token.value is not None:
+        return str(token.value)
+    return None
+
+
+def _replace(token: Token, text: str) -> Token:
+    return Token(
+        text,
+        token.kind,
+        token.start,
+        token.end,
+        token.source,
+        token.value,
+        token.house,
+        token.ambiguous,
+    )
+
+
+class Tagger:
+    """Finds the entities of requests against one catalog (see the module docstring)."""
+
+    def __init__(self, catalog: Catalog, snapshot: CompanySnapshot, vocabulary: Iterable[str]):
+        self.catalog = catalog
+        self.snapshot = snapshot
+        self.vocabulary = (
+            frozenset(vocabulary)
+            | catalog.vocabulary
+            | PREPOSITIONS
+            | _STREET_TYPES
+            | _HOUSE_WORDS
+            | _PERSON_TITLES
+            | _NUMBER_WORDS
+            | COMPANY_CUES
+            | COMMON_WORDS
+        )
+        # Candidates for repairing misheard words: long enough that a slip is recognisable.
+        self._repair_pool = sorted(w for w in self.vocabulary if len(w) >= 4 and w.isalpha())
+        self._street_cores = [
+            (e.key, e.core.replace(" ", ""), e) for e in catalog.streets.values()
+        ]
+        self._company_cores = {
+            cid: core.replace(" ", "") for cid, core in catalog.company_cores.items() if core
+        }
+        self._surname_pool = sorted(catalog.surnames)
+
+    # ------------------------------------------------------------------ repair
+    def repair(self, tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, str]]]:
+        """Fix misheard words: join a word Vosk split in two, correct a small slip."""
+        out: list[Token] = []
+        corrections: list[tuple[str, str]] = []
+        vocab = self.vocabulary
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            word = _word(token)
+            if word and i + 1 < len(tokens) and _word(tokens[i + 1]):
+                joined = word + _word(tokens[i + 1])
+                if (word not in vocab or _word(tokens[i + 1]) not in vocab) and (
+                    joined in vocab or (len(joined) >= 7 and self._nearest(joined) is not None)
+                ):
+                    target = joined if joined in vocab else self._nearest(joined)
+                    assert target is not None
+                    corrections.append((f"{word} {_word(tokens[i + 1])}", target))
+                    nxt = tokens[i + 1]
+                    out.append(
+                        Token(
+                            target,
+                            TokenKind.WORD,
+                            token.start,
+                            nxt.end,
+                            f"{token.source} {nxt.source}",
+                        )
+                    )
+                    i += 2
+                    continue
+            if word and word not in vocab and len(word) >= 5:
+                target = self._nearest(word)
+                if target is not None:
+                    corrections.append((word, target))
+                    token = _replace(token, target)
+            out.append(token)
+            i += 1
+        return out, corrections
+
+    def _nearest(self, word: str) -> str | None:
+        limit = 1 if len(word) <= 7 else 2
+        found = process.extract(
+            word, self._repair_pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=3
+        )
+        if not found:
+            return None
+        best = [c for c, score, _ in found if score == found[0][1]]
+        # Two different words equally close: no safe repair.
+        if len(best) > 1:
+            return None
+        candidate = best[0]
+        # Speech recognition rarely gets the first sound wrong; a different first letter is
+        # more likely a different word than a slip.
+        return candidate if candidate[0] == word[0] else None
+
+    # ------------------------------------------------------------------ tagging
+    def tag(self, normalized: NormalizedText, today: date) -> Tagged:
+        """Find, resolve and replace every entity in a normalised request."""
+        tokens, corrections = self.repair(normalized.tokens)
+        taken: list[bool] = [False] * len(tokens)
+        mentions: list[Mention] = []
+
+        def claim(mention: Mention) -> None:
+            mentions.append(mention)
+            for k in range(mention.start, mention.end):
+                taken[k] = True
+
+        words = [_word(t) for t in tokens]
+        for match in self._dates(tokens, today):
+            if not any(taken[match.start : match.end]):
+                claim(Mention("date", match.start, match.end, match.text, value=match))
+        for mention in self._companies(tokens, words, taken, cue_required=True):
+            claim(mention)
+        for mention in self._brigades(tokens, words, taken):
+            claim(mention)
+        for mention in self._addresses(tokens, words, taken):
+            claim(mention)
+        for mention in self._companies(tokens, words, taken, cue_required=False):
+            claim(mention)
+        for mention in self._people(tokens, words, taken):
+            claim(mention)
+        for mention in self._positions(tokens, words, taken, mentions):
+            claim(mention)
+        for mention in self._fuzzy(tokens, words, taken):
+            claim(mention)
+        mentions.sort(key=lambda m: m.start)
+        for mention in mentions:
+            mention.start = self._absorb(words, taken, mention)
+        text = self._render(tokens, mentions)
+        unknown = [
+            w for i, w in enumerate(words) if w and not taken[i] and w not in self.vocabulary
+        ]
+        return Tagged(tokens, mentions, text, corrections, unknown)
+
+    def _absorb(self, words: list[str], taken: list[bool], mention: Mention) -> int:
+        """Extend a mention leftwards over its preposition and type words ("на улице")."""
+        start = mention.start
+        absorbable = set(PREPOSITIONS)
+        if mention.kind in ("house", "street"):
+            absorbable |= _STREET_TYPES | _HOUSE_WORDS
+        if mention.kind == "person":
+            absorbable |= _PERSON_TITLES
+        if mention.kind == "company":
+            absorbable |= COMPANY_CUES
+        while start > 0 and not taken[start - 1] and words[start - 1] in absorbable:
+            start -= 1
+            taken[start] = True
+            if words[start] in PREPOSITIONS:
+                break
+        return start
+
+    @staticmethod
+    def _render(tokens: Sequence[Token], mentions: Sequence[Mention]) -> str:
+        out: list[str] = []
+        i = 0
+        for mention in mentions:
+            out.extend(t.text for t in tokens[i : mention.start])
+            out.append(PLACEHOLDERS[mention.kind])
+            i = mention.end
+        out.extend(t.text for t in tokens[i:])
+        return " ".join(out)
+
+    # ------------------------------------------------------------------ dates
+    @staticmethod
+    def _dates(tokens: Sequence[Token], today: date) -> list[DateMatch]:
+        normalized = NormalizedText(
+            text=" ".join(t.text for t in tokens),
+            tokens=tuple(tokens),
+            words=tuple(t.source for t in tokens),
+        )
+        return [m for m in find_dates(normalized, today) if m.range is not None]
+
+    # ------------------------------------------------------------------ brigades
+    def _brigades(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool]
+    ) -> list[Mention]:
+        found: list[Mention] = []
+        used: set[int] = set()
+        for i, word in enumerate(words):
+            if word not in BRIGADE_WORDS or taken[i]:
+                continue
+            number_at: int | None = None
+            # "третьей бригады", "3 бригада": the ordinal in front.
+            if (
+                i > 0
+                and not taken[i - 1]
+                and i - 1 not in used
+                and self._brigade_number(tokens[i - 1])
+            ):
+                number_at = i - 1
+            else:
+                j = i + 1
+                if j < len(words) and words[j] in _NUMBER_WORDS:
+                    j += 1
+                if j < len(tokens) and not taken[j] and self._brigade_number(tokens[j]):
+                    number_at = j
+            if number_at is None:
+                continue
+            value = tokens[number_at].value
+            assert value is not None
+            start, end = min(i, number_at), max(i, number_at) + 1
+            used.update(range(start, end))
+            text = " ".join(t.source for t in tokens[start:end])
+            found.append(Mention("brigade", start, end, text, value=value))
+        return found
+
+    @staticmethod
+    def _brigade_number(token: Token) -> bool:
+        return (
+            token.kind in (TokenKind.CARDINAL, TokenKind.ORDINAL, TokenKind.NOUN)
+            and token.value is not None
+            and 0 <= token.value <= 99
+        )
+
+    # ------------------------------------------------------------------ addresses
+    def _addresses(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
+    ) -> list[Mention]:
+        found: list[Mention] = []
+        catalog = self.catalog
+        i = 0
+        while i < len(tokens):
+            if taken[i] or not words[i]:
+                i += 1
+                continue
+            match = self._longest(words, taken, i, catalog.street_phrases)
+            if match is None:
+                i += 1
+                continue
+            end, keys = match
+            town, town_span = self._town_near(words, taken, i, end)
+            if town is not None:
+                keys = {k for k in keys if k[0] == town} or keys
+            start = min([i, *town_span]) if town_span else i
+            number, num_index, stop = self._number_near(tokens, words, taken, start, end)
+            if town_span:
+                stop = max(stop, *(k + 1 for k in town_span))
+            if number is not None:
+                assert num_index is not None
+                span_start = min(start, num_index)
+                found.append(self._house_mention(tokens, span_start, stop, keys, number))
+                for k in range(span_start, stop):
+                    taken[k] = True
+            else:
+                streets = sorted((catalog.streets[k] for k in keys), key=lambda e: e.label)
+                text = " ".join(t.source for t in tokens[start:stop])
+                mention = Mention("street", start, stop, text)
+                if len(streets) == 1:
+                    mention.value = streets[0]
+                else:
+                    mention.choices = list(streets)
+                found.append(mention)
+                for k in range(start, stop):
+                    taken[k] = True
+            i = stop
+        return found
+
+    def _house_mention(
+        self,
+        tokens: Sequence[Token],
+        start: int,
+        end: int,
+        keys: Iterable[tuple[str, str]],
+        number: str,
+    ) -> Mention:
+        text = " ".join(t.source for t in tokens[start:end])
+        keys = list(keys)
+        streets = self.catalog.streets_with_number(keys, number)
+        mention = Mention("house", start, end, text)
+        houses = [h for e in streets if (h := self.snapshot.house_at(e.key, number))]
+        houses.sort(key=lambda h: (not h.address.in_home_town, h.address.title))
+        if len(houses) == 1:
+            mention.value = houses[0]
+        elif houses:
+            mention.choices = list(houses)
+        else:
+            mention.missing = True
+            mention.near = sorted((self.catalog.streets[k] for k in keys), key=lambda e: e.label)
+            mention.value = number
+        return mention
+
+    @staticmethod
+    def _longest(
+        words: Sequence[str],
+        taken: Sequence[bool],
+        i: int,
+        table: dict[tuple[str, ...], set[Any]],
+        max_len: int = 4,
+    ) -> tuple[int, set[Any]] | None:
+        for length in range(min(max_len, len(words) - i), 0, -1):
+            if any(taken[i : i + length]) or not all(words[i : i + length]):
+                continue
+            phrase = tuple(words[i : i + length])
+            if phrase in table:
+                return i + length, set(table[phrase])
+        return None
+
+    def _town_near(
+        self, words: Sequence[str], taken: Sequence[bool], start: int, end: int
+    ) -> tuple[str | None, list[int]]:
+        towns = self.catalog.towns
+        for k in (start - 1, start - 2):
+            if k >= 0 and not taken[k] and words[k] in towns:
+                return towns[words[k]], list(range(k, start))
+        for k in (end, end + 1, end + 2, end + 3):
+            if k < len(words) and not taken[k] and words[k] in towns:
+                return towns[words[k]], [k]
+        return None, []
+
+    def _number_near(
+        self,
+        tokens: Sequence[Token],
+        words: Sequence[str],
+        taken: Sequence[bool],
+        start: int,
+        end: int,
+    ) -> tuple[str | None, int | None, int]:
+        """A house number after the street ("ленина 5", "ленина дом 5") or before it
+        ("дом 5 по ленина"); returns (number, its index, end of the span)."""
+        j = end
+        while j < len(tokens) and not taken[j] and words[j] in (_HOUSE_WORDS | _NUMBER_WORDS):
+            j += 1
+        if j < len(tokens) and not taken[j]:
+            number = _number_text(tokens[j])
+            if number is not None:
+                return number, j, j + 1
+        k = start - 1
+        while k >= 0 and not taken[k] and words[k] in (PREPOSITIONS | _STREET_TYPES):
+            k -= 1
+        if k >= 1 and not taken[k] and words[k - 1] in _HOUSE_WORDS:
+            number = _number_text(tokens[k])
+            if number is not None:
+                return number, k - 1, end
+        return None, None, end
+
+    # ------------------------------------------------------------------ companies
+    def _companies(
+        self,
+        tokens: Sequence[Token],
+        words: Sequence[str],
+        taken: list[bool],
+        *,
+        cue_required: bool,
+    ) -> list[Mention]:
+        found: list[Mention] = []
+        catalog = self.catalog
+        i = 0
+        while i < len(tokens):
+            if taken[i] or not (words[i] or _number_text(tokens[i])):
+                i += 1
+                continue
+            phrase_words = [
+                w or (_number_text(t) or "") for w, t in zip(words, tokens, strict=True)
+            ]
+            match = self._longest(phrase_words, taken, i, catalog.company_phrases)
+            if match is None:
+                i += 1
+                continue
+            end, ids = match
+            cue = self._cue_before(words, taken, i)
+            overlaps_street = self._longest(words, taken, i, catalog.street_phrases) is not None
+            needs_cue = overlaps_street or any(c in catalog.company_needs_cue for c in ids)
+            # First pass: names led by "УК"/"ТСЖ"/…; second pass: names that need no cue
+            # (not a common phrase, not the start of a street name).
+            if (cue_required and not cue) or (not cue_required and needs_cue):
+                i += 1
+                continue
+            text = " ".join(t.source for t in tokens[i:end])
+            companies = sorted((catalog.companies[c] for c in ids), key=lambda c: c.name)
+            mention = Mention("company", i, end, text)
+            if len(companies) == 1:
+                mention.value = companies[0]
+            else:
+                mention.choices = list(companies)
+            found.append(mention)
+            for k in range(i, end):
+                taken[k] = True
+            i = end
+        return found
+
+    @staticmethod
+    def _cue_before(words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        for k in (i - 1, i - 2, i - 3):
+            if k >= 0 and not taken[k] and words[k] in COMPANY_CUES:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ people
+    def _people(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
+    ) -> list[Mention]:
+        found: list[Mention] = []
+        catalog = self.catalog
+        for i, word in enumerate(words):
+            if taken[i] or not word or word not in catalog.surnames:
+                continue
+            ids = set(catalog.surnames[word])
+            start, end = i, i + 1
+            # A first name and patronymic next to the surname narrow namesakes down.
+            for table in (catalog.first_names, catalog.patronymics):
+                for k in (end, start - 1):
+                    if 0 <= k < len(words) and not taken[k] and words[k] in table:
+                        narrowed = ids & table[words[k]]
+                        if narrowed:
+                            ids = narrowed
+                            start, end = min(start, k), max(end, k + 1)
+                            break
+            found.append(self._person_mention(tokens, start, end, ids))
+            for k in range(start, end):
+                taken[k] = True
+        return found
+
+    def _person_mention(
+        self,
+        tokens: Sequence[Token],
+        start: int,
+        end: int,
+        ids: Iterable[str],
+        *,
+        fuzzy: bool = False,
+    ) -> Mention:
+        people = sorted(
+            (self.catalog.people[p].employee for p in ids), key=lambda e: (e.full_name, e.id)
+        )
+        text = " ".join(t.source for t in tokens[start:end])
+        mention = Mention("person", start, end, text, fuzzy=fuzzy)
+        if len(people) == 1:
+            mention.value = people[0]
+        else:
+            mention.choices = list(people)
+        return mention
+
+    # ------------------------------------------------------------------ positions
+    def _positions(
+        self,
+        tokens: Sequence[Token],
+        words: Sequence[str],
+        taken: list[bool],
+        mentions: Sequence[Mention],
+    ) -> list[Mention]:
+        found: list[Mention] = []
+        brigade_spans = [(m.start, m.end) for m in mentions if m.kind == "brigade"]
+        for i in range(len(words)):
+            if taken[i] or not words[i]:
+                continue
+            match = self._longest(
+                words, taken, i, {k: {v} for k, v in self.catalog.positions.items()}
+            )
+            if match is None:
+                continue
+            end, values = match
+            position = next(iter(values))
+            # "бригадир третьей бригады" asks for the brigade's head, not a list of brigadiers.
+            near_brigade = any(s - 2 <= end <= s or e <= i <= e + 1 for s, e in brigade_spans)
+            if near_brigade and words[i].startswith("бригадир"):
+                continue
+            text = " ".join(t.source for t in tokens[i:end])
+            found.append(Mention("position", i, end, text, value=position))
+            for k in range(i, end):
+                taken[k] = True
+        return found
+
+    # ------------------------------------------------------------------ fuzzy
+    def _fuzzy(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
+    ) -> list[Mention]:
+        """Names that matched nothing exactly: misheard streets, companies, surnames."""
+        found: list[Mention] = []
+        vocab = self.vocabulary
+        n = len(tokens)
+        i = 0
+        while i < n:
+            if taken[i] or not words[i] or words[i] in vocab or words[i] in PREPOSITIONS:
+                i += 1
+                continue
+            # Up to three unknown-ish words: "моя ковского", "жил ком сервис".
+            j = i
+            while (
+                j < n and j - i < 3 and words[j] and not taken[j] and words[j] not in PREPOSITIONS
+            ):
+                j += 1
+            mention = self._fuzzy_window(tokens, words, taken, i, j)
+            if mention is None:
+                i += 1
+                continue
+            found.append(mention)
+            for k in range(mention.start, mention.end):
+                taken[k] = True
+            i = mention.end
+        return found
+
+    def _fuzzy_window(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool], i: int, j: int
+    ) -> Mention | None:
+        for end in range(j, i, -1):
+            phrase = " ".join(words[i:end])
+            if len(phrase.replace(" ", "")) < 4:
+                continue
+            number, num_index, stop = self._number_near(tokens, words, taken, i, end)
+            if number is not None:
+                mention = self._fuzzy_street(tokens, i, stop, number=number, phrase=phrase)
+                if mention is not None:
+                    if num_index is not None and num_index < i:
+                        mention.start = num_index
+                    return mention
+            company = self._fuzzy_company(phrase, cue=self._cue_before(words, taken, i))
+            if company:
+                mention = Mention("company", i, end, phrase, fuzzy=True)
+                if len(company) == 1:
+                    mention.value = self.catalog.companies[company[0]]
+                else:
+                    mention.choices = [self.catalog.companies[c] for c in company]
+                return mention
+            if end - i == 1:
+                ids = self._fuzzy_surname(phrase)
+                if ids:
+                    return self._person_mention(tokens, i, end, ids, fuzzy=True)
+            if number is None and end - i <= 2:
+                street = self._fuzzy_street_only(phrase)
+                if street:
+                    mention = Mention("street", i, end, phrase, fuzzy=True)
+                    if len(street) == 1:
+                        mention.value = street[0]
+                    else:
+                        mention.choices = street
+                    return mention
+        return None
+
+    def _street_scores(self, phrase: str) -> list[tuple[float, StreetEntry]]:
+        plain = phrase.replace(" ", "")
+        key = phonetic_key(phrase)
+        scored = []
+        for _key, core, entry in self._street_cores:
+            text_score = Levenshtein.normalized_similarity(plain, core) * 100
+            sound_score = Levenshtein.normalized_similarity(key, entry.phonetic) * 100
+            scored.append(((text_score + sound_score) / 2, entry))
+        scored.sort(key=lambda s: -s[0])
+        return scored
+
+    def _fuzzy_street(
+        self, tokens: Sequence[Token], start: int, stop: int, *, number: str, phrase: str
+    ) -> Mention | None:
+        scored = [(s, e) for s, e in self._street_scores(phrase) if s >= 75]
+        if not scored:
+            return None
+        best = scored[0][0]
+        close = [e for s, e in scored if best - s < 6]
+        with_number = [e for e in close if number in e.numbers]
+        pool = with_number or close
+        mention = self._house_mention(tokens, start, stop, [e.key for e in pool], number)
+        mention.fuzzy = True
+        if mention.missing and best < 85:
+            return None
+        return mention
+
+    def _fuzzy_street_only(self, phrase: str) -> list[StreetEntry]:
+        scored = [(s, e) for s, e in self._street_scores(phrase) if s >= 85]
+        if not scored:
+            return []
+        best = scored[0][0]
+        return [e for s, e in scored if best - s < 4]
+
+    def _fuzzy_company(self, phrase: str, *, cue: bool) -> list[str]:
+        plain = phrase.replace(" ", "")
+        threshold = 80.0 if cue else 88.0
+        scored = sorted(
+            ((similarity(plain, core), cid) for cid, core in self._company_cores.items()),
+            reverse=True,
+        )
+        if not scored or scored[0][0] < threshold:
+            return []
+        best = scored[0][0]
+        ids = [cid for s, cid in scored if best - s < 3]
+        if not cue and any(c in self.catalog.company_needs_cue for c in ids):
+            return []
+        return ids
+
+    def _fuzzy_surname(self, word: str) -> set[str]:
+        if len(word) < 5:
+            return set()
+        found = process.extract(
+            word,
+            self._surname_pool,
+            scorer=lambda a, b, **_: similarity(a, b),
+            limit=4,
+            score_cutoff=86,
+        )
+        if not found:
+            return set()
+        best = found[0][1]
+        ids: set[str] = set()
+        for form, score, _ in found:
+            if best - score < 3:
+                ids |= self.catalog.surnames[form]
+        return ids
