@@ -641,8 +641,11 @@ class BitrixClient:
         (``department.get``, ``crm.status.list``, ``crm.category.list``, userfield lists) or one
         call (``calendar.event.get``). Rows are deduplicated by id and keep server order.
 
-        Raises ``ValueError`` if an ID-chained list is given ``start``/``order`` (the client
-        owns paging and order), and the first needed page's ``BitrixError`` if one fails.
+        Raises ``ValueError`` if a paged list is given ``start``, or an ID-chained list
+        ``order`` (``SORT``/``ORDER`` for ``user.get``): the client owns paging and order. A
+        page that fails raises its ``BitrixError`` (an ``OPERATION_TIME_LIMIT`` page is
+        retried after the reset when that is within ``max_operating_wait``). Rows added to the
+        portal while a list is being fetched may be missed; rows are never duplicated.
         """
         states = [
             self._prepare_list(name, index, request)
