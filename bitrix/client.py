@@ -308,7 +308,7 @@ def is_read_method(method: str, params: Mapping[str, Any] | None = None) -> bool
     return name in _READ_METHODS or name.endswith(_READ_SUFFIXES)
 
 
-Style = Literal["chain", "classic", "single"]
+Style = Literal["chain", "classic", "single", "raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +356,12 @@ _TRAITS: dict[str, _Traits] = {
     "crm.status.list": _Traits("classic", order={"order": {"ID": "ASC"}}),
     "crm.address.list": _Traits("classic", id_field=None),
     "calendar.event.get": _Traits("single"),
+    # Not lists at all: the whole result is one record (a map of field descriptors). Allowed
+    # in list_many so metadata rides in the same batch as the lists it describes.
+    "crm.deal.fields": _Traits("raw", id_field=None),
+    "crm.company.fields": _Traits("raw", id_field=None),
+    "crm.contact.fields": _Traits("raw", id_field=None),
+    "scope": _Traits("raw", id_field=None),
 }
 
 # user.get reads top-level keys as the filter only when there is no FILTER (reference §7.8),
@@ -420,7 +426,7 @@ class _ListState:
 
     def pages_wanted(self) -> int | None:
         """Pages this list wants in the next round; None = as many as there is room for."""
-        if self.traits.style == "single":
+        if self.traits.style in ("single", "raw"):
             return 1
         if not self.first_done:
             if self.expected_rows is not None:
@@ -639,7 +645,10 @@ class BitrixClient:
         pages chained through ``filter[>ID]``; once ``total`` is known, later batches carry
         exactly the pages still needed. Other lists use classic ``start`` offsets
         (``department.get``, ``crm.status.list``, ``crm.category.list``, userfield lists) or one
-        call (``calendar.event.get``). Rows are deduplicated by id and keep server order.
+        call (``calendar.event.get``). Metadata methods whose result is one record
+        (``crm.deal.fields``, ``scope``) may ride along: their "list" is that one record (a
+        non-mapping result comes as ``{"result": value}``). Rows are deduplicated by id and
+        keep server order.
 
         Raises ``ValueError`` if a paged list is given ``start``, or an ID-chained list
         ``order`` (``SORT``/``ORDER`` for ``user.get``): the client owns paging and order. A
@@ -735,7 +744,7 @@ class BitrixClient:
     def _pages(self, state: _ListState, count: int) -> list[tuple[str, str, int]]:
         traits = state.traits
         pages: list[tuple[str, str, int]] = []
-        if traits.style == "single":
+        if traits.style in ("single", "raw"):
             key = f"l{state.index}p0"
             return [(key, self._command(state.method, state.params), 0)]
         if traits.style == "classic":
@@ -783,6 +792,11 @@ class BitrixClient:
                 raise BitrixBadResponse(
                     "batch answer lacks a requested command", method=state.method
                 )
+            if traits.style == "raw":
+                result = outcome.results[key]
+                state.add(result if isinstance(result, Mapping) else {"result": result})
+                state.done = True
+                return
             rows = _rows_of(outcome.results[key], traits.wrapper)
             if traits.style == "single":
                 for row in rows:

@@ -1,27 +1,294 @@
-"""The `audiobot` command line (SPEC §2). Subcommands are wired as the features land."""
+"""The `audiobot` command line (SPEC §2).
+
+Every command builds its dependencies from one `Settings` (environment or `.env`) through
+`bot.runtime.Runtime`; without `BITRIX_WEBHOOK_URL` they run on the embedded demo portal.
+Output meant for people is what the bot would say (Russian); logs and help are English.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.logs import configure_logging
+
+Handler = Callable[[argparse.Namespace], int]
 
 
+def load_settings() -> Settings:
+    """Read settings; a configuration error is a clear message and exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        print(f"audiobot: invalid configuration: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _setup(args: argparse.Namespace, *, quiet_default: bool) -> Settings:
+    settings = load_settings()
+    level = settings.log_level
+    if quiet_default and not getattr(args, "verbose", False) and level == "INFO":
+        # Interactive commands keep the terminal for the conversation: warnings only.
+        level = "WARNING"
+    configure_logging(level, settings.secrets())
+    return settings
+
+
+# ---------------------------------------------------------------------- ask
+def _cmd_ask(args: argparse.Namespace) -> int:
+    settings = _setup(args, quiet_default=True)
+    texts: list[str] = []
+    for text in args.texts:
+        if text == "-":
+            texts.extend(line.rstrip("\n") for line in sys.stdin if line.strip())
+        else:
+            texts.append(text)
+    return asyncio.run(_ask(settings, texts, as_json=args.json, keep_context=args.conversation))
+
+
+async def _ask(settings: Settings, texts: list[str], *, as_json: bool, keep_context: bool) -> int:
+    from bot.runtime import Runtime
+
+    runtime = await Runtime.create(settings)
+    failed = False
+    try:
+        for index, text in enumerate(texts):
+            conversation = "cli" if keep_context else f"cli-{index}"
+            reply = await runtime.assistant.ask(text, conversation=conversation)
+            failed = failed or bool(reply.error)
+            if as_json:
+                print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
+            else:
+                if index:
+                    print()
+                print(reply.text, flush=True)
+    finally:
+        await runtime.aclose()
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------- chat
+CHAT_HELP = """Команды чата:
+  /help          эта справка и примеры запросов
+  /health        состояние: Bitrix24, данные, распознавание речи
+  /voice ФАЙЛ    распознать аудиофайл и ответить на него
+  /quit          выход (или Ctrl-D)
+Выбор варианта в уточняющем вопросе — его номер."""
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    settings = _setup(args, quiet_default=True)
+    return asyncio.run(_chat(settings))
+
+
+def _history() -> Callable[[], None]:
+    """Enable readline editing and history (~/.audiobot_history); returns a saver."""
+    try:
+        import readline  # optional: absent on some platforms
+    except ImportError:
+        return lambda: None
+    path = Path.home() / ".audiobot_history"
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            readline.write_history_file(path)
+
+    return save
+
+
+async def _chat(settings: Settings) -> int:
+    from bot.health import render_health
+    from bot.runtime import Runtime
+
+    runtime = await Runtime.create(settings)
+    save_history = _history()
+    choices: list[Any] = []
+    try:
+        source = "демо-компания (встроенный портал)" if runtime.embedded else "Bitrix24"
+        print(f"AudioBot — чат с ассистентом. Данные: {source}. /help — справка, /quit — выход.")
+        await runtime.cache.start()
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "› ")
+            except EOFError:
+                print()
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text in ("/quit", "/exit", "/q"):
+                break
+            if text in ("/help", "help"):
+                print(CHAT_HELP)
+                reply = await runtime.assistant.ask("/help", conversation="chat")
+                print(reply.text)
+                continue
+            if text == "/health":
+                print(render_health(await runtime.health()))
+                continue
+            if text.startswith("/voice"):
+                await _chat_voice(runtime, text[len("/voice") :].strip())
+                continue
+            if text.isdigit() and choices and 1 <= int(text) <= len(choices):
+                reply = await runtime.assistant.choose(
+                    choices[int(text) - 1].frame, conversation="chat"
+                )
+            else:
+                reply = await runtime.assistant.ask(text, conversation="chat")
+            choices = list(reply.frame.choices)
+            print(reply.text)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        save_history()
+        await runtime.aclose()
+    return 0
+
+
+async def _chat_voice(runtime: Any, argument: str) -> None:
+    from bot.speech.audio import SpeechError
+    from bot.speech.service import SpeechService
+
+    path = Path(argument).expanduser()
+    if not argument or not path.is_file():
+        print("Укажите аудиофайл: /voice путь/к/файлу.ogg")
+        return
+    if runtime.speech is None:
+        print("Загружаю модель распознавания речи…")
+        runtime.speech = await asyncio.to_thread(
+            SpeechService.from_settings,
+            runtime.settings,
+            reuse_recognizers=runtime.settings.speech_reuse_recognizers,
+        )
+    try:
+        result = await runtime.speech.transcribe(path)
+    except SpeechError as exc:
+        print(exc.user_message)
+        return
+    if not result.text:
+        print("Не расслышал, повторите.")
+        return
+    print(f"🎙 Распознал: «{result.text}»")
+    reply = await runtime.assistant.ask(result.text, conversation="chat")
+    print(reply.text)
+
+
+# ---------------------------------------------------------------------- demo portal
+def _cmd_demo_portal(args: argparse.Namespace) -> int:
+    settings = _setup(args, quiet_default=False)
+    return asyncio.run(_demo_portal(settings, args.host, args.port))
+
+
+async def _demo_portal(settings: Settings, host: str, port: int) -> int:
+    from bitrix.demo import build_demo_store
+    from bitrix.portal import EmulatedPortal, PortalOptions
+
+    portal = EmulatedPortal(build_demo_store(timezone=settings.timezone), PortalOptions())
+
+    def ready(url: str) -> None:
+        print(f"Emulated Bitrix24 portal with the demo company: {url}", flush=True)
+        print(f"Try: curl '{url}crm.deal.list.json'", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        await portal.serve_forever(host, port, ready=ready)
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="audiobot",
-        description="Offline Russian voice assistant for field operations on Bitrix24.",
+        description=(
+            "Offline Russian voice assistant for field operations on Bitrix24. Configuration "
+            "comes from the environment or .env (see .env.example); without BITRIX_WEBHOOK_URL "
+            "every command uses the embedded demo portal."
+        ),
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the Telegram bot (and the HTTP API)")
+    run.set_defaults(handler=_cmd_run)
+
+    chat = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.set_defaults(handler=_cmd_chat)
+
+    ask = sub.add_parser("ask", help="understand and answer requests (one-shot)")
+    ask.add_argument("texts", nargs="+", metavar="TEXT", help="a request; '-' reads stdin lines")
+    ask.add_argument("--json", action="store_true", help="one JSON object per request per line")
+    ask.add_argument(
+        "--conversation",
+        action="store_true",
+        help="treat the requests as one conversation (follow-ups like «а у пятой?»)",
+    )
+    ask.set_defaults(handler=_cmd_ask)
+
+    portal = sub.add_parser("demo-portal", help="serve the emulated Bitrix24 demo portal")
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    portal.add_argument("--port", type=int, default=8024, help="port (default 8024)")
+    portal.set_defaults(handler=_cmd_demo_portal)
+
+    from bot.checks import add_commands as add_check_commands
+    from bot.speech.commands import add_commands as add_speech_commands
+
+    add_check_commands(sub)
+    add_speech_commands(sub, second_pass=_second_pass_factory)
     return parser
+
+
+async def _second_pass_factory(recognizer: Any) -> Any:
+    """The grammar second pass for `transcribe`, built from the language engine's vocabulary."""
+    from datetime import datetime
+
+    from bot.runtime import Runtime
+    from bot.voice import make_second_pass
+
+    settings = load_settings()
+    runtime = await Runtime.create(settings)
+    try:
+        view = await runtime.cache.get()
+        engine, _ = await runtime.assistant.engine(view.snapshot)
+    except Exception as exc:  # no CRM data: transcribe without the domain pass
+        print(f"audiobot: no domain grammar (company data unavailable: {exc})", file=sys.stderr)
+        return None
+    finally:
+        await runtime.aclose()
+    return make_second_pass(recognizer, engine, lambda: datetime.now(settings.tz).date())
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = _setup(args, quiet_default=False)
+    from handlers.app import run_bot
+
+    return run_bot(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130

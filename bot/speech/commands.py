@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +36,11 @@ __all__ = ["SecondPassFactory", "add_commands", "main"]
 
 log = logging.getLogger(__name__)
 
-SecondPassFactory = Callable[[Recognizer], SecondPass | None]
-"""Builds the domain second pass (grammar + `accept`) once the model is loaded; the lead wires the
-NLU's vocabulary and parser in here. `--vocab FILE` overrides it."""
+#: Builds the grammar second pass for a recognizer; may be async (the language engine needs the
+#: CRM snapshot, which is loaded over the network).
+SecondPassFactory = Callable[[Recognizer], SecondPass | Awaitable[SecondPass | None] | None]
+"""Builds the domain second pass (grammar + `accept`) once the model is loaded: `bot.cli`
+passes one built from the language engine (`bot.voice`). `--vocab FILE` overrides it."""
 
 
 def add_commands(
@@ -126,7 +129,8 @@ async def _transcribe(
         if vocab is not None:
             extra = _vocab_second_pass(recognizer, vocab)
         elif factory is not None:
-            extra = factory(recognizer)
+            built = factory(recognizer)
+            extra = await built if inspect.isawaitable(built) else built
         failures = 0
         for name in files:
             source: bytes | Path = sys.stdin.buffer.read() if name == "-" else Path(name)

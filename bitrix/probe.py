@@ -1,0 +1,64 @@
+"""A real round trip to Bitrix24: is the portal reachable, is the webhook valid, which scopes.
+
+Used by `/health`, `GET /api/health` and `audiobot check-bitrix`. The earlier system's health
+check only looked at whether a variable was set; this one calls the portal (`scope`, which
+every webhook may call) and measures the latency.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bitrix.client import BitrixClient
+from bitrix.errors import BitrixError
+
+#: The scopes AudioBot needs and what each gives it (for messages to the portal admin).
+NEEDED_SCOPES: dict[str, str] = {
+    "crm": "дома (сделки), управляющие компании, поля",
+    "user": "сотрудники",
+    "department": "подразделения и бригады",
+    "task": "задачи",
+    "calendar": "календарь",
+}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one probe."""
+
+    reachable: bool
+    latency_s: float | None
+    granted: tuple[str, ...] | None
+    error: BitrixError | None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Needed scopes the webhook lacks (empty when unknown)."""
+        if self.granted is None:
+            return ()
+        return tuple(s for s in NEEDED_SCOPES if s not in self.granted)
+
+    @property
+    def ok(self) -> bool:
+        """Reachable, accepted, and every needed scope granted."""
+        return self.reachable and self.error is None and not self.missing
+
+
+async def probe_portal(client: BitrixClient) -> ProbeResult:
+    """Call `scope` once and report reachability, latency and the granted scopes."""
+    started = time.perf_counter()
+    try:
+        response = await client.call("scope")
+    except BitrixError as exc:
+        answered = getattr(exc, "status", None) is not None
+        return ProbeResult(
+            reachable=answered,
+            latency_s=time.perf_counter() - started if answered else None,
+            granted=None,
+            error=exc,
+        )
+    latency = time.perf_counter() - started
+    result = response.result
+    granted = tuple(str(s) for s in result) if isinstance(result, list) else ()
+    return ProbeResult(reachable=True, latency_s=latency, granted=granted, error=None)

@@ -1,0 +1,189 @@
+"""The assistant: the one path from a request's text to its answer.
+
+The terminal chat, `audiobot ask`, the Telegram bot and voice notes (after transcription) all
+call `Assistant.ask`. It takes the current company snapshot from the cache (answering from a
+stale one, with its age, when Bitrix24 is down), understands the request with the language
+engine built for that snapshot, keeps a short context per conversation for follow-ups, and
+builds the Russian answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
+from bitrix.company import CompanySnapshot
+from bot.answers import Answer, AnswerBuilder, stale_note
+from bot.nlu.engine import LanguageEngine
+from bot.nlu.frame import Frame
+from bot.nlu.morph import Morph, default_morph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answered request: what was understood, what to say, and how fresh the data is."""
+
+    frame: Frame
+    answer: Answer
+    age_s: float | None = None
+    stale_note: str = ""
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        """Exactly what the bot sends (before splitting for Telegram's 4096-character limit)."""
+        parts = [self.answer.text]
+        if self.stale_note:
+            parts.append(self.stale_note)
+        return "\n\n".join(p for p in parts if p)
+
+    def to_json(self) -> dict[str, Any]:
+        """The SPEC §5 object: text, intent, slots, answer, clarify."""
+        return self.frame.to_json(self.text)
+
+
+@dataclass
+class _Conversation:
+    frame: Frame
+    at: float
+
+
+class Assistant:
+    """Answers requests from the CRM snapshot (see the module docstring)."""
+
+    def __init__(
+        self,
+        cache: CompanyCache,
+        *,
+        tz: tzinfo,
+        morph: Morph | None = None,
+        today: Callable[[], date] | None = None,
+        context_ttl: float = 1800.0,
+        max_conversations: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache = cache
+        self.tz = tz
+        self.morph = morph or default_morph()
+        self._today = today or (lambda: datetime.now(tz).date())
+        self._context_ttl = context_ttl
+        self._max_conversations = max_conversations
+        self._clock = clock
+        self._conversations: OrderedDict[Hashable, _Conversation] = OrderedDict()
+        self._engine: tuple[CompanySnapshot, LanguageEngine, AnswerBuilder] | None = None
+        self._engine_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ engine
+    async def engine(self, snapshot: CompanySnapshot) -> tuple[LanguageEngine, AnswerBuilder]:
+        """The language engine and answer builder for a snapshot, built once per snapshot."""
+        current = self._engine
+        if current is not None and current[0] is snapshot:
+            return current[1], current[2]
+        async with self._engine_lock:
+            current = self._engine
+            if current is not None and current[0] is snapshot:
+                return current[1], current[2]
+            # Building takes ~0.2 s of CPU: keep the event loop free for other users.
+            engine = await asyncio.to_thread(LanguageEngine, snapshot, morph=self.morph)
+            builder = AnswerBuilder(snapshot, self.morph)
+            self._engine = (snapshot, engine, builder)
+            return engine, builder
+
+    async def warm_up(self) -> None:
+        """Load the snapshot and build the engine now, so the first user does not wait."""
+        view = await self.cache.get()
+        await self.engine(view.snapshot)
+
+    # ------------------------------------------------------------------ asking
+    async def ask(self, text: str, *, conversation: Hashable = "default") -> Reply:
+        """Understand and answer one request in a conversation."""
+        try:
+            view = await self.cache.get()
+        except SnapshotUnavailable as exc:
+            return self._unavailable(text, exc)
+        engine, builder = await self.engine(view.snapshot)
+        previous = self._previous(conversation)
+        today = self._today()
+        frame = engine.understand(text, today=today, previous=previous)
+        return self._reply(frame, builder, view, today, conversation)
+
+    async def choose(self, frame: Frame, *, conversation: Hashable = "default") -> Reply:
+        """Answer a frame chosen from a clarifying question (a pressed button)."""
+        try:
+            view = await self.cache.get()
+        except SnapshotUnavailable as exc:
+            return self._unavailable(frame.text, exc)
+        _, builder = await self.engine(view.snapshot)
+        return self._reply(frame, builder, view, self._today(), conversation)
+
+    def forget(self, conversation: Hashable) -> None:
+        """Drop a conversation's context."""
+        self._conversations.pop(conversation, None)
+
+    def _reply(
+        self,
+        frame: Frame,
+        builder: AnswerBuilder,
+        view: SnapshotView,
+        today: date,
+        conversation: Hashable,
+    ) -> Reply:
+        try:
+            answer = builder.build(frame, today)
+        except Exception:
+            # A bug must not leave the user without an answer; the operator gets the trace.
+            log.exception("could not build the answer for intent %s", frame.intent)
+            answer = Answer("Не получилось составить ответ — ошибка в боте, мы её исправим.")
+        if not frame.clarify and frame.intent not in ("unknown",):
+            self._remember(conversation, frame)
+        note = ""
+        if view.stale and frame.intent not in ("help", "greeting", "unknown"):
+            reason = (
+                view.error.user_message
+                if view.error is not None
+                else "Bitrix24 был недоступен при запуске."
+            )
+            note = stale_note(view.fetched_at, view.age_s, self.tz, reason)
+        log.info(
+            "request understood: intent=%s source=%s slots=%s clarify=%s",
+            frame.intent,
+            frame.source,
+            sorted(frame.slots),
+            frame.clarify,
+        )
+        return Reply(frame=frame, answer=answer, age_s=view.age_s, stale_note=note)
+
+    def _unavailable(self, text: str, exc: SnapshotUnavailable) -> Reply:
+        cause = exc.cause
+        log.warning("no company data to answer from: %s", cause)
+        message = f"{cause.user_message} Сохранённых данных нет, поэтому ответить не могу."
+        return Reply(
+            frame=Frame("unknown", text=text, source="none"),
+            answer=Answer(message),
+            error=str(cause),
+        )
+
+    # ------------------------------------------------------------------ context
+    def _previous(self, conversation: Hashable) -> Frame | None:
+        entry = self._conversations.get(conversation)
+        if entry is None:
+            return None
+        if self._clock() - entry.at > self._context_ttl:
+            self._conversations.pop(conversation, None)
+            return None
+        return entry.frame
+
+    def _remember(self, conversation: Hashable, frame: Frame) -> None:
+        self._conversations[conversation] = _Conversation(frame, self._clock())
+        self._conversations.move_to_end(conversation)
+        while len(self._conversations) > self._max_conversations:
+            self._conversations.popitem(last=False)

@@ -1,0 +1,148 @@
+"""Everything a command needs, built once from `Settings` and passed in — no globals.
+
+`Runtime.create` connects to Bitrix24 (or, when `BITRIX_WEBHOOK_URL` is not set, starts the
+embedded emulated portal with the demo company in a background thread and says so once on
+stderr), wires the client, loader, snapshot cache and assistant, and optionally loads the
+speech model. `audiobot ask`, `chat`, `run` and the HTTP API all use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from bitrix.cache import CompanyCache
+from bitrix.client import BitrixClient
+from bitrix.company import MappingOptions
+from bitrix.demo import build_demo_store
+from bitrix.loader import CompanyLoader
+from bitrix.portal import PortalOptions, PortalThread
+from bot.brain import Assistant
+from bot.config import Settings
+from bot.health import HealthReport, collect_health
+from bot.speech.service import SpeechService
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NOTICE = (
+    "BITRIX_WEBHOOK_URL is not set: using the embedded emulated Bitrix24 portal with the demo "
+    "company ({url_host}). Set BITRIX_WEBHOOK_URL to use your portal."
+)
+
+
+def mapping_options(settings: Settings) -> MappingOptions:
+    """The field-mapping configuration from settings."""
+    return MappingOptions(
+        category_id=settings.bitrix_houses_category_id,
+        pipeline_name=settings.bitrix_houses_pipeline_name,
+        brigade_source=settings.bitrix_brigade_source,
+        overrides=settings.field_overrides,
+    )
+
+
+def start_embedded_portal(
+    settings: Settings, *, notice: TextIO | None = sys.stderr
+) -> PortalThread:
+    """Start the demo portal on a free loopback port in a background thread."""
+    portal = PortalThread(build_demo_store(timezone=settings.timezone), PortalOptions())
+    url = portal.start("127.0.0.1", 0)
+    if notice is not None:
+        host = url.split("/rest/", 1)[0]
+        print(EMBEDDED_NOTICE.format(url_host=host), file=notice)
+    return portal
+
+
+def snapshot_path(settings: Settings, webhook_url: str) -> Path:
+    """Where the last good snapshot of this portal lives (one file per portal and webhook)."""
+    digest = hashlib.sha256(webhook_url.encode()).hexdigest()[:12]
+    return settings.cache_dir / f"company-{digest}.json"
+
+
+@dataclass
+class Runtime:
+    """The wired application (see the module docstring)."""
+
+    settings: Settings
+    client: BitrixClient
+    loader: CompanyLoader
+    cache: CompanyCache
+    assistant: Assistant
+    speech: SpeechService | None = None
+    portal: PortalThread | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    async def create(
+        cls,
+        settings: Settings,
+        *,
+        speech: bool = False,
+        notice: TextIO | None = sys.stderr,
+    ) -> Runtime:
+        """Wire everything; ``speech`` loads the Vosk model too (seconds, in a thread)."""
+        portal = None
+        if settings.bitrix_webhook_url is None:
+            portal = await asyncio.to_thread(start_embedded_portal, settings, notice=notice)
+            webhook = portal.webhook_url
+            path = None  # the demo company is regenerated on every start; nothing to keep
+        else:
+            webhook = settings.bitrix_webhook_url.get_secret_value()
+            path = snapshot_path(settings, webhook)
+        client = BitrixClient(
+            webhook,
+            rate=settings.bitrix_rate,
+            burst=settings.bitrix_burst,
+            timeout=settings.bitrix_timeout,
+        )
+        options = mapping_options(settings)
+        loader = CompanyLoader(client, tz=settings.tz, options=options)
+        cache = CompanyCache(
+            loader.fetch, tz=settings.tz, options=options, ttl=settings.bitrix_cache_ttl, path=path
+        )
+        assistant = Assistant(cache, tz=settings.tz)
+        service = None
+        if speech:
+            service = await asyncio.to_thread(
+                SpeechService.from_settings,
+                settings,
+                reuse_recognizers=settings.speech_reuse_recognizers,
+            )
+        return cls(
+            settings=settings,
+            client=client,
+            loader=loader,
+            cache=cache,
+            assistant=assistant,
+            speech=service,
+            portal=portal,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the embedded demo portal stands in for Bitrix24."""
+        return self.portal is not None
+
+    async def health(self) -> HealthReport:
+        """Run every health check now."""
+        return await collect_health(
+            client=self.client,
+            cache=self.cache,
+            speech=self.speech,
+            started_at=self.started_at,
+            embedded_portal=self.embedded,
+        )
+
+    async def aclose(self) -> None:
+        """Stop background work and release connections, the model and the portal."""
+        await self.cache.stop()
+        await self.client.aclose()
+        if self.speech is not None:
+            self.speech.close()
+        if self.portal is not None:
+            await asyncio.to_thread(self.portal.stop)
