@@ -8,8 +8,10 @@ no personal data.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bitrix.cache import CompanyCache
@@ -18,6 +20,8 @@ from bitrix.probe import NEEDED_SCOPES, ProbeResult, probe_portal
 from bot.answers import age_label
 from bot.speech.audio import find_ffmpeg
 from bot.speech.service import SpeechService, SpeechStatus
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s,;:()'\"]+")
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,24 @@ class HealthReport:
                 "error": probe.error.code or probe.error.kind if probe.error else None,
                 "embedded_demo": self.embedded_portal,
             },
-            "speech": (
-                self.speech.to_dict() if self.speech else {"available": False, "reason": "off"}
-            ),
+            "speech": _public_speech(self.speech),
             "ffmpeg": bool(self.ffmpeg),
             "cache_age_s": None if self.cache_age_s is None else round(self.cache_age_s, 1),
             "cache_source": self.cache_source,
             "houses": self.houses,
         }
+
+
+def _public_speech(speech: SpeechStatus | None) -> dict[str, Any]:
+    # `/api/health` is open to monitoring: full paths (ffmpeg's, the model directory in a
+    # failure reason) would show the server's layout and its user's home directory.
+    if speech is None:
+        return {"available": False, "reason": "off"}
+    data = speech.to_dict()
+    data["ffmpeg"] = bool(data["ffmpeg"])
+    if data["reason"]:
+        data["reason"] = _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name, data["reason"])
+    return data
 
 
 async def collect_health(
