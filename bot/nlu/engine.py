@@ -89,6 +89,45 @@ _CUES: dict[str, tuple[str, ...]] = {
     "email": ("почт", "email", "емейл", "имейл", "мейл", "электронк"),
     "position": ("должност", "кем работает"),
 }
+# Words that put a request outside the bot's world even when domain words surround it
+# ("сколько стоит уборка подъезда", "вызови такси на Пролетарскую 112"): prices, orders,
+# purchases, transport, entertainment, news. The keyword fallback refuses such requests.
+_OUT_OF_DOMAIN = (
+    "стоит",
+    "стоимост",
+    "цена",
+    "цену",
+    "цены",
+    "прайс",
+    "тариф",
+    "заплат",
+    "оплат",
+    "такси",
+    "вызови",
+    "вызвать",
+    "закаж",
+    "заказ",
+    "куп",
+    "прода",
+    "погод",
+    "музык",
+    "анекдот",
+    "шутк",
+    "новост",
+    "президент",
+    "переведи",
+    "перевод",
+    "рецепт",
+    "курс",
+    "фильм",
+    "сериал",
+    "игра",
+    "сыгра",
+    "включи",
+    "выключи",
+    "будильник",
+    "напомни",
+)
 _METRICS = (
     ("apartments", ("квартир",)),
     ("entrances", ("подъезд",)),
@@ -141,7 +180,13 @@ class LanguageEngine:
             return Frame(name, text=text, normalized=normalized.text, source="command")
         if not normalized.tokens:
             return Frame("unknown", text=text, normalized="", source="empty")
-        tagged = self.tagger.tag(normalized, today)
+        repaired, corrections = self.tagger.repair(normalized.tokens)
+        if corrections:
+            # Re-normalise the repaired words so number words fixed by the repair ("четыри" →
+            # "четыре") reach ITN; keep the follow-up mark the first pass removed ("а …").
+            again = normalize(self.tagger.repaired_text(repaired))
+            normalized = replace(again, followup=normalized.followup)
+        tagged = self.tagger.tag(normalized, today, corrections=corrections)
         intent: str | None
         intent, fixed = self._match(tagged)
         source = "grammar"
@@ -160,6 +205,10 @@ class LanguageEngine:
                 return frame
         if intent is None:
             return Frame("unknown", text=text, normalized=tagged.text, source="none")
+        intent, fixed, preset = self._refine(intent, fixed, tagged)
+        if preset:
+            base = Frame(intent, slots=preset, text=text, normalized=tagged.text, source=source)
+            return self._resolve(intent, fixed, tagged, text, source, base=base)
         return self._resolve(intent, fixed, tagged, text, source)
 
     # ------------------------------------------------------------------ matching
@@ -178,6 +227,8 @@ class LanguageEngine:
         metric = _metric(words)
         # Many unknown words and no entity: most likely not about our work at all.
         if len(tagged.unknown) >= 2 and not kinds:
+            return None, {}
+        if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}
         if _has(words, "tasks") or (_has(words, "overdue") and not _has(words, "calendar")):
             if _has(words, "overdue"):
@@ -242,13 +293,17 @@ class LanguageEngine:
         marked: bool,
     ) -> Frame | None:
         """«а у пятой?», «а телефон?», «а завтра?»: the previous question with new slots."""
-        words = tagged.text.split()
+        words = [w for w in tagged.text.split() if not w.startswith("x")]
         limit = _FOLLOWUP_MAX_WORDS if marked else _UNMARKED_FOLLOWUP_MAX_WORDS
-        if len(words) > limit:
+        if len(tagged.text.split()) > limit:
             return None
-        allowed = INTENT_SLOTS[previous.intent]
+        target = previous.intent
+        # A date after a list of a brigade's houses asks which of them are cleaned that day.
+        if tagged.first("date") and target == "houses.list":
+            target = "schedule.day"
+        allowed = INTENT_SLOTS[target]
         updates: dict[str, Any] = {}
-        mentions = [m for m in tagged.mentions if _slot_of(m, previous.intent) in allowed]
+        mentions = [m for m in tagged.mentions if _slot_of(m, target) in allowed]
         if intent is not None and intent != previous.intent and not mentions:
             return None
         # "а у 5?": a bare number after a brigade question is the brigade.
@@ -258,13 +313,43 @@ class LanguageEngine:
             if number.value is not None and number.kind in (TokenKind.ORDINAL, TokenKind.CARDINAL):
                 updates["brigade"] = number.value
         field_name = fixed.get("field") or _field(words)
-        if field_name and previous.intent == "employee.info":
+        if field_name and target == "employee.info":
             updates["field"] = field_name
+        metric = _metric(words)
+        if metric and target == "count":
+            updates["metric"] = metric
+        if _has(words, "overdue") and target == "tasks.list":
+            updates["overdue"] = True
         if not mentions and not updates:
             return None
-        base = replace(previous, text=text, normalized=tagged.text, source="context")
+        kept = {k: v for k, v in previous.slots.items() if k in allowed}
+        base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
         base = base.with_slots(**updates)
-        return self._resolve(previous.intent, {}, tagged, text, "context", base=base)
+        return self._resolve(target, {}, tagged, text, "context", base=base)
+
+    def _refine(
+        self, intent: str, fixed: dict[str, Any], tagged: Tagged
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Questions about one person asked through their role: "телефон бригадира первой
+        бригады", "телефон директора". Returns (intent, fixed slots, preset slots)."""
+        words = [w for w in tagged.text.split() if not w.startswith("x")]
+        field_name = fixed.get("field") or _field(words)
+        if intent == "brigade.info" and field_name:
+            mention = tagged.first("brigade")
+            number = mention.value if mention else None
+            brigade = self.snapshot.brigades.get(number) if isinstance(number, int) else None
+            head = self.snapshot.person(brigade.head_id) if brigade else None
+            if head is not None:
+                return "employee.info", {"field": field_name}, {"person": head}
+        position = tagged.first("position")
+        if position is not None and field_name and intent in ("employees.list", "employee.info"):
+            holders = self.snapshot.people(position=str(position.value))
+            brigade = tagged.first("brigade")
+            if brigade is not None:
+                holders = [p for p in holders if p.brigade == brigade.value]
+            if len(holders) == 1:
+                return "employee.info", {"field": field_name}, {"person": holders[0]}
+        return intent, fixed, {}
 
     # ------------------------------------------------------------------ resolving slots
     def _resolve(

@@ -15,6 +15,8 @@ The tagger runs on normalised tokens (`bot.nlu.normalize`): numbers are already 
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +29,7 @@ from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, find_dates
 from bot.nlu.normalize import NormalizedText
-from bot.nlu.numbers import Token, TokenKind
+from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
 
 PREPOSITIONS = frozenset(
@@ -204,6 +206,9 @@ class Tagger:
             | COMPANY_CUES
             | COMMON_WORDS
         )
+        # Number words take part in repairs ("четыри" → "четыре") before ITN reads them.
+        self._lexicon = default_lexicon()
+        self.vocabulary |= self._lexicon.words
         # Candidates for repairing misheard words: long enough that a slip is recognisable.
         self._repair_pool = sorted(w for w in self.vocabulary if len(w) >= 4 and w.isalpha())
         self._street_cores = [
@@ -253,6 +258,12 @@ class Tagger:
             i += 1
         return out, corrections
 
+    @staticmethod
+    def repaired_text(tokens: Sequence[Token]) -> str:
+        """The request again as words, repaired words in place and numbers as they were said
+        (so that a second normalisation reads "сто пятьдесят восемь" as one number)."""
+        return " ".join(t.text if t.kind is TokenKind.WORD else t.source for t in tokens)
+
     def _nearest(self, word: str) -> str | None:
         limit = 1 if len(word) <= 7 else 2
         found = process.extract(
@@ -260,19 +271,35 @@ class Tagger:
         )
         if not found:
             return None
-        best = [c for c, score, _ in found if score == found[0][1]]
-        # Two different words equally close: no safe repair.
+        best = sorted(c for c, score, _ in found if score == found[0][1])
         if len(best) > 1:
-            return None
+            # Equally close words are a safe repair only when they are forms of one word
+            # ("бригади" → бригаде / бригады, "пятай" → пятой / пятая); otherwise the slip is
+            # ambiguous.
+            stem = os.path.commonprefix(best)
+            values = {parse_number(c, self._lexicon) for c in best}
+            same_number = len(values) == 1 and None not in values
+            if len(stem) < max(4, len(word) - 2) and not same_number:
+                return None
+            best.sort(key=lambda c: (abs(len(c) - len(word)), c))
         candidate = best[0]
         # Speech recognition rarely gets the first sound wrong; a different first letter is
         # more likely a different word than a slip.
         return candidate if candidate[0] == word[0] else None
 
     # ------------------------------------------------------------------ tagging
-    def tag(self, normalized: NormalizedText, today: date) -> Tagged:
-        """Find, resolve and replace every entity in a normalised request."""
-        tokens, corrections = self.repair(normalized.tokens)
+    def tag(
+        self,
+        normalized: NormalizedText,
+        today: date,
+        *,
+        corrections: Sequence[tuple[str, str]] = (),
+    ) -> Tagged:
+        """Find, resolve and replace every entity in a normalised (and repaired) request.
+
+        ``corrections`` are the repairs already applied (see `repair`), kept for diagnostics.
+        """
+        tokens = list(normalized.tokens)
         taken: list[bool] = [False] * len(tokens)
         mentions: list[Mention] = []
 
@@ -306,7 +333,7 @@ class Tagger:
         unknown = [
             w for i, w in enumerate(words) if w and not taken[i] and w not in self.vocabulary
         ]
-        return Tagged(tokens, mentions, text, corrections, unknown)
+        return Tagged(tokens, mentions, text, list(corrections), unknown)
 
     def _absorb(self, words: list[str], taken: list[bool], mention: Mention) -> int:
         """Extend a mention leftwards over its preposition and type words ("на улице")."""

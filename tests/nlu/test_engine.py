@@ -1,0 +1,151 @@
+"""Behaviour of the language engine beyond the corpus: context, questions, bad input."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.answers import AnswerBuilder
+from bot.nlu.engine import LanguageEngine
+from bot.nlu.frame import INTENTS, Frame
+from tests.nlu.evaluation import TODAY
+
+
+def understand(engine: LanguageEngine, *texts: str) -> Frame:
+    previous = None
+    for text in texts:
+        previous = engine.understand(text, today=TODAY, previous=previous)
+    assert previous is not None
+    return previous
+
+
+def test_follow_up_changes_the_brigade(engine: LanguageEngine) -> None:
+    frame = understand(engine, "дома третьей бригады", "а у пятой?")
+    assert (frame.intent, frame.slots_json()) == ("houses.list", {"brigade": 5})
+
+
+def test_follow_up_asks_the_same_persons_phone(engine: LanguageEngine) -> None:
+    frame = understand(engine, "кто такой Петров", "а телефон?")
+    assert frame.intent == "employee.info"
+    assert frame.slots_json()["field"] == "phone"
+    assert frame.slots_json()["person"]["name"] == "Петров Дмитрий Олегович"
+
+
+def test_follow_up_with_a_date_after_a_houses_list(engine: LanguageEngine) -> None:
+    frame = understand(engine, "дома третьей бригады", "а завтра?")
+    assert frame.intent == "schedule.day"
+    assert frame.slots_json() == {"brigade": 3, "date": {"from": "2026-11-26", "to": "2026-11-26"}}
+
+
+def test_a_new_question_does_not_inherit_context(engine: LanguageEngine) -> None:
+    frame = understand(engine, "дома третьей бригады", "сколько квартир всего")
+    assert frame.slots_json() == {"metric": "apartments"}
+
+
+def test_namesakes_are_a_question_with_both_choices(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    frame = understand(engine, "телефон Ивановой")
+    assert frame.clarify
+    names = sorted(c.frame.slots["person"].full_name for c in frame.choices)
+    assert names == ["Иванова Мария Анатольевна", "Иванова Ольга Андреевна"]
+    chosen = answers.build(frame.choices[0].frame, TODAY)
+    assert "телефон" in chosen.text
+
+
+def test_a_house_in_two_towns_is_a_question(engine: LanguageEngine) -> None:
+    frame = understand(engine, "ленина пять")
+    assert frame.clarify
+    assert sorted(c.label for c in frame.choices) == ["Кондрово, Ленина 5", "Ленина 5"]
+    qualified = understand(engine, "кондрово ленина пять")
+    assert qualified.slots_json()["house"]["address"] == "Кондрово, Ленина 5"
+
+
+def test_a_number_that_exists_on_only_one_of_two_streets_is_not_a_question(
+    engine: LanguageEngine,
+) -> None:
+    frame = understand(engine, "ленина семнадцать")
+    assert not frame.clarify
+    assert frame.slots_json()["house"]["address"] == "Ленина 17"
+
+
+def test_a_missing_house_is_explained_with_what_exists(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    frame = understand(engine, "график Пролетарская 999")
+    assert frame.problems and "house" not in frame.slots
+    text = answers.build(frame, TODAY).text
+    assert "нет в базе" in text and "Пролетарская" in text
+
+
+def test_brigade_seven_is_explained(engine: LanguageEngine, answers: AnswerBuilder) -> None:
+    frame = understand(engine, "дома бригады 7")
+    assert frame.slots_json() == {"brigade": 7}
+    assert answers.build(frame, TODAY).text == "Бригады 7 нет — бригад всего 6."
+
+
+def test_misheard_words_are_repaired(engine: LanguageEngine) -> None:
+    frame = understand(engine, "кто такой сидоренка")
+    assert frame.slots_json()["person"]["name"] == "Сидоренко Анастасия Юрьевна"
+    frame = understand(engine, "какие дома у жил ком сервиса")
+    assert frame.slots_json()["company"]["name"] == "ООО УК «Жилкомсервис»"
+
+
+def test_out_of_domain_with_domain_words_is_unknown(engine: LanguageEngine) -> None:
+    for text in ("какая погода завтра", "сколько стоит уборка подъезда", "закажи пиццу"):
+        assert understand(engine, text).intent == "unknown", text
+
+
+HOSTILE = [
+    "",
+    "   ",
+    "\x00\x01\x02",
+    "🙂🙂🙂",
+    "<b>дома</b> бригады 3 &amp; _x_",
+    "SELECT * FROM deals; DROP TABLE",
+    "дома " * 2500,
+    "a" * 10_000,
+    "ёЁ—–«»…№%$#@!",
+]
+
+
+def test_hostile_inputs_get_an_answer(engine: LanguageEngine, answers: AnswerBuilder) -> None:
+    for text in HOSTILE:
+        frame = engine.understand(text, today=TODAY)
+        assert frame.intent in INTENTS
+        assert answers.build(frame, TODAY).text.strip()
+
+
+WORDS = ["бригады", "дома", "сколько", "ленина", "№", "завтра", "пятой", "дробь", "а", "\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя0123456789/-.,", max_size=12),
+            st.sampled_from(WORDS),
+        ),
+        max_size=30,
+    ).map(" ".join)
+)
+def test_any_text_is_understood_and_answered(
+    engine: LanguageEngine, answers: AnswerBuilder, text: str
+) -> None:
+    frame = engine.understand(text, today=TODAY)
+    assert frame.intent in INTENTS
+    assert answers.build(frame, TODAY).text.strip()
+
+
+def test_slot_json_matches_the_spec_shapes(engine: LanguageEngine) -> None:
+    frame = understand(engine, "задачи третьей бригады на завтра")
+    assert frame.slots_json() == {
+        "brigade": 3,
+        "date": {"from": "2026-11-26", "to": "2026-11-26"},
+    }
+    frame = understand(engine, "дома УК Жилкомсервис на Московской")
+    slots = frame.slots_json()
+    assert set(slots) == {"company", "street"}
+    assert set(slots["company"]) == {"id", "name"}
+    assert slots["street"] == "Московская"
