@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.nlu.evaluation import SPLITS, build_engine, failures, run_corpus, scores  # noqa: E402
+from tests.nlu.evaluation import SPLITS, build_engine, failures, run_corpus, scores
 
 GOALS = {"typed": 97.0, "vosk": 95.0, "noisy": 85.0}
 

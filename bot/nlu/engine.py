@@ -344,9 +344,9 @@ class LanguageEngine:
         position = tagged.first("position")
         if position is not None and field_name and intent in ("employees.list", "employee.info"):
             holders = self.snapshot.people(position=str(position.value))
-            brigade = tagged.first("brigade")
-            if brigade is not None:
-                holders = [p for p in holders if p.brigade == brigade.value]
+            in_brigade = tagged.first("brigade")
+            if in_brigade is not None:
+                holders = [p for p in holders if p.brigade == in_brigade.value]
             if len(holders) == 1:
                 return "employee.info", {"field": field_name}, {"person": holders[0]}
         return intent, fixed, {}

@@ -15,8 +15,6 @@ The tagger runs on normalised tokens (`bot.nlu.normalize`): numbers are already 
 
 from __future__ import annotations
 
-import os
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -164,6 +162,14 @@ class Tagged:
         return [t for i, t in enumerate(self.tokens) if t.is_number and i not in taken]
 
 
+def _common_prefix(words: Sequence[str]) -> str:
+    shortest = min(words, key=len)
+    for i, ch in enumerate(shortest):
+        if any(w[i] != ch for w in words):
+            return shortest[:i]
+    return shortest
+
+
 def _word(token: Token) -> str:
     return token.text if token.kind is TokenKind.WORD else ""
 
@@ -276,7 +282,7 @@ class Tagger:
             # Equally close words are a safe repair only when they are forms of one word
             # ("бригади" → бригаде / бригады, "пятай" → пятой / пятая); otherwise the slip is
             # ambiguous.
-            stem = os.path.commonprefix(best)
+            stem = _common_prefix(best)
             values = {parse_number(c, self._lexicon) for c in best}
             same_number = len(values) == 1 and None not in values
             if len(stem) < max(4, len(word) - 2) and not same_number:

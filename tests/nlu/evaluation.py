@@ -133,7 +133,8 @@ def add_noise(text: str, seed: str, protected: frozenset[str] = frozenset()) -> 
     for _attempt in range(20):
         words = text.split()
         out: list[str] = []
-        for word in words:
+        for original in words:
+            word = original
             roll = rng.random()
             if roll < 0.05 and len(words) > 2 and len(word) <= 3 and word not in protected:
                 continue  # a short function word lost ("на", "у", "по")
