@@ -101,6 +101,16 @@ COMMON_WORDS = frozenset(
     "хочу хотел хотела давай давайте скажи скажите подскажи подскажите слушай".split()
 )
 
+_FEMININE_ENDINGS = ("ой", "ая", "ую", "ей", "ою", "ья", "ью")
+# Nouns a masculine or neuter ordinal may count ("второй дом", "пятой квартиры"): the ordinal
+# before them is not a brigade.
+_COUNTED_NOUNS = frozenset(
+    {"дом", "дома", "доме", "подъезд", "подъезда", "подъезде", "этаж", "этаже", "этажа",
+     "квартира", "квартиры", "квартире", "квартиру", "корпус", "корпуса", "день", "дня",
+     "неделе", "недели", "месяц", "раз", "раза", "смена", "смены", "смене", "линии", "улице",
+     "очереди", "половине", "половины"}
+)
+
 PLACEHOLDERS = {
     "brigade": "xbrigade",
     "date": "xdate",
@@ -411,6 +421,19 @@ class Tagger:
             used.update(range(start, end))
             text = " ".join(t.source for t in tokens[start:end])
             found.append(Mention("brigade", start, end, text, value=value))
+        # "скинь дома третьей", "кто работает в четвертой": a feminine ordinal on its own is
+        # a brigade (бригада is the only feminine thing counted this way), unless a counted
+        # noun follows it ("второй подъезд").
+        for i, token in enumerate(tokens):
+            if taken[i] or i in used or token.value is None or not 1 <= token.value <= 20:
+                continue
+            feminine = token.kind is TokenKind.ORDINAL and token.source.endswith(
+                _FEMININE_ENDINGS
+            )
+            colloquial = token.kind is TokenKind.NOUN  # "тройка", "пятерка"
+            following = words[i + 1] if i + 1 < len(words) else ""
+            if (feminine or colloquial) and following not in _COUNTED_NOUNS:
+                found.append(Mention("brigade", i, i + 1, token.source, value=token.value))
         return found
 
     @staticmethod
