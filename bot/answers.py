@@ -663,6 +663,11 @@ class AnswerBuilder:
 
     def _unknown(self, frame: Frame) -> Answer:
         said = frame.text.strip()
+        if frame.source == "write":
+            return Answer(
+                "Я только читаю данные из Bitrix24: создавать, менять и удалять задачи, дома "
+                "и записи не умею. Это можно сделать в самом Bitrix24."
+            )
         if not said:
             return Answer(
                 "Пустой запрос. Спросите, например: «дома бригады 3» или «задачи на завтра»."

@@ -93,41 +93,18 @@ _CUES: dict[str, tuple[str, ...]] = {
 # ("сколько стоит уборка подъезда", "вызови такси на Пролетарскую 112"): prices, orders,
 # purchases, transport, entertainment, news. The keyword fallback refuses such requests.
 _OUT_OF_DOMAIN = (
-    "стоит",
-    "стоимост",
-    "цена",
-    "цену",
-    "цены",
-    "прайс",
-    "тариф",
-    "заплат",
-    "оплат",
-    "такси",
-    "вызови",
-    "вызвать",
-    "закаж",
-    "заказ",
-    "куп",
-    "прода",
-    "погод",
-    "музык",
-    "анекдот",
-    "шутк",
-    "новост",
-    "президент",
-    "переведи",
-    "перевод",
-    "рецепт",
-    "курс",
-    "фильм",
-    "сериал",
-    "игра",
-    "сыгра",
-    "включи",
-    "выключи",
-    "будильник",
-    "напомни",
-)
+    "стоит", "стоимост", "цена", "цену", "цены", "прайс", "тариф", "заплат", "оплат",
+    "такси", "вызови", "вызвать", "закаж", "заказ", "куп", "прода", "погод", "музык",
+    "анекдот", "шутк", "новост", "президент", "переведи", "перевод", "рецепт", "курс",
+    "фильм", "сериал", "игра", "сыгра", "включи", "выключи", "будильник", "зарплат",
+    "отпуск", "больничн", "сообщени", "смс", "письмо",
+)  # fmt: skip
+# Requests to change data: the bot only reads Bitrix24, and says so.
+_WRITE_VERBS = (
+    "создай", "создать", "запиши", "записать", "добавь", "добавить", "удали", "удалить",
+    "измени", "изменить", "отмени", "отменить", "поставь", "назначь", "перенеси", "закрой",
+    "заверши", "отметь",
+)  # fmt: skip
 _METRICS = (
     ("apartments", ("квартир",)),
     ("entrances", ("подъезд",)),
@@ -175,6 +152,8 @@ class LanguageEngine:
     def understand(self, text: str, *, today: date, previous: Frame | None = None) -> Frame:
         """Understand one request. Never raises on any input text."""
         normalized = normalize(text)
+        if any(w.text.startswith(_WRITE_VERBS) for w in normalized.tokens[:3]):
+            return Frame("unknown", text=text, normalized=normalized.text, source="write")
         if normalized.command:
             name = "help" if normalized.command in ("help", "start", "помощь") else "unknown"
             return Frame(name, text=text, normalized=normalized.text, source="command")
@@ -341,6 +320,9 @@ class LanguageEngine:
             head = self.snapshot.person(brigade.head_id) if brigade else None
             if head is not None:
                 return "employee.info", {"field": field_name}, {"person": head}
+        if intent == "count" and tagged.first("date") is not None:
+            # "сколько домов убираем завтра": a number of cleanings on a day.
+            return "schedule.day", {}, {}
         position = tagged.first("position")
         if position is not None and field_name and intent in ("employees.list", "employee.info"):
             holders = self.snapshot.people(position=str(position.value))

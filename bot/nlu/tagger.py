@@ -105,10 +105,38 @@ _FEMININE_ENDINGS = ("ой", "ая", "ую", "ей", "ою", "ья", "ью")
 # Nouns a masculine or neuter ordinal may count ("второй дом", "пятой квартиры"): the ordinal
 # before them is not a brigade.
 _COUNTED_NOUNS = frozenset(
-    {"дом", "дома", "доме", "подъезд", "подъезда", "подъезде", "этаж", "этаже", "этажа",
-     "квартира", "квартиры", "квартире", "квартиру", "корпус", "корпуса", "день", "дня",
-     "неделе", "недели", "месяц", "раз", "раза", "смена", "смены", "смене", "линии", "улице",
-     "очереди", "половине", "половины"}
+    {
+        "дом",
+        "дома",
+        "доме",
+        "подъезд",
+        "подъезда",
+        "подъезде",
+        "этаж",
+        "этаже",
+        "этажа",
+        "квартира",
+        "квартиры",
+        "квартире",
+        "квартиру",
+        "корпус",
+        "корпуса",
+        "день",
+        "дня",
+        "неделе",
+        "недели",
+        "месяц",
+        "раз",
+        "раза",
+        "смена",
+        "смены",
+        "смене",
+        "линии",
+        "улице",
+        "очереди",
+        "половине",
+        "половины",
+    }
 )
 
 PLACEHOLDERS = {
@@ -427,9 +455,7 @@ class Tagger:
         for i, token in enumerate(tokens):
             if taken[i] or i in used or token.value is None or not 1 <= token.value <= 20:
                 continue
-            feminine = token.kind is TokenKind.ORDINAL and token.source.endswith(
-                _FEMININE_ENDINGS
-            )
+            feminine = token.kind is TokenKind.ORDINAL and token.source.endswith(_FEMININE_ENDINGS)
             colloquial = token.kind is TokenKind.NOUN  # "тройка", "пятерка"
             following = words[i + 1] if i + 1 < len(words) else ""
             if (feminine or colloquial) and following not in _COUNTED_NOUNS:
