@@ -85,6 +85,7 @@ MAX_LINE_SIZE = 32 * 1024
 
 _JSON = "application/json"
 _DIGITS = re.compile(r"\d{1,9}")
+_INTEGER = re.compile(r"[+-]?\d{1,9}")
 _TOWN_PREFIX = re.compile(r"^(?:г\.?|город)\s+", re.IGNORECASE)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -221,7 +222,7 @@ def _int_value(
     value = _value(query, name)
     if value is None:
         return default
-    if not _DIGITS.fullmatch(value):
+    if not _INTEGER.fullmatch(value):
         raise BadRequest(f"{name} must be a whole number, got {value!r}")
     number = int(value)
     if number < low or (high is not None and number > high):
@@ -361,8 +362,11 @@ class _Api:
                 "send the API token as 'Authorization: Bearer <API_TOKEN>'",
                 headers={"WWW-Authenticate": 'Bearer realm="audiobot"'},
             )
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates; surrogateescape gives
+        # the original bytes back instead of an encoding error (a 500).
+        offered = given.strip().encode("utf-8", "surrogateescape")
         # Constant time, so response timing tells nothing about how much of a guess was right.
-        if not hmac.compare_digest(given.strip().encode(), self._token):
+        if not hmac.compare_digest(offered, self._token):
             raise Unauthorized(
                 "the API token is wrong",
                 headers={"WWW-Authenticate": 'Bearer realm="audiobot", error="invalid_token"'},
