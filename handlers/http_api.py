@@ -71,7 +71,8 @@ __all__ = [
     "serve_api",
 ]
 
-log = logging.getLogger(__name__)
+# Named explicitly: under `python -m handlers.http_api` __name__ is "__main__".
+log = logging.getLogger("handlers.http_api")
 
 #: Houses per page when ``limit`` is not given, and the most one page may hold.
 DEFAULT_LIMIT = 100
