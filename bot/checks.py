@@ -729,7 +729,7 @@ def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
                 backoff_base=CHECK_BACKOFF,
             )
         except BitrixConfigError as exc:
-            stream.write(f"✗ webhook URL: {exc}\n    → {exc.admin_hint}\n")
+            stream.write(f"✗ webhook URL: {exc.description}\n    → {exc.admin_hint}\n")
             return 2
         if portal_thread is not None:
             where = url.split("/rest/", 1)[0]  # loopback host:port, no secret
