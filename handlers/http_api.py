@@ -157,6 +157,8 @@ def _json_response(
     )
     # Answers hold staff names; nothing in between should keep a copy.
     response.headers["Cache-Control"] = "no-store"
+    # Instead of aiohttp's default, which tells scanners the exact Python and aiohttp versions.
+    response.headers["Server"] = "AudioBot"
     return response
 
 

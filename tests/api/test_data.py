@@ -290,6 +290,7 @@ async def test_answers_carry_the_data_age_and_raw_utf8(
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Server"] == "AudioBot"  # no aiohttp/Python versions
     raw = response.content
     if russian is not None:
         assert russian.encode("utf-8") in raw
