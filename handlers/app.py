@@ -1,10 +1,334 @@
-"""The Telegram bot application (placeholder until the bot lands)."""
+"""The Telegram bot application: `run_bot(settings)` is `audiobot run`.
+
+Routers, in the order they are tried (the first matching handler wins)::
+
+    errors      any exception → one Russian sentence + a scrubbed log line (dispatcher level)
+    commands    /start, /help, /health (admins)
+    callbacks   list-page buttons, clarifying-choice buttons, outdated buttons
+    voice       voice notes, audio, video notes, audio documents → transcript → the text path
+    text        any other text → the brain (last: it takes everything)
+
+Update middlewares (outer, on ``dp.update``): access → flood → per-chat order; the session has
+a 429 retry middleware (`handlers.middlewares`). Workflow data keys: `handlers.context.BotData`
+(``runtime``, ``settings``, ``keyboards``, ``responder``, ``voice``); per update the middlewares
+add ``conversation``.
+
+Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a webhook is set;
+pending updates are kept, see `handlers.text` for the stale-update policy), or, when
+``TELEGRAM_WEBHOOK_URL`` is set, an aiohttp server on ``TELEGRAM_WEBHOOK_LISTEN_HOST:PORT`` that
+answers Telegram at once and handles each update in the background (Vosk can take longer than
+Telegram waits), checking Telegram's secret-token header. ``TELEGRAM_API_SERVER`` points the bot
+at another Bot API server (e.g. a self-hosted one). The read-only HTTP API (SPEC §7,
+``handlers.http_api``) is served alongside on ``API_HOST:API_PORT`` unless ``API_PORT=0``.
+
+Startup: the command menu, the company cache's background refresh, the language engine warmed
+(bounded: a Bitrix24 outage must not keep the bot from starting; the cache keeps retrying), the
+speech model loaded by `Runtime.create`. Shutdown on SIGINT/SIGTERM: stop taking updates, let
+the ones in flight finish (bounded), stop the API server, close the Telegram session and the
+runtime (Bitrix24 client, cache loop, speech threads, embedded portal).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from typing import cast
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
 from bot.config import Settings
+from bot.runtime import Runtime
+from handlers import callbacks, commands, errors, text, voice
+from handlers.commands import set_menu
+from handlers.keyboards import KeyboardStore
+from handlers.middlewares import (
+    AccessMiddleware,
+    ChatSequencer,
+    FloodMiddleware,
+    RetryAfterMiddleware,
+)
+from handlers.replies import Responder
+from handlers.voice import VoicePipeline
+
+log = logging.getLogger(__name__)
+
+MISSING_TOKEN = (
+    "audiobot run: TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, put its token "
+    "in .env (TELEGRAM_BOT_TOKEN=123456:ABC...) and start again; see docs/telegram-setup.md."
+)
+BAD_TOKEN = (
+    "audiobot run: TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<secret>); "
+    "copy it again from @BotFather."
+)
+EMBEDDED_WARNING = (
+    "BITRIX_WEBHOOK_URL is not set: the bot answers from the embedded DEMO company, not from "
+    "your Bitrix24. Set BITRIX_WEBHOOK_URL for real data (docs/bitrix24-setup.md)."
+)
+WARM_UP_TIMEOUT_S = 30.0
+"""Longest startup wait for the first company snapshot; after it the bot starts anyway."""
+DRAIN_TIMEOUT_S = 30.0
+"""Longest shutdown wait for updates in flight (a voice note being recognised)."""
+POLLING_CONCURRENCY = 64
+"""Updates handled at once in polling mode (bounds memory when a backlog arrives after a
+downtime; Vosk has its own, smaller worker pool)."""
+WEBHOOK_PATH = "/telegram/webhook"
+"""Used when ``TELEGRAM_WEBHOOK_URL`` has no path of its own."""
+
+ApiFactory = Callable[[Runtime, Settings], web.Application]
+
+
+def create_bot(settings: Settings) -> Bot:
+    """A Bot for the configured token and Bot API server, with 429 retries and plain text.
+
+    Raises ``ValueError`` without a token and aiogram's ``TokenValidationError`` for a malformed
+    one.
+    """
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    api = (
+        TelegramAPIServer.from_base(settings.telegram_api_server.rstrip("/"))
+        if settings.telegram_api_server
+        else PRODUCTION
+    )
+    session = AiohttpSession(api=api)
+    session.middleware(RetryAfterMiddleware())
+    # No default parse mode: answers are plain text, so CRM data can never break the markup.
+    return Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(link_preview_is_disabled=True),
+    )
+
+
+async def on_startup(bot: Bot, runtime: Runtime) -> None:
+    """Menu, background refresh, a warm language engine (bounded), speech status in the log."""
+    await set_menu(bot)
+    await runtime.cache.start()
+    try:
+        async with asyncio.timeout(WARM_UP_TIMEOUT_S):
+            await runtime.assistant.warm_up()
+    except TimeoutError:
+        log.warning("company data not loaded after %.0f s; starting anyway", WARM_UP_TIMEOUT_S)
+    except Exception as error:  # any failure here must not stop the bot
+        log.warning("company data not loaded at startup (%s); the cache keeps trying", error)
+    speech = runtime.speech
+    if speech is None:
+        log.warning("speech recognition is off: voice notes will be declined")
+    elif not speech.available:
+        log.warning("speech recognition unavailable: %s", speech.status().reason)
+    else:
+        status = speech.status()
+        log.info("speech model %s loaded in %.1f s", status.model_name, status.load_seconds or 0)
+
+
+def create_dispatcher(
+    runtime: Runtime,
+    settings: Settings,
+    *,
+    keyboards: KeyboardStore | None = None,
+    drain_timeout_s: float = DRAIN_TIMEOUT_S,
+) -> Dispatcher:
+    """The dispatcher with every router, middleware and dependency wired (no globals)."""
+    keyboards = keyboards or KeyboardStore()
+    sequencer = ChatSequencer()
+    dispatcher = Dispatcher(
+        name="audiobot",
+        runtime=runtime,
+        settings=settings,
+        keyboards=keyboards,
+        responder=Responder(keyboards),
+        voice=VoicePipeline(runtime, settings),
+    )
+    dispatcher.update.outer_middleware(AccessMiddleware(settings))
+    dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_rate, settings.flood_burst))
+    dispatcher.update.outer_middleware(sequencer)
+    dispatcher.include_routers(
+        errors.create_router(),
+        commands.create_router(),
+        callbacks.create_router(),
+        voice.create_router(),
+        text.create_router(),
+    )
+
+    async def on_shutdown() -> None:
+        await sequencer.drain(drain_timeout_s)
+        await runtime.cache.stop()
+
+    dispatcher.startup.register(on_startup)
+    dispatcher.shutdown.register(on_shutdown)
+    return dispatcher
+
+
+def load_api_factory() -> ApiFactory | None:
+    """``handlers.http_api.create_api_app`` if that module exists (it is built separately)."""
+    try:
+        module = importlib.import_module("handlers.http_api")
+    except ModuleNotFoundError as error:
+        if error.name == "handlers.http_api":
+            return None
+        raise
+    return cast(ApiFactory, module.create_api_app)
+
+
+async def start_api(runtime: Runtime, settings: Settings) -> web.AppRunner | None:
+    """Serve the HTTP API on ``API_HOST:API_PORT``; None when ``API_PORT=0`` or not built."""
+    if settings.api_port == 0:
+        log.info("HTTP API disabled (API_PORT=0)")
+        return None
+    factory = load_api_factory()
+    if factory is None:
+        log.warning("HTTP API not available in this build (no handlers.http_api)")
+        return None
+    runner = web.AppRunner(factory(runtime, settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    log.info("HTTP API on http://%s:%d/api/health", settings.api_host, settings.api_port)
+    return runner
+
+
+async def _run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    # getUpdates fails while a webhook is set; keep pending updates (answered late, not lost).
+    await bot.delete_webhook(drop_pending_updates=False)
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot, handle_signals=False, tasks_concurrency_limit=POLLING_CONCURRENCY
+        )
+    )
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not polling.done():
+            log.info("stopping: no new updates; finishing the ones in flight")
+            await dispatcher.stop_polling()
+        await polling
+    finally:
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+
+
+async def _run_webhook(
+    dispatcher: Dispatcher, bot: Bot, settings: Settings, stop: asyncio.Event
+) -> None:
+    url = settings.telegram_webhook_url
+    assert url is not None
+    path = urlsplit(url).path or WEBHOOK_PATH
+    if settings.telegram_webhook_secret is not None:
+        secret = settings.telegram_webhook_secret.get_secret_value()
+    else:
+        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; a fresh one per start is
+        # enough, since setWebhook below registers it.
+        secret = secrets.token_urlsafe(32)
+    app = web.Application()
+    # Startup/shutdown hooks first, so on shutdown the dispatcher drains before the handler
+    # below closes the bot session.
+    setup_application(app, dispatcher, bot=bot)
+    SimpleRequestHandler(dispatcher, bot, handle_in_background=True, secret_token=secret).register(
+        app, path=path
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, settings.telegram_webhook_listen_host, settings.telegram_webhook_listen_port
+        )
+        await site.start()
+        await bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        log.info(
+            "webhook mode: listening on %s:%d%s",
+            settings.telegram_webhook_listen_host,
+            settings.telegram_webhook_listen_port,
+            path,
+        )
+        await stop.wait()
+        log.info("stopping the webhook server")
+    finally:
+        await runner.cleanup()
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    runtime: Runtime | None = None,
+    handle_signals: bool = True,
+) -> int:
+    """Run the bot until ``stop`` is set (or SIGINT/SIGTERM); returns the exit code.
+
+    ``runtime`` defaults to ``Runtime.create(settings, speech=True)`` and is closed on exit
+    either way.
+    """
+    stop = stop or asyncio.Event()
+    try:
+        bot = create_bot(settings)
+    except (ValueError, TokenValidationError):
+        if runtime is not None:
+            await runtime.aclose()
+        sys.stderr.write((BAD_TOKEN if settings.telegram_bot_token else MISSING_TOKEN) + "\n")
+        return 2
+    if runtime is None:
+        runtime = await Runtime.create(settings, speech=True)
+    if runtime.embedded:
+        log.warning(EMBEDDED_WARNING)
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    api_runner: web.AppRunner | None = None
+    try:
+        dispatcher = create_dispatcher(runtime, settings)
+        api_runner = await start_api(runtime, settings)
+        if settings.telegram_webhook_url:
+            await _run_webhook(dispatcher, bot, settings, stop)
+        else:
+            await _run_polling(dispatcher, bot, stop)
+    except TelegramUnauthorizedError:
+        log.error("Telegram rejected the bot token (401 Unauthorized); check TELEGRAM_BOT_TOKEN")
+        return 2
+    except TelegramAPIError as error:
+        log.error("Telegram refused to start the bot: %s", error.message)
+        return 1
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        if api_runner is not None:
+            await api_runner.cleanup()
+        await bot.session.close()
+        await runtime.aclose()
+        log.info("stopped")
+    return 0
 
 
 def run_bot(settings: Settings) -> int:
-    """Run the bot; returns the exit code."""
-    raise SystemExit("audiobot run: the Telegram bot is not implemented yet")
+    """Run the bot (``audiobot run``); returns the process exit code.
+
+    2 for a missing or rejected token (with a clear message), 1 if Telegram refuses to start
+    the bot otherwise, 0 after a clean shutdown.
+    """
+    token = settings.telegram_bot_token
+    if token is None or not token.get_secret_value().strip():
+        sys.stderr.write(MISSING_TOKEN + "\n")
+        return 2
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:  # a second Ctrl+C while shutting down
+        return 130

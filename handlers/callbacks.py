@@ -1,0 +1,79 @@
+"""Inline buttons: list pages and clarifying choices.
+
+Every callback query is answered (``answerCallbackQuery``) before anything slow happens, since
+the person's app shows a spinner until then; a button whose state has expired says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+
+from aiogram import Bot, Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.runtime import Runtime
+from handlers import texts
+from handlers.keyboards import ChoiceButton, ChoiceSet, KeyboardStore, PageButton, PagedList
+from handlers.replies import Responder
+
+log = logging.getLogger(__name__)
+
+CALLBACK_TEXT_LIMIT = 200
+"""``answerCallbackQuery.text``: at most 200 characters."""
+
+
+async def on_page(
+    query: CallbackQuery,
+    *,
+    callback_data: PageButton,
+    keyboards: KeyboardStore,
+    responder: Responder,
+) -> None:
+    """Show another page of a list in the same message."""
+    message = query.message
+    if not isinstance(message, Message) or keyboards.get(callback_data.key, PagedList) is None:
+        await query.answer(texts.LIST_EXPIRED)
+        return
+    await query.answer()
+    await responder.show_page(message, callback_data.key, callback_data.page)
+
+
+async def on_choice(
+    query: CallbackQuery,
+    *,
+    callback_data: ChoiceButton,
+    bot: Bot,
+    runtime: Runtime,
+    keyboards: KeyboardStore,
+    responder: Responder,
+    conversation: Hashable,
+) -> None:
+    """Answer the option chosen for a clarifying question."""
+    message = query.message
+    options = keyboards.get(callback_data.key, ChoiceSet)
+    if options is None or message is None or not 0 <= callback_data.index < len(options.choices):
+        await query.answer(texts.CHOICE_EXPIRED)
+        return
+    choice = options.choices[callback_data.index]
+    await query.answer(choice.label[:CALLBACK_TEXT_LIMIT])
+    chat_id = message.chat.id
+    async with ChatActionSender.typing(bot=bot, chat_id=chat_id, initial_sleep=0.25):
+        reply = await runtime.assistant.choose(choice.frame, conversation=conversation)
+    await responder.send(bot, chat_id, reply)
+
+
+async def on_unknown_button(query: CallbackQuery) -> None:
+    """A button from an older version of the bot: stop the spinner and say it is outdated."""
+    log.info("unknown button data from user %s", query.from_user.id)
+    await query.answer(texts.LIST_EXPIRED)
+
+
+def create_router() -> Router:
+    """The callback-query router."""
+    router = Router(name=__name__)
+    router.callback_query.register(on_page, PageButton.filter())
+    router.callback_query.register(on_choice, ChoiceButton.filter())
+    router.callback_query.register(on_unknown_button)
+    return router

@@ -1,0 +1,55 @@
+"""What handlers receive besides the event: the typed workflow-data keys, and conversation keys.
+
+aiogram injects dispatcher workflow data (``Dispatcher(runtime=..., settings=..., ...)``) and
+whatever middlewares add into handler parameters by name. `BotData` documents those keys in one
+place, the way aiogram's own ``dispatcher/middlewares/data.py`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from aiogram.types import Chat, User
+
+    from bot.config import Settings
+    from bot.runtime import Runtime
+    from handlers.keyboards import KeyboardStore
+    from handlers.replies import Responder
+    from handlers.voice import VoicePipeline
+
+
+class BotData(TypedDict):
+    """Workflow data of the AudioBot dispatcher (set once in `handlers.app.create_dispatcher`)."""
+
+    runtime: Runtime
+    """The wired brain: Bitrix24 client, company cache, assistant, speech service."""
+    settings: Settings
+    """All configuration (access lists, flood limits, voice limits, time zone)."""
+    keyboards: KeyboardStore
+    """Server-side state behind inline buttons (list pages, clarifying choices), bounded."""
+    responder: Responder
+    """Sends the brain's replies: splitting, paging, choice buttons."""
+    voice: VoicePipeline
+    """Checks, downloads and transcribes voice notes."""
+
+
+class UpdateData(TypedDict, total=False):
+    """Keys the AudioBot middlewares add for each update."""
+
+    conversation: Hashable
+    """The brain's conversation key: the chat id, or ``(chat id, user id)`` in groups."""
+
+
+def conversation_key(chat: Chat | None, user: User | None) -> Hashable:
+    """The conversation a message belongs to.
+
+    In a private chat the chat is the person. In a group several people talk at once, and one
+    person's follow-up ("а завтра?") must not pick up another's context, so the key is the pair.
+    """
+    if chat is None:
+        return ("user", user.id if user is not None else 0)
+    if chat.type == "private" or user is None:
+        return chat.id
+    return (chat.id, user.id)

@@ -1,0 +1,305 @@
+"""Middlewares: who may talk to the bot, how often, in which order; Telegram's 429 retried.
+
+Update middlewares, registered as *outer* middlewares on ``dp.update`` in this order (outer ones
+run for every update, before any filter; aiogram's own error and user-context middlewares run
+before them, so ``event_from_user``/``event_chat`` are known and exceptions reach the error
+handler):
+
+1. `AccessMiddleware` — only ``ALLOWED_USER_IDS`` and ``ADMIN_IDS``; a stranger gets one polite
+   refusal with their numeric id per ``refusal_interval_s`` and nothing else; every refused
+   update is logged (user id and update type, never the content).
+2. `FloodMiddleware` — a token bucket per user (``FLOOD_RATE`` per second, ``FLOOD_BURST``);
+   over it, the update is dropped with one "слишком часто" per ``notice_interval_s``.
+3. `ChatSequencer` — one update at a time per chat, in arrival order (aiogram runs updates as
+   concurrent tasks, so two quick messages could otherwise be answered out of order); it also
+   adds the brain's ``conversation`` key to the handler data and tracks work in flight so
+   shutdown can wait for it.
+
+Session middleware: `RetryAfterMiddleware` retries a request Telegram refused with 429
+(``TelegramRetryAfter``) after the ``retry_after`` it asked for — aiogram does not retry by
+itself — a bounded number of times and only for bounded waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import Chat, TelegramObject, Update, User
+
+from bot.config import Settings
+from handlers import texts
+from handlers.context import conversation_key
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+Clock = Callable[[], float]
+
+
+class _Recent:
+    """A bounded map of key → last time, oldest evicted first (strangers, flooders)."""
+
+    def __init__(self, max_size: int) -> None:
+        self._items: OrderedDict[int, float] = OrderedDict()
+        self._max_size = max_size
+
+    def due(self, key: int, now: float, interval: float) -> bool:
+        """Whether ``interval`` has passed since ``key`` was last marked; marks it if so."""
+        last = self._items.get(key)
+        if last is not None and now - last < interval:
+            return False
+        self._items[key] = now
+        self._items.move_to_end(key)
+        while len(self._items) > self._max_size:
+            self._items.popitem(last=False)
+        return True
+
+
+async def _tell(bot: Bot, update: Update, text: str, *, alert: bool = False) -> None:
+    """Say ``text`` to whoever sent ``update`` (a message, or a button press); never raises."""
+    try:
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id, text=text, show_alert=alert)
+        elif update.message is not None:
+            await bot.send_message(update.message.chat.id, text)
+    except TelegramAPIError as error:
+        # The person may have blocked the bot, or the button press expired; nothing to do.
+        log.info("could not notify user of update %s: %s", update.update_id, error.message)
+
+
+async def _dismiss(bot: Bot, update: Update) -> None:
+    """Stop a pressed button's spinner (Telegram requires an answer to every callback query)."""
+    if update.callback_query is None:
+        return
+    try:
+        await bot.answer_callback_query(update.callback_query.id)
+    except TelegramAPIError as error:
+        log.info("could not answer callback of update %s: %s", update.update_id, error.message)
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Lets only allowed users through (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        refusal_interval_s: float = 3600.0,
+        max_tracked: int = 10_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._interval = refusal_interval_s
+        self._refused = _Recent(max_tracked)
+        self._clock = clock
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is not None and self._settings.is_allowed(user.id):
+            return await handler(event, data)
+        assert isinstance(event, Update)
+        kind = event.event_type
+        if user is None:
+            log.info("ignored update %s (%s) without a sender", event.update_id, kind)
+            return None
+        log.warning("access refused: user %s, %s update %s", user.id, kind, event.update_id)
+        bot: Bot = data["bot"]
+        chat: Chat | None = data.get("event_chat")
+        in_group = chat is not None and chat.type != "private"
+        # In a group, strangers chatting among themselves get no refusal (the bot would spam
+        # the group); only a command or a button press is answered.
+        addressed = event.callback_query is not None or (
+            event.message is not None and (event.message.text or "").startswith("/")
+        )
+        if (not in_group or addressed) and self._refused.due(
+            user.id, self._clock(), self._interval
+        ):
+            if event.callback_query is not None:
+                await _tell(bot, event, texts.REFUSAL_SHORT.format(user_id=user.id), alert=True)
+            else:
+                await _tell(bot, event, texts.REFUSAL.format(user_id=user.id))
+        else:
+            await _dismiss(bot, event)
+        return None
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class FloodMiddleware(BaseMiddleware):
+    """Per-user token bucket: ``rate`` updates per second on average, ``burst`` at once."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        notice_interval_s: float = 30.0,
+        max_tracked: int = 10_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("flood control needs rate > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._buckets: OrderedDict[int, _Bucket] = OrderedDict()
+        self._noticed = _Recent(max_tracked)
+        self._notice_interval = notice_interval_s
+        self._max_tracked = max_tracked
+        self._clock = clock
+        self.dropped = 0
+
+    def _take(self, user_id: int) -> bool:
+        now = self._clock()
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = self._buckets[user_id] = _Bucket(self._burst, now)
+            while len(self._buckets) > self._max_tracked:
+                self._buckets.popitem(last=False)
+        self._buckets.move_to_end(user_id)
+        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
+        bucket.at = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return True
+        return False
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or self._take(user.id):
+            return await handler(event, data)
+        assert isinstance(event, Update)
+        self.dropped += 1
+        log.info(
+            "flood control: dropped %s update %s of user %s",
+            event.event_type,
+            event.update_id,
+            user.id,
+        )
+        bot: Bot = data["bot"]
+        if self._noticed.due(user.id, self._clock(), self._notice_interval):
+            short = event.callback_query is not None
+            await _tell(bot, event, texts.FLOOD_SHORT if short else texts.FLOOD)
+        else:
+            await _dismiss(bot, event)
+        return None
+
+
+@dataclass
+class _Slot:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class ChatSequencer(BaseMiddleware):
+    """Runs one chat's updates one at a time, in arrival order; counts work in flight.
+
+    aiogram starts a task per update in arrival order; each task reaches this middleware
+    without suspending before it, and `asyncio.Lock` wakes waiters first-in first-out, so the
+    order per chat is the order of arrival. Locks live only while a chat has work queued.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[Hashable, _Slot] = {}
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Updates being handled or waiting for their chat's turn."""
+        return self._in_flight
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat: Chat | None = data.get("event_chat")
+        user: User | None = data.get("event_from_user")
+        data["conversation"] = conversation_key(chat, user)
+        key: Hashable = chat.id if chat is not None else ("user", user.id if user else 0)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot()
+        slot.users += 1
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with slot.lock:
+                return await handler(event, data)
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[key]
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no update is being handled (at most ``timeout`` s); True if idle."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning(
+                "shutdown: %d update(s) still in flight after %.0f s", self._in_flight, timeout
+            )
+            return False
+        return True
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Retries requests Telegram answered with 429, after the ``retry_after`` it asked for.
+
+    At most ``max_retries`` times per request, and only when the wait is at most
+    ``max_wait_s`` (a flood wait of minutes means the bot should give up and say so, not hang).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = 3,
+        max_wait_s: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.max_retries = max_retries
+        self.max_wait_s = max_wait_s
+        self._sleep = sleep
+        self.retries = 0
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                if attempt >= self.max_retries or error.retry_after > self.max_wait_s:
+                    raise
+                self.retries += 1
+                log.warning(
+                    "Telegram flood control on %s: retrying in %d s (%d/%d)",
+                    type(method).__name__,
+                    error.retry_after,
+                    attempt + 1,
+                    self.max_retries,
+                )
+                await self._sleep(error.retry_after)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

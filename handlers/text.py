@@ -1,0 +1,95 @@
+"""Free text → the brain → the answer. Registered last: it takes any text no command took.
+
+Stale updates (the bot was down and Telegram kept the messages, up to a day): they are answered,
+never dropped — for a work bot a late answer beats silence, and the answer is computed from
+the data as it is now. A message older than `LATE_AFTER_S` first gets a short note, as a reply
+to it, saying which message is being answered and why so late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import UTC, datetime
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from handlers import texts
+from handlers.filters import Addressed
+from handlers.replies import Responder
+
+LATE_AFTER_S = 300.0
+"""A message older than this when handled is answered with a "late answer" note."""
+TYPING_DELAY_S = 0.25
+"""Show "typing…" only if the answer takes longer than this (most take milliseconds)."""
+
+
+async def answer_request(
+    bot: Bot,
+    message: Message,
+    request: str,
+    *,
+    runtime: Runtime,
+    responder: Responder,
+    conversation: Hashable,
+    typing_delay: float = TYPING_DELAY_S,
+) -> None:
+    """Ask the brain and send its reply to the message's chat (text and voice share this)."""
+    chat_id = message.chat.id
+    async with ChatActionSender.typing(
+        bot=bot,
+        chat_id=chat_id,
+        message_thread_id=message.message_thread_id,
+        initial_sleep=typing_delay,
+    ):
+        reply = await runtime.assistant.ask(request, conversation=conversation)
+    await responder.send(bot, chat_id, reply, thread_id=message.message_thread_id)
+
+
+async def note_if_late(
+    bot: Bot, message: Message, *, settings: Settings, responder: Responder
+) -> None:
+    """Send the "late answer" note when ``message`` waited longer than `LATE_AFTER_S`."""
+    sent_at = message.date if message.date.tzinfo else message.date.replace(tzinfo=UTC)
+    if (datetime.now(UTC) - sent_at).total_seconds() <= LATE_AFTER_S:
+        return
+    stamp = sent_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
+    await responder.send_text(
+        bot,
+        message.chat.id,
+        texts.LATE.format(time=stamp),
+        reply_to=message.message_id,
+        thread_id=message.message_thread_id,
+    )
+
+
+async def on_text(
+    message: Message,
+    *,
+    bot: Bot,
+    request: str,
+    runtime: Runtime,
+    settings: Settings,
+    responder: Responder,
+    conversation: Hashable,
+) -> None:
+    """Any text: understood and answered by the brain."""
+    await note_if_late(bot, message, settings=settings, responder=responder)
+    await answer_request(
+        bot,
+        message,
+        request,
+        runtime=runtime,
+        responder=responder,
+        conversation=conversation,
+    )
+
+
+def create_router() -> Router:
+    """The free-text router (must be included after every other message router)."""
+    router = Router(name=__name__)
+    router.message.register(on_text, F.text, Addressed())
+    return router
