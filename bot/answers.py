@@ -197,6 +197,9 @@ class AnswerBuilder:
                 lines.append(f"Улицы «{problem.said}» нет среди адресов.")
             elif problem.kind == "company":
                 lines.append(f"Управляющей компании «{problem.said}» нет в базе.")
+            elif problem.kind == "person" and problem.near:
+                names = ", ".join(problem.near)
+                lines.append(f"{names} больше не работает в компании — данные не показываю.")
             elif problem.kind == "person":
                 lines.append(f"Сотрудника «{problem.said}» нет в базе.")
         return "\n".join(lines)

@@ -97,6 +97,9 @@ class Catalog:
     surnames: dict[str, set[str]] = field(default_factory=dict)
     first_names: dict[str, set[str]] = field(default_factory=dict)
     patronymics: dict[str, set[str]] = field(default_factory=dict)
+    former: dict[str, str] = field(default_factory=dict)
+    former_surnames: dict[str, set[str]] = field(default_factory=dict)
+    event_words: set[str] = field(default_factory=set)
     positions: dict[Phrase, str] = field(default_factory=dict)
     position_plural: dict[Phrase, bool] = field(default_factory=dict)
     brigades: frozenset[int] = frozenset()
@@ -116,13 +119,26 @@ class Catalog:
         catalog._add_streets(snapshot, morph)
         catalog._add_companies(snapshot, morph, common)
         catalog._add_people(snapshot, morph)
+        catalog._add_former(snapshot, morph)
+        catalog._add_events(snapshot, common)
         catalog.brigades = frozenset(snapshot.brigades)
         for phrases in (catalog.street_phrases, catalog.company_phrases, catalog.positions):
             for phrase in phrases:
                 catalog.vocabulary.update(phrase)
                 catalog.max_phrase = max(catalog.max_phrase, len(phrase))
-        for table in (catalog.surnames, catalog.first_names, catalog.patronymics, catalog.towns):
+        for table in (
+            catalog.surnames,
+            catalog.first_names,
+            catalog.patronymics,
+            catalog.towns,
+            catalog.former_surnames,
+        ):
             catalog.vocabulary.update(table)
+        catalog.vocabulary.update(catalog.event_words)
+        for dep in snapshot.departments.values():
+            # "менеджеры офиса": department names are words people use.
+            catalog.vocabulary.update(morph.phrase_forms(normalize_name(dep.name)))
+            catalog.vocabulary.update(normalize_name(dep.name).split())
         return catalog
 
     def _add_streets(self, snapshot: CompanySnapshot, morph: Morph) -> None:
@@ -148,9 +164,8 @@ class Catalog:
                 phrase = tuple(form.split())
                 if phrase and not all(w in _STREET_TYPE_WORDS for w in phrase):
                     self.street_phrases.setdefault(phrase, set()).add(key)
-            if not sample.in_home_town:
-                for town_form in morph.phrase_forms(sample.town) | {normalize_name(sample.town)}:
-                    self.towns[town_form] = sample.town
+            for town_form in morph.phrase_forms(sample.town) | {normalize_name(sample.town)}:
+                self.towns[town_form] = sample.town
 
     def _add_companies(self, snapshot: CompanySnapshot, morph: Morph, common: set[str]) -> None:
         for company in snapshot.companies.values():
@@ -158,6 +173,10 @@ class Catalog:
             core = normalize_name(company_core(company.name))
             self.company_cores[company.id] = core
             forms = set(morph.company_forms(company.name)) | {core}
+            head, _, last = core.rpartition(" ")
+            if head:
+                # Compound names decline at the end only: "у Калуга-Дома", "у Жилсервис Калуги".
+                forms |= {f"{head} {form}" for form in morph.phrase_forms(last)}
             for form in forms:
                 words = tuple(w for w in form.split() if w)
                 # Drop the legal form at the start ("ооо ук жилкомсервис" → also "жилкомсервис").
@@ -200,6 +219,25 @@ class Catalog:
                 # A spoken form of two positions ("уборщиц" only of Уборщица): keep the first.
                 self.positions.setdefault(phrase, position)
                 self.position_plural.setdefault(phrase, form not in singular)
+
+    def _add_former(self, snapshot: CompanySnapshot, morph: Morph) -> None:
+        for person in snapshot.all_people.values():
+            if person.active or not person.last_name or person.id in self.people:
+                continue
+            self.former[person.id] = person.full_name
+            gender = _gender_of(person, morph)
+            g: Gender | None = "f" if gender == "f" else "m" if gender == "m" else None
+            for form in morph.surname_forms(person.last_name, g):
+                if form not in self.surnames:
+                    self.former_surnames.setdefault(form, set()).add(person.id)
+
+    def _add_events(self, snapshot: CompanySnapshot, common: set[str]) -> None:
+        """Words of calendar event names ("медосмотр", "инвентаризация"): asking about one
+        ("когда медосмотр?") is a calendar question."""
+        for event in snapshot.events:
+            for word in normalize_name(event.name.split(":")[0]).split():
+                if len(word) >= 6 and word.isalpha() and word not in common:
+                    self.event_words.add(word)
 
     # ------------------------------------------------------------------ lookups
     def street_keys(self, phrase: Phrase) -> set[tuple[str, str]]:

@@ -49,7 +49,7 @@ _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
 # Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
 _CUES: dict[str, tuple[str, ...]] = {
-    "count": ("сколько", "количеств", "кол во", "число"),
+    "count": ("сколько", "скока", "скоко", "количеств", "кол во", "число"),
     "stats": ("статист", "сводк", "итог", "отчет", "показател"),
     "houses": ("дом", "адрес", "объект"),
     "schedule": ("график", "расписан", "периодичн"),
@@ -69,10 +69,21 @@ _CUES: dict[str, tuple[str, ...]] = {
         "штат",
     ),
     "companies": ("ук", "управляющ", "компани", "заказчик"),
-    "tasks": ("задач", "задани", "поручен"),
+    "tasks": ("задач", "задани", "поручен", "дедлайн", "висит", "висят"),
     "overdue": ("просроч", "сорван", "горит", "горящ"),
     "calendar": ("событи", "встреч", "мероприят", "календар", "планерк", "совещан", "собрани"),
-    "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "можешь", "инструкц"),
+    "help": (
+        "помощ",
+        "помоги",
+        "справк",
+        "умеешь",
+        "умеете",
+        "можешь",
+        "инструкц",
+        "спрашива",
+        "спросить",
+        "пользоват",
+    ),
     "greeting": (
         "привет",
         "здравств",
@@ -81,7 +92,6 @@ _CUES: dict[str, tuple[str, ...]] = {
         "благодар",
         "добрый",
         "доброе",
-        "пока",
         "свидани",
     ),
     "info": ("информац", "инфо", "данные", "сведени", "подробн", "карточк", "расскаж"),
@@ -102,6 +112,7 @@ _OUT_OF_DOMAIN = (
 # Requests to change data: the bot only reads Bitrix24, and says so.
 _WRITE_VERBS = (
     "создай", "создать", "запиши", "записать", "добавь", "добавить", "удали", "удалить",
+    "уволь", "уволить", "найми", "нанять", "премируй", "оштрафуй",
     "измени", "изменить", "отмени", "отменить", "поставь", "назначь", "перенеси", "закрой",
     "заверши", "отметь",
 )  # fmt: skip
@@ -160,10 +171,11 @@ class LanguageEngine:
         if not normalized.tokens:
             return Frame("unknown", text=text, normalized="", source="empty")
         repaired, corrections = self.tagger.repair(normalized.tokens)
-        if corrections:
+        corrected = _self_corrected(repaired)
+        if corrections or corrected is not None:
             # Re-normalise the repaired words so number words fixed by the repair ("четыри" →
             # "четыре") reach ITN; keep the follow-up mark the first pass removed ("а …").
-            again = normalize(self.tagger.repaired_text(repaired))
+            again = normalize(self.tagger.repaired_text(corrected or repaired))
             normalized = replace(again, followup=normalized.followup)
         tagged = self.tagger.tag(normalized, today, corrections=corrections)
         intent: str | None
@@ -172,10 +184,11 @@ class LanguageEngine:
         if intent is None:
             intent, fixed = self._fallback(tagged)
             source = "keywords"
+        anaphora = any(t.text in _ANAPHORA for t in normalized.tokens)
         if (
             previous is not None
             and previous.intent not in ("unknown", "help", "greeting")
-            and (normalized.followup or intent is None)
+            and (normalized.followup or anaphora or intent is None)
         ):
             frame = self._followup(
                 tagged, previous, intent, fixed, text=text, marked=normalized.followup
@@ -209,6 +222,13 @@ class LanguageEngine:
             return None, {}
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}
+        # A word the engine has never seen, not even misheard ("пробки", "москве", "уволь"):
+        # the request is about something else; guessing from the rest would be a confident
+        # wrong answer.
+        if any(len(w) >= 4 and not self.tagger.near_vocabulary(w) for w in tagged.unknown):
+            return None, {}
+        if any(w in self.catalog.event_words for w in words):
+            return "calendar.list", fixed
         if _has(words, "tasks") or (_has(words, "overdue") and not _has(words, "calendar")):
             if _has(words, "overdue"):
                 fixed["overdue"] = True
@@ -240,6 +260,8 @@ class LanguageEngine:
             return "schedule.day", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
+        if _has(words, "help") and ("как" in words or "что" in words) and not kinds - {"position"}:
+            return "help", fixed  # "я новый менеджер, как тут что спрашивать?"
         if "position" in kinds or _has(words, "people"):
             return "employees.list", fixed
         if kinds & {"brigade", "company", "street"} and (
@@ -252,7 +274,9 @@ class LanguageEngine:
             return "companies.list", fixed
         if _has(words, "help"):
             return "help", fixed
-        if _has(words, "greeting") and len(words) <= 4:
+        if (_has(words, "greeting") or "пока" in words) and (
+            len(words) <= 4 or _has(words[:1], "greeting")
+        ):
             return "greeting", fixed
         if kinds == {"brigade"} and len(words) <= 2:
             return "brigade.info", fixed
@@ -280,6 +304,24 @@ class LanguageEngine:
         # A date after a list of a brigade's houses asks which of them are cleaned that day.
         if tagged.first("date") and target == "houses.list":
             target = "schedule.day"
+        if "house" in previous.slots and intent is None:
+            # "а когда его убирают?", "а задачи по нему?" after a question about one house.
+            if _has(words, "schedule") or _has(words, "when") or _has(words, "clean"):
+                target = "house.schedule"
+            elif _has(words, "tasks"):
+                target = "tasks.list"
+        if not words:
+            intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
+        if intent is not None and intent != previous.intent:
+            if "house" in previous.slots and intent == "companies.list":
+                intent = "house.info"  # "а какая там УК?"
+            if any(w in ("всего", "все", "вообще", "всех") for w in words):
+                return None  # a question about everything is a new question
+            carried = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[intent]}
+            base = Frame(
+                intent, slots=carried, text=text, normalized=tagged.text, source="context"
+            )
+            return self._resolve(intent, fixed, tagged, text, "context", base=base)
         allowed = INTENT_SLOTS[target]
         updates: dict[str, Any] = {}
         mentions = [m for m in tagged.mentions if _slot_of(m, target) in allowed]
@@ -357,6 +399,12 @@ class LanguageEngine:
                 problems.append(_problem(mention))
                 slots.pop(slot, None)
                 continue
+            if mention.choices and mention.kind == "person" and tagged.first("brigade"):
+                # "телефон ивановой из пятой бригады": the brigade picks the namesake.
+                number = tagged.first("brigade").value  # type: ignore[union-attr]
+                narrowed = [p for p in mention.choices if getattr(p, "brigade", None) == number]
+                if len(narrowed) == 1:
+                    mention.value, mention.choices = narrowed[0], []
             if mention.choices:
                 if ambiguous is None:
                     ambiguous = mention
@@ -461,6 +509,53 @@ _EXTRA_VOCABULARY = frozenset(
         *BRIGADE_WORDS,
     }
 )
+
+
+_ANAPHORA = frozenset(
+    {
+        "его",
+        "него",
+        "нему",
+        "ему",
+        "ней",
+        "нее",
+        "неё",
+        "ее",
+        "её",
+        "их",
+        "них",
+        "там",
+        "этому",
+        "этот",
+        "этого",
+        "этой",
+        "тот",
+        "том",
+    }
+)
+_CORRECTION_MARKERS = (
+    ("ой", "нет"),
+    ("то", "есть"),
+    ("ой",),
+    ("вернее",),
+    ("точнее",),
+    ("нет",),
+    ("извини",),
+    ("в", "смысле"),
+)
+
+
+def _self_corrected(tokens: list[Any]) -> list[Any] | None:
+    """ "третьей ой нет четвертой бригады" → "четвертой бригады": a number said again after
+    a correction word replaces the number before it. None when there is no such correction."""
+    for i in range(1, len(tokens)):
+        for marker in _CORRECTION_MARKERS:
+            end = i + len(marker)
+            if tuple(t.text for t in tokens[i:end]) != marker or end >= len(tokens):
+                continue
+            if tokens[i - 1].is_number and tokens[end].is_number:
+                return [*tokens[: i - 1], *tokens[end:]]
+    return None
 
 
 def _slot_of(mention: Mention, intent: str) -> str:

@@ -139,6 +139,8 @@ _COUNTED_NOUNS = frozenset(
     }
 )
 
+_CACHE_LIMIT = 50_000
+
 PLACEHOLDERS = {
     "brigade": "xbrigade",
     "date": "xdate",
@@ -262,6 +264,9 @@ class Tagger:
             cid: core.replace(" ", "") for cid, core in catalog.company_cores.items() if core
         }
         self._surname_pool = sorted(catalog.surnames)
+        # Fuzzy lookups cost ~0.2 ms each and the same misheard words recur: remember them.
+        self._nearest_cache: dict[str, str | None] = {}
+        self._near_cache: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ repair
     def repair(self, tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, str]]]:
@@ -302,6 +307,22 @@ class Tagger:
             i += 1
         return out, corrections
 
+    def near_vocabulary(self, word: str) -> bool:
+        """Whether a word is one letter (two for long words) away from a known word."""
+        cached = self._near_cache.get(word)
+        if cached is not None:
+            return cached
+        found = process.extractOne(
+            word,
+            self._repair_pool,
+            scorer=Levenshtein.distance,
+            score_cutoff=1 if len(word) <= 6 else 2,
+        )
+        result = found is not None
+        if len(self._near_cache) < _CACHE_LIMIT:
+            self._near_cache[word] = result
+        return result
+
     @staticmethod
     def repaired_text(tokens: Sequence[Token]) -> str:
         """The request again as words, repaired words in place and numbers as they were said
@@ -309,6 +330,14 @@ class Tagger:
         return " ".join(t.text if t.kind is TokenKind.WORD else t.source for t in tokens)
 
     def _nearest(self, word: str) -> str | None:
+        if word in self._nearest_cache:
+            return self._nearest_cache[word]
+        result = self._nearest_uncached(word)
+        if len(self._nearest_cache) < _CACHE_LIMIT:
+            self._nearest_cache[word] = result
+        return result
+
+    def _nearest_uncached(self, word: str) -> str | None:
         limit = 1 if len(word) <= 7 else 2
         found = process.extract(
             word, self._repair_pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=3
@@ -455,7 +484,9 @@ class Tagger:
         for i, token in enumerate(tokens):
             if taken[i] or i in used or token.value is None or not 1 <= token.value <= 20:
                 continue
-            feminine = token.kind is TokenKind.ORDINAL and token.source.endswith(_FEMININE_ENDINGS)
+            feminine = token.kind is TokenKind.ORDINAL and (
+                token.source.endswith(_FEMININE_ENDINGS) or token.source[:1].isdigit()
+            )
             colloquial = token.kind is TokenKind.NOUN  # "тройка", "пятерка"
             following = words[i + 1] if i + 1 < len(words) else ""
             if (feminine or colloquial) and following not in _COUNTED_NOUNS:
@@ -583,12 +614,24 @@ class Tagger:
             if number is not None:
                 return number, j, j + 1
         k = start - 1
-        while k >= 0 and not taken[k] and words[k] in (PREPOSITIONS | _STREET_TYPES):
+        skippable = PREPOSITIONS | _STREET_TYPES | _HOUSE_WORDS
+        while k >= 0 and not taken[k] and words[k] in skippable:
             k -= 1
-        if k >= 1 and not taken[k] and words[k - 1] in _HOUSE_WORDS:
+        if k >= 0 and not taken[k]:
             number = _number_text(tokens[k])
-            if number is not None:
-                return number, k - 1, end
+            before = words[k - 1] if k >= 1 and not taken[k - 1] else ""
+            after = words[k + 1] if k + 1 < len(words) else ""
+            # A number in front of the street is a house number when something says so:
+            # "дом 5 по ленина", "5 дом на ленина", "№ 5 на ленина", or a number that can
+            # only be an address ("47к3 на хрустальной").
+            if number is not None and (
+                before in _HOUSE_WORDS
+                or before in _NUMBER_WORDS
+                or after in _HOUSE_WORDS
+                or tokens[k].kind is TokenKind.HOUSE
+            ):
+                first = k - 1 if before in (_HOUSE_WORDS | _NUMBER_WORDS) else k
+                return number, first, end
         return None, None, end
 
     # ------------------------------------------------------------------ companies
@@ -650,7 +693,21 @@ class Tagger:
         found: list[Mention] = []
         catalog = self.catalog
         for i, word in enumerate(words):
-            if taken[i] or not word or word not in catalog.surnames:
+            if taken[i] or not word:
+                continue
+            if word not in catalog.surnames:
+                # "телефон дмитрия олеговича": a first name with a patronymic names a person.
+                nxt = words[i + 1] if i + 1 < len(words) and not taken[i + 1] else ""
+                pair = catalog.first_names.get(word, set()) & catalog.patronymics.get(nxt, set())
+                if pair:
+                    found.append(self._person_mention(tokens, i, i + 2, pair))
+                    taken[i] = taken[i + 1] = True
+                elif word in catalog.former_surnames:
+                    # A person who has left: known, but not someone to give data about.
+                    mention = Mention("person", i, i + 1, tokens[i].source, missing=True)
+                    mention.near = sorted(catalog.former[p] for p in catalog.former_surnames[word])
+                    found.append(mention)
+                    taken[i] = True
                 continue
             ids = set(catalog.surnames[word])
             start, end = i, i + 1
