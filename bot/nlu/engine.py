@@ -341,7 +341,7 @@ class LanguageEngine:
             updates["metric"] = metric
         if _has(words, "overdue") and target == "tasks.list":
             updates["overdue"] = True
-        if not mentions and not updates:
+        if not mentions and not updates and target == previous.intent:
             return None
         kept = {k: v for k, v in previous.slots.items() if k in allowed}
         base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
