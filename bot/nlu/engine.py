@@ -104,7 +104,8 @@ _CUES: dict[str, tuple[str, ...]] = {
 # purchases, transport, entertainment, news. The keyword fallback refuses such requests.
 _OUT_OF_DOMAIN = (
     "стоит", "стоимост", "цена", "цену", "цены", "прайс", "тариф", "заплат", "оплат",
-    "такси", "вызови", "вызвать", "закаж", "заказ", "куп", "прода", "погод", "музык",
+    "такси", "вызови", "вызвать", "закаж", "заказать", "заказы", "куп", "прода", "погод",
+    "музык",
     "анекдот", "шутк", "новост", "президент", "переведи", "перевод", "рецепт", "курс",
     "фильм", "сериал", "игра", "сыгра", "включи", "выключи", "будильник", "зарплат",
     "отпуск", "больничн", "сообщени", "смс", "письмо",
@@ -153,7 +154,9 @@ class LanguageEngine:
         self.intents = Intents.from_dict(doc)
         words = template_vocabulary(doc)
         self.catalog = Catalog.from_snapshot(snapshot, self.morph, common_words=words)
-        self.tagger = Tagger(self.catalog, snapshot, words | _EXTRA_VOCABULARY)
+        self.tagger = Tagger(
+            self.catalog, snapshot, words | _EXTRA_VOCABULARY | _spoken_vocabulary(self.morph)
+        )
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
         recognize_best("xbrigade", self.intents, language="ru")
@@ -185,13 +188,21 @@ class LanguageEngine:
             intent, fixed = self._fallback(tagged)
             source = "keywords"
         anaphora = any(t.text in _ANAPHORA for t in normalized.tokens)
+        # "у пятой?", "по Майской?": only names and numbers after a preposition continue the
+        # last question even without "а" (speech recognition often drops it).
+        content = [w for w in tagged.text.split() if not w.startswith("x")]
+        elliptic = (
+            not content
+            and bool(tagged.mentions)
+            and normalized.tokens[0].text in ("у", "в", "во", "на", "по", "для", "про")
+        )
         if (
             previous is not None
             and previous.intent not in ("unknown", "help", "greeting")
-            and (normalized.followup or anaphora or intent is None)
+            and (normalized.followup or anaphora or elliptic or intent is None)
         ):
             frame = self._followup(
-                tagged, previous, intent, fixed, text=text, marked=normalized.followup
+                tagged, previous, intent, fixed, text=text, marked=normalized.followup or elliptic
             )
             if frame is not None:
                 return frame
@@ -512,26 +523,8 @@ _EXTRA_VOCABULARY = frozenset(
 
 
 _ANAPHORA = frozenset(
-    {
-        "его",
-        "него",
-        "нему",
-        "ему",
-        "ней",
-        "нее",
-        "неё",
-        "ее",
-        "её",
-        "их",
-        "них",
-        "там",
-        "этому",
-        "этот",
-        "этого",
-        "этой",
-        "тот",
-        "том",
-    }
+    "его него нему ему ней нее неё ее её их них там этому этот этого этой тот том она он они "
+    "ей ним нем нём".split()  # noqa: SIM905 - a word list reads better as one string
 )
 _CORRECTION_MARKERS = (
     ("ой", "нет"),
@@ -556,6 +549,22 @@ def _self_corrected(tokens: list[Any]) -> list[Any] | None:
             if tokens[i - 1].is_number and tokens[end].is_number:
                 return [*tokens[: i - 1], *tokens[end:]]
     return None
+
+
+_COLLOQUIAL_NUMBERS = ("единица", "двойка", "тройка", "четверка", "пятерка", "шестерка", "семерка")
+_MONTHS = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
+           "октябрь", "ноябрь", "декабрь")  # fmt: skip
+_WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
+_FILLERS = ("короче", "блин", "типа", "кстати", "значит", "слушай", "ладно", "так", "вот")
+
+
+def _spoken_vocabulary(morph: Morph) -> set[str]:
+    """Every case form of words people say around names: colloquial brigade numbers
+    ("пятерка"), months, weekdays, fillers — so that a slip in them can be repaired."""
+    words: set[str] = set(_FILLERS)
+    for word in (*_COLLOQUIAL_NUMBERS, *_MONTHS, *_WEEKDAYS):
+        words |= morph.word_forms(word)
+    return words
 
 
 def _slot_of(mention: Mention, intent: str) -> str:

@@ -140,6 +140,8 @@ _COUNTED_NOUNS = frozenset(
 )
 
 _CACHE_LIMIT = 50_000
+# Words that join a house number ("112 дробь 1", "15 корпус 2"): repaired before ITN.
+_ADDRESS_WORDS = frozenset({"дробь", "корпус", "корп", "строение", "литера", "литер"})
 
 PLACEHOLDERS = {
     "brigade": "xbrigade",
@@ -251,6 +253,7 @@ class Tagger:
             | _NUMBER_WORDS
             | COMPANY_CUES
             | COMMON_WORDS
+            | _ADDRESS_WORDS
         )
         # Number words take part in repairs ("четыри" → "четыре") before ITN reads them.
         self._lexicon = default_lexicon()
@@ -278,14 +281,16 @@ class Tagger:
         while i < len(tokens):
             token = tokens[i]
             word = _word(token)
-            if word and i + 1 < len(tokens) and _word(tokens[i + 1]):
-                joined = word + _word(tokens[i + 1])
-                if (word not in vocab or _word(tokens[i + 1]) not in vocab) and (
+            # A number word may be the first half of a split one ("две надцать").
+            head = word or (token.source if " " not in token.source else "")
+            if head and i + 1 < len(tokens) and _word(tokens[i + 1]):
+                joined = head + _word(tokens[i + 1])
+                if (head not in vocab or _word(tokens[i + 1]) not in vocab) and (
                     joined in vocab or (len(joined) >= 7 and self._nearest(joined) is not None)
                 ):
                     target = joined if joined in vocab else self._nearest(joined)
                     assert target is not None
-                    corrections.append((f"{word} {_word(tokens[i + 1])}", target))
+                    corrections.append((f"{head} {_word(tokens[i + 1])}", target))
                     nxt = tokens[i + 1]
                     out.append(
                         Token(
@@ -352,7 +357,7 @@ class Tagger:
             stem = _common_prefix(best)
             values = {parse_number(c, self._lexicon) for c in best}
             same_number = len(values) == 1 and None not in values
-            if len(stem) < max(4, len(word) - 2) and not same_number:
+            if len(stem) < max(3 if len(word) <= 5 else 4, len(word) - 2) and not same_number:
                 return None
             best.sort(key=lambda c: (abs(len(c) - len(word)), c))
         candidate = best[0]
@@ -629,6 +634,7 @@ class Tagger:
                 or before in _NUMBER_WORDS
                 or after in _HOUSE_WORDS
                 or tokens[k].kind is TokenKind.HOUSE
+                or (tokens[k].kind is TokenKind.CARDINAL and after in PREPOSITIONS)
             ):
                 first = k - 1 if before in (_HOUSE_WORDS | _NUMBER_WORDS) else k
                 return number, first, end

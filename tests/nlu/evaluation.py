@@ -8,7 +8,7 @@ Shared by the regression test (`tests/nlu/test_corpus.py`) and the report script
 Splits: each corpus file (dev, heldout) by source (typed, vosk), plus a **noisy** variant of
 every Vosk-form item made by `add_noise` (a fixed seed per item), after the noise model of
 reference `nlu.md` §7.3: vowel slips in words of 5+ letters (8 %), words of 8+ letters split in
-two (4 %), wrong case endings (4 %), and dropped short function words (5 %: "на", "у", "по").
+two (4 %), wrong case endings (4 %), and dropped function words (5 %: "на", "у", "по", "а").
 Content words are not dropped: a request without its subject or its slot has no right answer,
 so it would measure the noise, not the engine.
 """
@@ -120,6 +120,9 @@ def expected_json(item: Item, snapshot: CompanySnapshot) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- noise
 _VOWELS = "аеиоуыэюя"
+_FUNCTION_WORDS = frozenset(
+    "в во на у по с со к ко о об а и ну же ли за из от до для не то ты мы вы".split()
+)
 _SWAPS = {"а": "о", "о": "а", "е": "и", "и": "е", "я": "е", "ы": "и", "у": "о", "э": "е"}
 _ENDINGS = ("а", "ы", "е", "у", "ой", "ом", "ам", "ах", "и")
 
@@ -136,7 +139,7 @@ def add_noise(text: str, seed: str, protected: frozenset[str] = frozenset()) -> 
         for original in words:
             word = original
             roll = rng.random()
-            if roll < 0.05 and len(words) > 2 and len(word) <= 3 and word not in protected:
+            if roll < 0.05 and len(words) > 2 and word in _FUNCTION_WORDS:
                 continue  # a short function word lost ("на", "у", "по")
             if roll < 0.13 and len(word) >= 5:
                 positions = [i for i, ch in enumerate(word) if ch in _VOWELS and i > 0]
