@@ -58,7 +58,7 @@ def _answer(store: PortalStore, params: dict[str, Any], start: int) -> dict[str,
 
 
 @pytest.fixture(scope="module")
-def demo() -> PortalStore:
+def demo_store() -> PortalStore:
     return build_demo_store(TODAY)
 
 
@@ -94,7 +94,7 @@ SELECTS: list[Any] = [
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("start", [-1, 0, 50])
 def test_deal_pages_equal_the_scan(
-    demo: PortalStore, filter_: dict[str, Any], order: Any, start: int
+    demo_store: PortalStore, filter_: dict[str, Any], order: Any, start: int
 ) -> None:
     for select in SELECTS:
         params: dict[str, Any] = {"filter": filter_}
@@ -102,11 +102,11 @@ def test_deal_pages_equal_the_scan(
             params["order"] = order
         if select is not None:
             params["select"] = select
-        assert _answer(demo, params, start) == _reference_deals(demo, params, start)
+        assert _answer(demo_store, params, start) == _reference_deals(demo_store, params, start)
 
 
-def test_selecting_a_declared_user_field_missing_from_records(demo: PortalStore) -> None:
-    store = demo.clone()
+def test_selecting_a_declared_user_field_missing_from_records(demo_store: PortalStore) -> None:
+    store = demo_store.clone()
     store.deal_userfields.append({"FIELD_NAME": "UF_CRM_NEW", "USER_TYPE_ID": "string"})
     params = {"filter": {">ID": "0"}, "select": ["ID", "UF_CRM_NEW"]}
     answer = _answer(store, params, -1)
@@ -135,12 +135,12 @@ def test_a_store_filled_out_of_id_order() -> None:
     assert [i["ID"] for i in _answer(store, params, -1)["items"]][:2] == ["121", "122"]
 
 
-def test_company_pages_equal_the_scan(demo: PortalStore) -> None:
-    rows = list(demo.companies.values())
+def test_company_pages_equal_the_scan(demo_store: PortalStore) -> None:
+    rows = list(demo_store.companies.values())
     for filter_ in ({">ID": "0"}, {">=ID": "3"}, {">ID": "10", "%TITLE": "ук"}):
         for start in (-1, 0):
             params = {"filter": filter_, "select": ["ID", "TITLE"]}
-            out = company_list(_context(demo, start), dict(params))
+            out = company_list(_context(demo_store, start), dict(params))
             conditions = parse_filter(filter_, fields=set().union(*(r.keys() for r in rows)))
             matched = [r for r in rows if record_matches(r, conditions, MSK)]
             expected = order_records(matched, [("ID", False)], MSK)
@@ -151,13 +151,13 @@ def test_company_pages_equal_the_scan(demo: PortalStore) -> None:
 
 @pytest.mark.parametrize("op", [">", ">="])
 @pytest.mark.parametrize("start", [-1, 0, 100])
-def test_bounds_on_existing_ids(demo: PortalStore, op: str, start: int) -> None:
-    ids = sorted(demo.deals)
+def test_bounds_on_existing_ids(demo_store: PortalStore, op: str, start: int) -> None:
+    ids = sorted(demo_store.deals)
     for bound in (ids[0], ids[99], ids[-50], ids[-1]):
         for value in (str(bound), bound):
             params = {"filter": {f"{op}ID": value}, "select": ["ID"], "order": {"ID": "ASC"}}
-            answer = _answer(demo, params, start)
-            assert answer == _reference_deals(demo, params, start)
+            answer = _answer(demo_store, params, start)
+            assert answer == _reference_deals(demo_store, params, start)
             if start == -1 and bound != ids[-1]:
                 first = int(answer["items"][0]["ID"])
                 assert first == bound if op == ">=" else first > bound
