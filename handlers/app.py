@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable
-from typing import cast
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -54,6 +51,7 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from handlers import callbacks, commands, errors, text, voice
 from handlers.commands import set_menu
+from handlers.http_api import ApiServer, serve_api
 from handlers.keyboards import KeyboardStore
 from handlers.middlewares import (
     AccessMiddleware,
@@ -87,9 +85,6 @@ POLLING_CONCURRENCY = 64
 downtime; Vosk has its own, smaller worker pool)."""
 WEBHOOK_PATH = "/telegram/webhook"
 """Used when ``TELEGRAM_WEBHOOK_URL`` has no path of its own."""
-
-ApiFactory = Callable[[Runtime, Settings], web.Application]
-
 
 def create_bot(settings: Settings) -> Bot:
     """A Bot for the configured token and Bot API server, with 429 retries and plain text.
@@ -171,33 +166,6 @@ def create_dispatcher(
     dispatcher.startup.register(on_startup)
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
-
-
-def load_api_factory() -> ApiFactory | None:
-    """``handlers.http_api.create_api_app`` if that module exists (it is built separately)."""
-    try:
-        module = importlib.import_module("handlers.http_api")
-    except ModuleNotFoundError as error:
-        if error.name == "handlers.http_api":
-            return None
-        raise
-    return cast(ApiFactory, module.create_api_app)
-
-
-async def start_api(runtime: Runtime, settings: Settings) -> web.AppRunner | None:
-    """Serve the HTTP API on ``API_HOST:API_PORT``; None when ``API_PORT=0`` or not built."""
-    if settings.api_port == 0:
-        log.info("HTTP API disabled (API_PORT=0)")
-        return None
-    factory = load_api_factory()
-    if factory is None:
-        log.warning("HTTP API not available in this build (no handlers.http_api)")
-        return None
-    runner = web.AppRunner(factory(runtime, settings), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
-    log.info("HTTP API on http://%s:%d/api/health", settings.api_host, settings.api_port)
-    return runner
 
 
 async def _run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
@@ -293,10 +261,20 @@ async def serve(
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
-    api_runner: web.AppRunner | None = None
+    api: ApiServer | None = None
     try:
         dispatcher = create_dispatcher(runtime, settings)
-        api_runner = await start_api(runtime, settings)
+        try:
+            api = await serve_api(runtime, settings)
+        except OSError as error:
+            # Fail fast: monitoring (and the Docker HEALTHCHECK) depend on this port.
+            log.error(
+                "the HTTP API cannot listen on %s:%d (%s); set API_PORT to a free port or 0",
+                settings.api_host,
+                settings.api_port,
+                error.strerror or error,
+            )
+            return 1
         if settings.telegram_webhook_url:
             await _run_webhook(dispatcher, bot, settings, stop)
         else:
@@ -310,8 +288,8 @@ async def serve(
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
-        if api_runner is not None:
-            await api_runner.cleanup()
+        if api is not None:
+            await api.stop()
         await bot.session.close()
         await runtime.aclose()
         log.info("stopped")

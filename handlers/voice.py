@@ -200,10 +200,8 @@ class VoicePipeline:
         try:
             result = await speech.transcribe(data, key=media.unique_id, second_pass=second_pass)
         except AudioTooLongError as error:
-            message = texts.TOO_LONG.format(
-                duration=f"не меньше {texts.seconds_label(error.duration_s)}",
-                limit=texts.seconds_label(error.limit_s),
-            )
+            # The sender's app under-declared the length; decoding stopped at the limit.
+            message = texts.TOO_LONG_DECODED.format(limit=texts.seconds_label(error.limit_s))
             raise VoiceRejected(message, str(error)) from error
         except SpeechError as error:
             raise VoiceRejected(error.user_message, str(error)) from error

@@ -119,3 +119,18 @@ def korean_model(tmp_path_factory: pytest.TempPathFactory) -> VoskModel:
     (root / "conf").mkdir(parents=True, exist_ok=True)
     (root / "conf" / "mfcc.conf").write_text(mfcc.rstrip("\n") + "\n--dither=0.0\n")
     return load_model(root)
+
+
+@pytest.fixture(scope="session")
+def russian_mp4(audio_dir: Path) -> bytes:
+    """The request as a round video note (MP4: H.264 video and AAC audio)."""
+    wav = audio_dir / "ru.wav"
+    if not wav.exists():
+        run_tool("espeak-ng", "-v", "ru", "-w", str(wav), RUSSIAN_REQUEST)
+    mp4 = audio_dir / "ru.mp4"
+    run_tool(
+        "ffmpeg", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", "color=c=black:s=240x240:r=25:d=3", "-i", str(wav),
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(mp4),
+    )  # fmt: skip
+    return mp4.read_bytes()

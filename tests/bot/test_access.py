@@ -7,10 +7,16 @@ import logging
 from pathlib import Path
 
 import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
 
 from bitrix.portal import PortalStore
 from handlers import texts
+from handlers.middlewares import RetryAfterMiddleware
 from tests.bot.harness import ADMIN, STRANGER, TOKEN, USER, BotUnderTest, running_bot
+from tests.fakes.telegram import FakeTelegram
 
 
 async def test_a_stranger_is_refused_once_with_their_id(
@@ -149,3 +155,29 @@ async def test_no_reply_leaks_between_concurrent_chats(running: BotUnderTest) ->
     )
     assert first[0].text.startswith("Бригада 1:")
     assert second[0].text.startswith("Бригада 6:")
+
+
+async def test_429_retries_are_bounded_in_count_and_wait() -> None:
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with FakeTelegram(token=TOKEN) as fake:
+        fake.add_user(USER)
+        session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))
+        session.middleware(RetryAfterMiddleware(max_retries=2, max_wait_s=30, sleep=no_sleep))
+        bot = Bot(TOKEN, session=session)
+        try:
+            fake.flood_next("sendMessage", times=3, retry_after=4)
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(USER, "раз")
+            assert waits == [4, 4]
+            assert len(fake.calls("sendMessage")) == 3
+            fake.flood_next("sendMessage", retry_after=3600)
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(USER, "два")
+            assert waits == [4, 4]
+            assert len(fake.calls("sendMessage")) == 4
+        finally:
+            await bot.session.close()

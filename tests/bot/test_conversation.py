@@ -9,7 +9,7 @@ import httpx
 
 from bot.paging import MESSAGE_LIMIT, utf16_len
 from handlers import texts
-from tests.bot.harness import SPECIAL_TITLE, USER, BotUnderTest
+from tests.bot.harness import OTHER_USER, SPECIAL_TITLE, USER, BotUnderTest
 from tests.fakes.telegram import BotMessage
 
 MAX_PAGES = 50
@@ -205,3 +205,23 @@ async def test_a_long_answer_is_split_under_the_limit(running: BotUnderTest) -> 
     replies = await running.say(USER, "сотрудники")
     for reply in replies:
         assert utf16_len(reply.text) <= MESSAGE_LIMIT
+
+
+async def test_in_a_group_only_messages_for_the_bot_are_answered(running: BotUnderTest) -> None:
+    group = -1001234567890
+    fake = running.fake
+    chatter = await fake.send_text(USER, "дома бригады 3 уже убрали?", chat_id=group)
+    asked = await fake.send_text(USER, "@audiobot_test_bot дома бригады 3", chat_id=group)
+    [answer] = await running.answers(asked)
+    assert answer.text.startswith("Бригада 3:")
+    assert [m.message_id for m in fake.sent_messages(group)] == [answer.message_id]
+    assert answer.message_id > (chatter.message_id or 0)
+    # A reply to the bot is addressed to it; the follow-up context belongs to that person.
+    other = await fake.send_text(OTHER_USER, "а пятой?", chat_id=group, reply_to=answer)
+    [follow_up] = await running.answers(other)
+    houses_of_five = re.compile(r"^Бригада 5: \d+ дом")
+    # Without USER's context "а пятой?" is not "houses of the fifth" for OTHER_USER.
+    assert not houses_of_five.match(follow_up.text)
+    mine = await fake.send_text(USER, "а пятой?", chat_id=group, reply_to=answer)
+    [own_follow_up] = await running.answers(mine)
+    assert houses_of_five.match(own_follow_up.text)

@@ -1,0 +1,231 @@
+"""Voice through the whole bot: Telegram file download, real ffmpeg decode, recognition, answer.
+
+Russian content goes through `ScriptedRecognizer` (no Russian model can be downloaded here);
+one test and the event-loop test run the real Vosk engine with the packaged Korean model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from bitrix.portal import PortalStore
+from bot.speech.audio import AudioDecodeError, ModelUnavailableError, decode_audio, find_ffmpeg
+from bot.speech.recognizer import VoskModel, VoskRecognizer
+from bot.speech.service import SpeechService
+from handlers import texts
+from tests.bot.harness import (
+    ADMIN,
+    OTHER_USER,
+    USER,
+    BotUnderTest,
+    ScriptedRecognizer,
+    running_bot,
+)
+from tests.fakes.telegram import DOWNLOAD, MAX_DOWNLOAD_SIZE
+
+HEARD = texts.HEARD.format(text="дома третьей бригады")
+
+
+async def test_voice_note_is_echoed_then_answered(
+    running: BotUnderTest, russian_ogg: bytes
+) -> None:
+    event = await running.fake.send_voice(USER, russian_ogg, duration=2)
+    echo, answer = await running.answers(event, 2)
+    assert echo.text == HEARD
+    assert answer.text.startswith("Бригада 3:")
+    # On the wire: getFile, the download, then the echo and the answer; "typing…" was shown
+    # (sent concurrently with the download) before the echo.
+    methods = [m for m in running.fake.methods() if m not in ("getUpdates", "sendChatAction")]
+    start = methods.index("getFile")
+    assert methods[start:] == ["getFile", DOWNLOAD, "sendMessage", "sendMessage"]
+    action = running.fake.calls("sendChatAction")[0]
+    assert action.params["action"] == "typing"
+    assert action.index < running.fake.calls("sendMessage")[-2].index
+    # The stand-in received the really decoded PCM: 16 kHz mono s16le of the whole note.
+    recognizer = running.runtime.speech.recognizer if running.runtime.speech else None
+    assert isinstance(recognizer, ScriptedRecognizer)
+    assert recognizer.heard and recognizer.heard[0] > 16000 * 2
+
+
+@pytest.mark.parametrize("kind", ["audio", "document", "document_without_mime", "video_note"])
+async def test_other_audio_carriers(
+    running: BotUnderTest, kind: str, russian_mp3: bytes, russian_mp4: bytes
+) -> None:
+    fake = running.fake
+    if kind == "audio":
+        event = await fake.send_audio(USER, russian_mp3, duration=2)
+    elif kind == "document":
+        event = await fake.send_document(USER, russian_mp3, "запись.mp3", "audio/mpeg")
+    elif kind == "document_without_mime":
+        event = await fake.send_document(USER, russian_mp3, "voice.mp3", None)
+    else:
+        event = await fake.send_video_note(USER, russian_mp4, duration=3)
+    echo, answer = await running.answers(event, 2)
+    assert echo.text == HEARD
+    assert answer.text.startswith("Бригада 3:")
+
+
+async def test_a_document_that_is_not_audio(running: BotUnderTest) -> None:
+    event = await running.fake.send_document(USER, b"%PDF-1.4 ...", "акт.pdf", "application/pdf")
+    [reply] = await running.answers(event)
+    assert reply.text == texts.NOT_AUDIO
+    assert running.fake.calls("getFile") == []
+
+
+async def test_silence_is_not_heard(running: BotUnderTest, silence_ogg: bytes) -> None:
+    event = await running.fake.send_voice(USER, silence_ogg, duration=3)
+    [reply] = await running.answers(event)
+    assert reply.text == texts.NOT_HEARD == "Не расслышал, повторите, пожалуйста."
+
+
+async def test_corrupted_audio(running: BotUnderTest) -> None:
+    event = await running.fake.send_voice(USER, b"OggS\x00 not really a voice note " * 40, 4)
+    [reply] = await running.answers(event)
+    assert reply.text == AudioDecodeError.user_message
+    assert reply.text.startswith("Не удалось прочитать аудио")
+
+
+async def test_declared_too_long_is_refused_before_download(
+    store: PortalStore, tmp_path: Path, russian_ogg: bytes
+) -> None:
+    async with running_bot(store, tmp_path, max_voice_seconds=10) as bot:
+        event = await bot.fake.send_voice(USER, russian_ogg, duration=185)
+        [reply] = await bot.answers(event)
+        assert reply.text == texts.TOO_LONG.format(duration="3 мин 5 с", limit="10 с")
+        assert bot.fake.calls("getFile") == []
+
+
+async def test_actually_too_long_is_caught_after_decoding(
+    store: PortalStore, tmp_path: Path, tone_ogg: bytes
+) -> None:
+    async with running_bot(store, tmp_path, max_voice_seconds=10) as bot:
+        # The sender's app claims 5 s; the audio holds 15 s.
+        event = await bot.fake.send_voice(USER, tone_ogg, duration=5)
+        [reply] = await bot.answers(event)
+        assert reply.text == texts.TOO_LONG_DECODED.format(limit="10 с")
+        assert "до 10 с" in reply.text
+
+
+async def test_declared_file_too_big(running: BotUnderTest) -> None:
+    event = await running.fake.send_voice(
+        USER, b"x" * 100, duration=60, declared_size=MAX_DOWNLOAD_SIZE + 5 * 1024 * 1024
+    )
+    [reply] = await running.answers(event)
+    assert reply.text == texts.FILE_TOO_BIG.format(size="25 МБ")
+    assert running.fake.calls("getFile") == []
+
+
+async def test_file_is_too_big_from_telegram(running: BotUnderTest, russian_ogg: bytes) -> None:
+    running.fake.fail_next("getFile", description="Bad Request: file is too big")
+    event = await running.fake.send_voice(USER, russian_ogg, duration=2)
+    [reply] = await running.answers(event)
+    assert reply.text.startswith("Файл слишком большой")
+    assert "20 МБ" in reply.text
+
+
+async def test_a_failed_download_is_retried_once(
+    running: BotUnderTest, russian_ogg: bytes
+) -> None:
+    running.fake.fail_next(DOWNLOAD, error_code=502, description="Bad Gateway")
+    event = await running.fake.send_voice(USER, russian_ogg, duration=2)
+    echo, _ = await running.answers(event, 2)
+    assert echo.text == HEARD
+    assert len(running.fake.calls(DOWNLOAD)) == 2
+
+
+async def test_without_a_speech_model_text_keeps_working(
+    store: PortalStore, tmp_path: Path, russian_ogg: bytes
+) -> None:
+    async with running_bot(store, tmp_path, speech=False) as bot:
+        # What `Runtime.create(speech=True)` gives when VOSK_MODEL_PATH points nowhere.
+        bot.runtime.speech = SpeechService.from_settings(bot.settings)
+        assert not bot.runtime.speech.available
+        event = await bot.fake.send_voice(USER, russian_ogg, duration=2)
+        [reply] = await bot.answers(event)
+        assert reply.text == ModelUnavailableError.user_message
+        [answer] = await bot.say(USER, "дома бригады 3")
+        assert answer.text.startswith("Бригада 3:")
+
+
+async def test_a_resent_note_is_not_decoded_again(
+    running: BotUnderTest, russian_ogg: bytes
+) -> None:
+    speech = running.runtime.speech
+    assert speech is not None
+    voice = running.fake.add_file(russian_ogg, kind="voice")
+    for _ in range(2):
+        event = await running.fake.send_voice(USER, voice, duration=2)
+        echo, _ = await running.answers(event, 2)
+        assert echo.text == HEARD
+    assert speech.stats.decodes == 1
+    assert speech.stats.cache_hits == 1
+
+
+async def test_real_vosk_engine_echoes_what_it_recognised(
+    store: PortalStore, tmp_path: Path, korean_model: VoskModel, korean_ogg: bytes
+) -> None:
+    ffmpeg = find_ffmpeg()
+    assert ffmpeg is not None
+    reference = VoskRecognizer(korean_model)
+    try:
+        decoded = await decode_audio(korean_ogg, max_seconds=120, ffmpeg=ffmpeg)
+        expected = (await reference.recognize(decoded.pcm)).text
+    finally:
+        reference.close()
+    assert expected, "the Korean model heard nothing in the Korean sentence"
+    engine = VoskRecognizer(korean_model, workers=1)
+    async with running_bot(store, tmp_path, recognizer=engine) as bot:
+        event = await bot.fake.send_voice(USER, korean_ogg, duration=5)
+        echo, answer = await bot.answers(event, 2)
+        assert echo.text == texts.HEARD.format(text=expected)
+        # Korean is no request to a Russian assistant: it says so, quoting what it heard.
+        assert answer.text.startswith(f"Не понял запрос «{expected[:40]}")
+
+
+async def test_text_is_answered_while_four_notes_decode(
+    store: PortalStore, tmp_path: Path, korean_model: VoskModel, korean_ogg: bytes
+) -> None:
+    speakers = [9001, 9002, 9003, 9004]
+    allowed = ",".join(str(u) for u in [USER, OTHER_USER, *speakers])
+    engine = VoskRecognizer(korean_model, workers=2)
+    async with running_bot(store, tmp_path, recognizer=engine, allowed_user_ids=allowed) as bot:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        period = 0.005
+        worst = 0.0
+
+        async def ticker() -> None:
+            nonlocal worst
+            last = loop.time()
+            for _ in range(1_000_000):  # bounded; the stop event ends it long before
+                if stop.is_set():
+                    return
+                await asyncio.sleep(period)
+                now = loop.time()
+                worst = max(worst, now - last - period)
+                last = now
+
+        ticking = asyncio.create_task(ticker())
+        notes = [await bot.fake.send_voice(u, korean_ogg, duration=5) for u in speakers]
+        await bot.fake.wait_for(
+            lambda: len(bot.fake.calls(DOWNLOAD)) >= 4 or None,
+            bot.timeout,
+            description="4 downloads",
+        )
+        started = time.perf_counter()
+        [reply] = await bot.say(ADMIN, "дома бригады 2")
+        latency = time.perf_counter() - started
+        voice_done = sum(len(bot.fake.sent_messages(u)) >= 2 for u in speakers)
+        for note in notes:
+            await bot.answers(note, 2)
+        stop.set()
+        await ticking
+    assert reply.text.startswith("Бригада 2:")
+    # The text was answered while recognition was still running (so this measured something).
+    assert voice_done < 4
+    assert latency < 2.0, f"text answered in {latency * 1000:.0f} ms during 4 decodes"
+    assert worst < 0.5, f"event loop stalled for {worst * 1000:.0f} ms"
