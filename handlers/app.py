@@ -86,6 +86,7 @@ downtime; Vosk has its own, smaller worker pool)."""
 WEBHOOK_PATH = "/telegram/webhook"
 """Used when ``TELEGRAM_WEBHOOK_URL`` has no path of its own."""
 
+
 def create_bot(settings: Settings) -> Bot:
     """A Bot for the configured token and Bot API server, with 429 retries and plain text.
 

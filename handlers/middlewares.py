@@ -8,8 +8,10 @@ handler):
 1. `AccessMiddleware` — only ``ALLOWED_USER_IDS`` and ``ADMIN_IDS``; a stranger gets one polite
    refusal with their numeric id per ``refusal_interval_s`` and nothing else; every refused
    update is logged (user id and update type, never the content).
-2. `FloodMiddleware` — a token bucket per user (``FLOOD_RATE`` per second, ``FLOOD_BURST``);
-   over it, the update is dropped with one "слишком часто" per ``notice_interval_s``.
+2. `FloodMiddleware` — a token bucket per user (``FLOOD_RATE`` messages per second,
+   ``FLOOD_BURST`` at once); over it, the message is dropped with one "слишком часто" per
+   ``notice_interval_s``. Button presses are not counted: they only page through or pick from
+   what the bot itself sent, and paging quickly is normal use.
 3. `ChatSequencer` — one update at a time per chat, in arrival order (aiogram runs updates as
    concurrent tasks, so two quick messages could otherwise be answered out of order); it also
    adds the brain's ``conversation`` key to the handler data and tracks work in flight so
@@ -144,7 +146,7 @@ class _Bucket:
 
 
 class FloodMiddleware(BaseMiddleware):
-    """Per-user token bucket: ``rate`` updates per second on average, ``burst`` at once."""
+    """Per-user token bucket for messages: ``rate`` per second on average, ``burst`` at once."""
 
     def __init__(
         self,
@@ -183,9 +185,9 @@ class FloodMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or self._take(user.id):
-            return await handler(event, data)
         assert isinstance(event, Update)
+        if user is None or event.message is None or self._take(user.id):
+            return await handler(event, data)
         self.dropped += 1
         log.info(
             "flood control: dropped %s update %s of user %s",
@@ -195,10 +197,7 @@ class FloodMiddleware(BaseMiddleware):
         )
         bot: Bot = data["bot"]
         if self._noticed.due(user.id, self._clock(), self._notice_interval):
-            short = event.callback_query is not None
-            await _tell(bot, event, texts.FLOOD_SHORT if short else texts.FLOOD)
-        else:
-            await _dismiss(bot, event)
+            await _tell(bot, event, texts.FLOOD)
         return None
 
 

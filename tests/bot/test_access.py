@@ -181,3 +181,17 @@ async def test_429_retries_are_bounded_in_count_and_wait() -> None:
             assert len(fake.calls("sendMessage")) == 4
         finally:
             await bot.session.close()
+
+
+async def test_button_presses_are_not_flood_limited(store: PortalStore, tmp_path: Path) -> None:
+    async with running_bot(store, tmp_path, flood_rate=0.01, flood_burst=1) as bot:
+        [page] = await bot.say(USER, "дома бригады 3")
+        for _ in range(3):
+            current = bot.fake.message(USER, page.message_id)
+            [(_, data)] = [b for b in current.buttons if b[0] == texts.NEXT]
+            edits = len(current.history)
+            await bot.fake.press_button(USER, current, data)
+            await bot.fake.wait_for(
+                lambda edits=edits: len(bot.fake.message(USER, page.message_id).history) > edits
+            )
+        assert "Стр. 4 из 4" in bot.fake.message(USER, page.message_id).text
