@@ -337,3 +337,12 @@ def test_fields_errors(
         result = run(capsys, "fields", url)
     assert result.code == 1
     assert expected in _line(result.out, "✗ cannot read the deal fields")
+
+
+def test_verbose_logs_hold_no_secret(
+    capsys: pytest.CaptureFixture[str], demo: DemoCompany
+) -> None:
+    with _portal(demo.store) as portal:
+        result = run(capsys, "--verbose", "check-bitrix", portal.webhook_url)
+    assert result.code == 0
+    assert "INFO bitrix.loader: fetched the company from Bitrix24" in result.err
