@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 Fetch = Callable[[], Awaitable[RawCompanyData]]
 
+#: Seconds after a failed first load during which `get` fails fast instead of retrying.
+FAILED_LOAD_BACKOFF = 15.0
+
 
 @dataclass(frozen=True)
 class SnapshotView:
@@ -87,6 +90,8 @@ class CompanyCache:
         self._task: asyncio.Task[None] | None = None
         self.last_success: float | None = None
         self.last_attempt: float | None = None
+        self._failed_at: float | None = None
+        self._failures = 0
         self.refreshes = 0
 
     @property
@@ -127,6 +132,14 @@ class CompanyCache:
                     await self.refresh()
                 return self.view() or view
             return view
+        if (
+            self._error is not None
+            and self._failed_at is not None
+            and self._clock() - self._failed_at < FAILED_LOAD_BACKOFF
+        ):
+            # Bitrix24 just failed and there is nothing to serve: say so at once instead of
+            # making every waiting user sit through another round of retries.
+            raise SnapshotUnavailable(self._error)
         try:
             await self.refresh()
         except BitrixError as exc:
@@ -138,7 +151,11 @@ class CompanyCache:
 
     async def refresh(self) -> CompanySnapshot:
         """Fetch from Bitrix24 now and replace the snapshot; raises BitrixError on failure."""
+        failures_seen = self._failures
         async with self._lock:
+            if self._error is not None and self._failures != failures_seen:
+                # Someone else's attempt failed while we waited for the lock: same answer.
+                raise self._error
             self.last_attempt = self._clock()
             started = time.perf_counter()
             try:
@@ -146,6 +163,8 @@ class CompanyCache:
                 snapshot = CompanySnapshot(raw, tz=self._tz, options=self._options)
             except BitrixError as exc:
                 self._error = exc
+                self._failed_at = self._clock()
+                self._failures += 1
                 log.warning("company refresh failed: %s", exc)
                 raise
             self._snapshot = snapshot

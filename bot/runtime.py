@@ -30,6 +30,9 @@ from bot.speech.service import SpeechService
 
 log = logging.getLogger(__name__)
 
+#: Seconds a health probe waits for Bitrix24 before calling it unreachable.
+PROBE_TIMEOUT = 5.0
+
 EMBEDDED_NOTICE = (
     "BITRIX_WEBHOOK_URL is not set: using the embedded emulated Bitrix24 portal with the demo "
     "company ({url_host}). Set BITRIX_WEBHOOK_URL to use your portal."
@@ -70,6 +73,7 @@ class Runtime:
 
     settings: Settings
     client: BitrixClient
+    probe_client: BitrixClient
     loader: CompanyLoader
     cache: CompanyCache
     assistant: Assistant
@@ -100,6 +104,14 @@ class Runtime:
             burst=settings.bitrix_burst,
             timeout=settings.bitrix_timeout,
         )
+        # Health checks must answer fast when Bitrix24 is down (monitors time out in seconds):
+        # a second client that never retries, sharing the same leaky bucket.
+        probe_client = BitrixClient(
+            webhook,
+            timeout=min(settings.bitrix_timeout, PROBE_TIMEOUT),
+            max_retries=0,
+            limiter=client.limiter,
+        )
         options = mapping_options(settings)
         loader = CompanyLoader(client, tz=settings.tz, options=options)
         cache = CompanyCache(
@@ -116,6 +128,7 @@ class Runtime:
         return cls(
             settings=settings,
             client=client,
+            probe_client=probe_client,
             loader=loader,
             cache=cache,
             assistant=assistant,
@@ -131,7 +144,7 @@ class Runtime:
     async def health(self) -> HealthReport:
         """Run every health check now."""
         return await collect_health(
-            client=self.client,
+            client=self.probe_client,
             cache=self.cache,
             speech=self.speech,
             started_at=self.started_at,
@@ -142,6 +155,7 @@ class Runtime:
         """Stop background work and release connections, the model and the portal."""
         await self.cache.stop()
         await self.client.aclose()
+        await self.probe_client.aclose()
         if self.speech is not None:
             self.speech.close()
         if self.portal is not None:
