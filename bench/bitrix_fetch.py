@@ -17,12 +17,10 @@ Requests are counted by the portal (HTTP requests it received). Seconds are the 
 ``--repeat`` runs (the naive arm, dominated by the rate limit, runs once). Ratios are against
 (b) measured in the same run. Run: ``.venv/bin/python bench/bitrix_fetch.py [--sizes 490 5000]``.
 
-Reading the 5,000 row: the emulator answers a list page by scanning and sorting every record in
-Python, and its ``filter[>ID]`` match makes an ID-chained page cost ~1.4x an offset page. A real
-portal is the other way round: ``ID > x ORDER BY ID LIMIT 50`` is an index range scan, while an
-offset page also counts all rows (reference `bitrix24.md` §3: 0.097 s vs 49.9 s per page on
-2.4 M rows). So on the emulator, once the server's CPU rather than round trips dominates,
-fast_bitrix24's offset pages can be cheaper; the request counts are what carry over.
+Server cost: like a real portal (``ID > x ORDER BY ID LIMIT 50`` is an index range scan, while an
+offset page also counts all rows — reference `bitrix24.md` §3: 0.097 s vs 49.9 s per page on
+2.4 M rows), the emulator answers ID-chained pages from a sorted index, so its CPU time no longer
+favours offset paging; the request counts are what carry over to a real portal.
 """
 
 from __future__ import annotations

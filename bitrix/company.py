@@ -141,6 +141,7 @@ class CompanySnapshot:
         self._build_houses(raw)
         self._build_brigades()
         self._build_work(raw)
+        self._statistics: tuple[date, Statistics] | None = None
 
     # ------------------------------------------------------------------ building
     def _build_people(self, raw: RawCompanyData) -> None:
@@ -456,13 +457,12 @@ class CompanySnapshot:
         out: list[tuple[House, Visit]] = []
         day = start
         while day <= end:
-            items = [
+            # visits_by_day was filled from the houses in natural order: no sort needed.
+            out.extend(
                 (h, v)
                 for h, v in self.visits_by_day.get(day, [])
                 if brigade is None or h.brigade == brigade
-            ]
-            items.sort(key=lambda hv: natural_key(hv[0]))
-            out.extend(items)
+            )
             day += timedelta(days=1)
         return out
 
@@ -516,7 +516,20 @@ class CompanySnapshot:
         return rows
 
     def statistics(self) -> Statistics:
-        """Totals, per-brigade totals and field coverage over the serviced houses."""
+        """Totals, per-brigade totals and field coverage over the serviced houses.
+
+        Computed once per day (the schedule coverage depends on today's month): the snapshot
+        itself never changes.
+        """
+        today = self.today
+        cached = self._statistics
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        stats = self._compute_statistics(today)
+        self._statistics = (today, stats)
+        return stats
+
+    def _compute_statistics(self, today: date) -> Statistics:
 
         def totals(houses: list[House] | tuple[House, ...], people: int) -> Totals:
             return Totals(
@@ -532,7 +545,6 @@ class CompanySnapshot:
             for number, brigade in self.brigades.items()
         }
         total = len(self.houses)
-        today = self.today
         checks: dict[str, Callable[[House], bool]] = {
             "apartments": lambda h: h.apartments is not None,
             "entrances": lambda h: h.entrances is not None,
