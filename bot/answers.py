@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from bitrix.company import CompanySnapshot
+from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House, Task
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
@@ -23,10 +24,6 @@ from bot.nlu.morph import Morph
 MONTHS_GENITIVE = (
     "января", "февраля", "марта", "апреля", "мая", "июня",
     "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-MONTHS_NOMINATIVE = (
-    "январь", "февраль", "март", "апрель", "май", "июнь",
-    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
 )  # fmt: skip
 MONTHS_PREPOSITIONAL = (
     "январе", "феврале", "марте", "апреле", "мае", "июне",

@@ -43,7 +43,8 @@ COMPANY_CUES = frozenset(
         "компанией",
     }
 )
-_STREET_TYPE_WORDS = frozenset(
+#: Words that name a kind of street, in the forms people say them ("на улице", "ул").
+STREET_TYPE_WORDS = frozenset(
     {
         "улица",
         "улицы",
@@ -162,7 +163,7 @@ class Catalog:
                 forms.add(" ".join(words[1:]))
             for form in forms:
                 phrase = tuple(form.split())
-                if phrase and not all(w in _STREET_TYPE_WORDS for w in phrase):
+                if phrase and not all(w in STREET_TYPE_WORDS for w in phrase):
                     self.street_phrases.setdefault(phrase, set()).add(key)
             for town_form in morph.phrase_forms(sample.town) | {normalize_name(sample.town)}:
                 self.towns[town_form] = sample.town

@@ -31,6 +31,7 @@ import yaml
 from hassil import Intents, recognize_best
 
 from bitrix.company import CompanySnapshot
+from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.dates import DateMatch
@@ -459,67 +460,10 @@ class LanguageEngine:
 
 
 _EXTRA_VOCABULARY = frozenset(
-    {
-        "сегодня",
-        "завтра",
-        "послезавтра",
-        "вчера",
-        "неделе",
-        "неделю",
-        "неделя",
-        "месяце",
-        "месяц",
-        "выходных",
-        "выходные",
-        "понедельник",
-        "вторник",
-        "среду",
-        "среда",
-        "четверг",
-        "пятницу",
-        "пятница",
-        "субботу",
-        "суббота",
-        "воскресенье",
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-        "январе",
-        "феврале",
-        "марте",
-        "апреле",
-        "мае",
-        "июне",
-        "июле",
-        "августе",
-        "сентябре",
-        "октябре",
-        "ноябре",
-        "декабре",
-        "этой",
-        "следующей",
-        "прошлой",
-        "следующий",
-        "этом",
-        "следующем",
-        "прошлом",
-        "через",
-        "дней",
-        "дня",
-        "день",
-        "кондрово",
-        *BRIGADE_WORDS,
-    }
-)
+    {"сегодня", "завтра", "послезавтра", "вчера", "неделе", "неделю", "неделя", "месяце",
+     "месяц", "выходных", "выходные", "этой", "следующей", "прошлой", "следующий", "этом",
+     "следующем", "прошлом", "через", "дней", "дня", "день", *BRIGADE_WORDS}
+)  # fmt: skip
 
 
 _ANAPHORA = frozenset(
@@ -553,8 +497,6 @@ def _self_corrected(tokens: list[Any]) -> list[Any] | None:
 
 
 _COLLOQUIAL_NUMBERS = ("единица", "двойка", "тройка", "четверка", "пятерка", "шестерка", "семерка")
-_MONTHS = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
-           "октябрь", "ноябрь", "декабрь")  # fmt: skip
 _WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 _FILLERS = ("короче", "блин", "типа", "кстати", "значит", "слушай", "ладно", "так", "вот")
 
@@ -563,7 +505,7 @@ def _spoken_vocabulary(morph: Morph) -> set[str]:
     """Every case form of words people say around names: colloquial brigade numbers
     ("пятерка"), months, weekdays, fillers — so that a slip in them can be repaired."""
     words: set[str] = set(_FILLERS)
-    for word in (*_COLLOQUIAL_NUMBERS, *_MONTHS, *_WEEKDAYS):
+    for word in (*_COLLOQUIAL_NUMBERS, *MONTHS_NOMINATIVE, *_WEEKDAYS):
         words |= morph.word_forms(word)
     return words
 

@@ -24,7 +24,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bitrix.company import CompanySnapshot
-from bot.nlu.catalog import COMPANY_CUES, Catalog, StreetEntry
+from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, find_dates
 from bot.nlu.normalize import NormalizedText
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
@@ -49,22 +49,7 @@ BRIGADE_WORDS = frozenset(
 )
 _NUMBER_WORDS = frozenset({"номер", "н", "no"})
 _HOUSE_WORDS = frozenset({"дом", "дома", "дому", "доме", "домом", "д", "адрес", "адресу"})
-_STREET_TYPES = frozenset(
-    {
-        "улица",
-        "улицы",
-        "улице",
-        "улицу",
-        "улицей",
-        "ул",
-        "проспект",
-        "проспекта",
-        "проспекте",
-        "шоссе",
-        "переулок",
-        "переулке",
-    }
-)
+_STREET_TYPES = STREET_TYPE_WORDS | {"шоссе"}
 _PERSON_TITLES = frozenset(
     {
         "сотрудник",
