@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,7 +64,7 @@ REQUESTS = (
 )
 RUSSIAN = "дома третьей бригады"
 KOREAN = "서울 시청 앞에서 만나요. 내일 아침 아홉 시에 회의가 있습니다. 감사합니다."
-BENCH_FLOOD = {"flood_rate": 10_000.0, "flood_burst": 10_000}
+BENCH_FLOOD: dict[str, Any] = {"flood_rate": 10_000.0, "flood_burst": 10_000}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -251,8 +252,8 @@ async def benchmark(args: argparse.Namespace) -> None:
                 )
     print()
     print(f"{'figure':48} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  note")
-    for name, p50, p95_text, worst, note in rows:
-        print(f"{name:48} {p50} {p95_text} {worst}  {note}")
+    for name, p50, p95_text, worst, remark in rows:
+        print(f"{name:48} {p50} {p95_text} {worst}  {remark}")
     print()
     print(
         f"5 s voice note, median of {args.voice_runs} (ms; Korean model loaded in {load_s:.1f} s)"
@@ -298,9 +299,12 @@ async def transcript() -> None:
             [page] = await say(USER, "дома бригады 3")
             _show(">>", f"user {USER}", "[presses «Вперёд ▶️»]", [])
             await fake.press_button(USER, page, button_text="Вперёд ▶️")
-            turned = await fake.wait_for(
-                lambda: (m := fake.message(USER, page.message_id)).history and m
-            )
+
+            def turned_page() -> BotMessage | None:
+                current = fake.message(USER, page.message_id)
+                return current if current.history else None
+
+            turned = await fake.wait_for(turned_page)
             _show("<<", "bot (edits the message)", turned.text, turned.buttons)
             await say(USER, "а пятой?")
             [question] = await say(USER, "график Ленина")

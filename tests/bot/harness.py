@@ -143,6 +143,7 @@ def runtime_without_retries(settings: Settings) -> Runtime:
     assert settings.bitrix_webhook_url is not None
     webhook = settings.bitrix_webhook_url.get_secret_value()
     client = BitrixClient(webhook, timeout=5.0, max_retries=0)
+    probe_client = BitrixClient(webhook, timeout=5.0, max_retries=0, limiter=client.limiter)
     options = mapping_options(settings)
     loader = CompanyLoader(client, tz=settings.tz, options=options)
     cache = CompanyCache(
@@ -154,7 +155,12 @@ def runtime_without_retries(settings: Settings) -> Runtime:
     )
     assistant = Assistant(cache, tz=settings.tz)
     return Runtime(
-        settings=settings, client=client, loader=loader, cache=cache, assistant=assistant
+        settings=settings,
+        client=client,
+        probe_client=probe_client,
+        loader=loader,
+        cache=cache,
+        assistant=assistant,
     )
 
 

@@ -191,7 +191,9 @@ async def test_button_presses_are_not_flood_limited(store: PortalStore, tmp_path
             [(_, data)] = [b for b in current.buttons if b[0] == texts.NEXT]
             edits = len(current.history)
             await bot.fake.press_button(USER, current, data)
-            await bot.fake.wait_for(
-                lambda edits=edits: len(bot.fake.message(USER, page.message_id).history) > edits
-            )
+
+            def turned(edits: int = edits) -> bool | None:
+                return len(bot.fake.message(USER, page.message_id).history) > edits or None
+
+            await bot.fake.wait_for(turned)
         assert "Стр. 4 из 4" in bot.fake.message(USER, page.message_id).text
