@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from importlib import resources
@@ -38,7 +38,7 @@ from bot.nlu.dates import DateMatch
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
-from bot.nlu.numbers import TokenKind
+from bot.nlu.numbers import TokenKind, parse_number
 from bot.nlu.tagger import BRIGADE_WORDS, Mention, Tagged, Tagger
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ _OUT_OF_DOMAIN = (
     "музык",
     "анекдот", "шутк", "новост", "президент", "переведи", "перевод", "рецепт", "курс",
     "фильм", "сериал", "игра", "сыгра", "включи", "выключи", "будильник", "зарплат",
-    "отпуск", "больничн", "сообщени", "смс", "письмо",
+    "отпуск", "больничн", "сообщени", "смс", "письмо", "доехать", "добраться", "проехать",
+    "маршрут", "пробк",
 )  # fmt: skip
 # Requests to change data: the bot only reads Bitrix24, and says so.
 _WRITE_VERBS = (
@@ -174,6 +175,9 @@ class LanguageEngine:
             return Frame(name, text=text, normalized=normalized.text, source="command")
         if not normalized.tokens:
             return Frame("unknown", text=text, normalized="", source="empty")
+        respelled = _respell(normalized.tokens)
+        if respelled is not None:
+            normalized = replace(normalize(respelled), followup=normalized.followup)
         repaired, corrections = self.tagger.repair(normalized.tokens)
         corrected = _self_corrected(repaired)
         if corrections or corrected is not None:
@@ -325,8 +329,10 @@ class LanguageEngine:
         if not words:
             intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
         if intent is not None and intent != previous.intent:
-            if "house" in previous.slots and intent == "companies.list":
-                intent = "house.info"  # "а какая там УК?"
+            if "house" in previous.slots and intent in ("companies.list", "count"):
+                intent = "house.info"  # "а какая там УК?", "а сколько там квартир?"
+            if previous.intent == "count" and intent == "houses.list" and not _metric(words):
+                intent = "count"  # "а по Майской что?" after "сколько домов у третьей"
             if any(w in ("всего", "все", "вообще", "всех") for w in words):
                 return None  # a question about everything is a new question
             carried = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[intent]}
@@ -345,6 +351,19 @@ class LanguageEngine:
             number = bare[0]
             if number.value is not None and number.kind in (TokenKind.ORDINAL, TokenKind.CARDINAL):
                 updates["brigade"] = number.value
+        house = previous.slots.get("house")
+        if bare and house is not None and "house" in allowed and not tagged.first("house"):
+            # "а пятьдесят пять?" after a question about Московская 51: the same street.
+            number = _number_text(bare[0])
+            street_key = (house.address.town, house.address.street_key)
+            other = self.snapshot.house_at(street_key, number) if number else None
+            if other is not None:
+                updates["house"] = other
+        if _has(words, "count") and target == "houses.list":
+            target, allowed = "count", INTENT_SLOTS["count"]  # "а сколько их?"
+            updates["metric"] = _metric(words) or "houses"
+        elif _has(words, "count") and house is not None:
+            target, allowed = "house.info", INTENT_SLOTS["house.info"]  # "а сколько там квартир?"
         field_name = fixed.get("field") or _field(words)
         if field_name and target == "employee.info":
             updates["field"] = field_name
@@ -483,6 +502,65 @@ _CORRECTION_MARKERS = (
 )
 
 
+# Abbreviations Vosk spells out letter by letter ("тэ эс жэ" for ТСЖ).
+_SPELLED = {
+    ("тэ", "эс", "жэ"): "тсж",
+    ("тэ", "эс", "эн"): "тсн",
+    ("жэ", "эс", "ка"): "жск",
+    ("эм", "у", "пэ"): "муп",
+    ("жэ", "э", "у"): "жэу",
+    ("у", "ка"): "ук",
+    ("жэ", "ка", "ха"): "жкх",
+}
+# In-vocabulary words Vosk hears instead of a number ("бригады при" for «бригады три»),
+# trusted only where a number is expected: after a number, "бригада" or "номер".
+_NUMBER_HOMOPHONES = {"при": "три", "да": "два", "пядь": "пять", "петь": "пять",
+                      "сем": "семь", "вам": "два", "семья": "семь а", "бы": "б"}  # fmt: skip
+_EXPECTS_NUMBER = frozenset({"номер", "бригада", "бригады", "бригаде", "бригаду", "бригадой"})
+# Typed shorthand for "бригада": "бр 2", "бр.4", "2 бриг".
+_BRIGADE_SHORTHAND = frozenset({"бр", "бриг", "брига"})
+# Ordinal endings typed after digits without a hyphen ("2ю бригаду" → "2-ю").
+_DIGIT_ENDINGS = frozenset({"ю", "я", "й", "ой", "ая", "ую", "ей", "ий", "го", "му", "м"})
+
+
+def _respell(tokens: Sequence[Any]) -> str | None:
+    """Undo speech-recognition and typing habits that hide words the engine knows:
+    spelled-out abbreviations, number homophones after a number or "бригада", a number glued
+    to "дом" ("пятьдом"), "бр"/"бриг" for "бригада", "2ю" for "2-ю". None when nothing
+    changed. Works on the words as said (numbers as their source words) for re-normalising."""
+    words = [t.source if t.is_number else t.text for t in tokens]
+    out: list[str] = []
+    changed = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        spelled = next((a for k, a in _SPELLED.items() if tuple(words[i : i + len(k)]) == k), None)
+        if spelled is not None:
+            length = next(len(k) for k, a in _SPELLED.items() if a == spelled)
+            out.append(spelled)
+            i += length
+            changed = True
+            continue
+        before = tokens[i - 1] if i else None
+        after_number = before is not None and before.is_number
+        if word in _NUMBER_HOMOPHONES and (after_number or (out and out[-1] in _EXPECTS_NUMBER)):
+            out.append(_NUMBER_HOMOPHONES[word])
+            changed = True
+        elif word in _BRIGADE_SHORTHAND:
+            out.append("бригады")
+            changed = True
+        elif word in _DIGIT_ENDINGS and before is not None and before.source.isdigit():
+            out[-1] = f"{out[-1]}-{word}"
+            changed = True
+        elif word.endswith("дом") and len(word) > 3 and parse_number(word[:-3]) is not None:
+            out.extend((word[:-3], "дом"))
+            changed = True
+        else:
+            out.append(word)
+        i += 1
+    return " ".join(out) if changed else None
+
+
 def _self_corrected(tokens: list[Any]) -> list[Any] | None:
     """ "третьей ой нет четвертой бригады" → "четвертой бригады": a number said again after
     a correction word replaces the number before it. None when there is no such correction."""
@@ -514,6 +592,12 @@ def _slot_of(mention: Mention, intent: str) -> str:
     if mention.kind == "date" and intent == "house.schedule":
         return "month"
     return mention.kind
+
+
+def _number_text(token: Any) -> str | None:
+    if token.kind is TokenKind.HOUSE and token.house is not None:
+        return str(token.house)
+    return str(token.value) if token.value is not None else None
 
 
 def _metric(words: list[str]) -> str | None:

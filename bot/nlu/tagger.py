@@ -474,8 +474,11 @@ class Tagger:
         for i, token in enumerate(tokens):
             if taken[i] or i in used or token.value is None or not 1 <= token.value <= 20:
                 continue
+            after_preposition = i > 0 and words[i - 1] in ("у", "в", "во", "из", "для")
             feminine = token.kind is TokenKind.ORDINAL and (
-                token.source.endswith(_FEMININE_ENDINGS) or token.source[:1].isdigit()
+                token.source.endswith(_FEMININE_ENDINGS)
+                or token.source[:1].isdigit()
+                or after_preposition  # "кто бригадир у пятый": Vosk lost the ending
             )
             colloquial = token.kind is TokenKind.NOUN  # "тройка", "пятерка"
             following = words[i + 1] if i + 1 < len(words) else ""

@@ -41,7 +41,9 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
 #: Corpus files in evaluation order; ``dev2`` is a second development set (new phrasings).
-SPLITS = tuple(s for s in ("dev", "dev2", "heldout") if (CORPUS_DIR / f"{s}.yaml").exists())
+SPLITS = tuple(
+    s for s in ("dev", "dev2", "dev3", "heldout") if (CORPUS_DIR / f"{s}.yaml").exists()
+)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,12 @@ FLOORS = {
     ("dev2", "typed"): 99.0,
     ("dev2", "vosk"): 99.0,
     ("dev2", "noisy"): 91.0,
+    ("dev3", "typed"): 99.0,
+    ("dev3", "vosk"): 98.0,
+    ("dev3", "noisy"): 89.0,
     ("heldout", "typed"): 96.0,
-    ("heldout", "vosk"): 88.0,
-    ("heldout", "noisy"): 84.0,
+    ("heldout", "vosk"): 89.0,
+    ("heldout", "noisy"): 85.0,
 }
 
 
