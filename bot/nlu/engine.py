@@ -354,9 +354,9 @@ class LanguageEngine:
         house = previous.slots.get("house")
         if bare and house is not None and "house" in allowed and not tagged.first("house"):
             # "а пятьдесят пять?" after a question about Московская 51: the same street.
-            number = _number_text(bare[0])
+            said = _number_text(bare[0])
             street_key = (house.address.town, house.address.street_key)
-            other = self.snapshot.house_at(street_key, number) if number else None
+            other = self.snapshot.house_at(street_key, said) if said else None
             if other is not None:
                 updates["house"] = other
         if _has(words, "count") and target == "houses.list":
