@@ -34,6 +34,8 @@ Fetch = Callable[[], Awaitable[RawCompanyData]]
 
 #: Seconds after a failed first load during which `get` fails fast instead of retrying.
 FAILED_LOAD_BACKOFF = 15.0
+#: Seconds the background loop waits before trying Bitrix24 again after a failure.
+RETRY_AFTER_FAILURE = 30.0
 
 
 @dataclass(frozen=True)
@@ -229,13 +231,14 @@ class CompanyCache:
     async def _loop(self) -> None:
         while True:
             view = self.view()
-            if view is None:
-                delay = 0.0
-            elif self._error is not None:
+            if self._error is not None:
                 # Bitrix24 failed: retry sooner than the TTL, but do not hammer it.
-                delay = min(self._ttl, 30.0)
+                delay = max(1.0, min(self._ttl, RETRY_AFTER_FAILURE))
+            elif view is None:
+                delay = 0.0
             else:
-                delay = max(0.0, self._ttl - view.age_s)
+                # A TTL of 0 would spin: refresh at most once a second.
+                delay = max(1.0, self._ttl - view.age_s)
             await asyncio.sleep(delay)
             try:
                 await self.refresh()
@@ -244,4 +247,4 @@ class CompanyCache:
                     self._load_from_disk()
             except Exception:
                 log.exception("unexpected error while refreshing company data")
-                await asyncio.sleep(min(self._ttl, 30.0))
+                await asyncio.sleep(RETRY_AFTER_FAILURE)

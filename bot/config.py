@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     # --- Telegram -----------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None
     telegram_api_server: str | None = None
+    telegram_api_local: bool = False
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_listen_host: str = "127.0.0.1"

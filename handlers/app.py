@@ -96,7 +96,9 @@ def create_bot(settings: Settings) -> Bot:
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = (
-        TelegramAPIServer.from_base(settings.telegram_api_server.rstrip("/"))
+        TelegramAPIServer.from_base(
+            settings.telegram_api_server.rstrip("/"), is_local=settings.telegram_api_local
+        )
         if settings.telegram_api_server
         else PRODUCTION
     )
