@@ -703,7 +703,7 @@ def _cmd_fields(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
     # Imported here, not at the top: `bot.cli` imports this module for every command, and
     # the embedded portal pulls in the demo generator (Faker), which `--help` should not pay.
-    from bot.cli import load_settings  # noqa: PLC0415
+    from bot.config import load_settings  # noqa: PLC0415
     from bot.logs import configure_logging  # noqa: PLC0415
     from bot.runtime import mapping_options, start_embedded_portal  # noqa: PLC0415
 

@@ -16,24 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def load_settings() -> Settings:
-    """Read settings; a configuration error is a clear message and exit code 2."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        print(f"audiobot: invalid configuration: {problems}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def _setup(args: argparse.Namespace, *, quiet_default: bool) -> Settings:

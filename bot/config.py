@@ -8,11 +8,12 @@ reprs, logs or `/health` output.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BrigadeSource = Literal["auto", "responsible_name", "responsible_department", "field"]
@@ -36,6 +37,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `cp .env.example .env` leaves many "NAME=" lines: empty means "not set", not "".
+        env_ignore_empty=True,
     )
 
     # --- Telegram -----------------------------------------------------------------------
@@ -48,6 +51,7 @@ class Settings(BaseSettings):
     telegram_webhook_listen_port: int = Field(default=8080, ge=0, le=65535)
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     flood_rate: float = Field(default=1.0, gt=0)
     flood_burst: int = Field(default=5, ge=1)
 
@@ -93,9 +97,13 @@ class Settings(BaseSettings):
             self.api_token,
             self.telegram_webhook_secret,
         ]
-        return [v.get_secret_value() for v in values if v is not None]
+        secrets = [v.get_secret_value() for v in values if v is not None]
+        if self.telegram_webhook_url:
+            # Its path is often the secret that keeps strangers from posting updates.
+            secrets.append(self.telegram_webhook_url)
+        return secrets
 
-    @field_validator("admin_ids", "allowed_user_ids", mode="before")
+    @field_validator("admin_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
         return _parse_id_set(value)
@@ -141,3 +149,15 @@ class Settings(BaseSettings):
     def is_admin(self, user_id: int) -> bool:
         """Whether the Telegram user may see `/health` and other admin output."""
         return user_id in self.admin_ids
+
+
+def load_settings() -> Settings:
+    """Read settings for a command; a configuration error is one clear line and exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        sys.stderr.write(f"audiobot: invalid configuration: {problems}\n")
+        raise SystemExit(2) from None

@@ -612,7 +612,7 @@ async def run_api(settings: Settings, *, host: str | None = None, port: int | No
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handlers.http_api [--host H] [--port P]``: the API without the bot."""
-    from bot.cli import load_settings  # noqa: PLC0415 - the CLI's settings reader, on demand
+    from bot.config import load_settings  # noqa: PLC0415 - the CLI's settings reader, on demand
     from bot.logs import configure_logging  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(

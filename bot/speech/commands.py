@@ -91,9 +91,12 @@ def add_commands(
 
 
 def _settings() -> Settings:
-    from bot.config import Settings  # noqa: PLC0415 - keeps `--help` free of settings parsing
+    from bot.config import load_settings  # noqa: PLC0415 - keeps `--help` free of settings parsing
+    from bot.logs import configure_logging  # noqa: PLC0415
 
-    return Settings()
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.secrets())
+    return settings
 
 
 def _vocab_second_pass(recognizer: Recognizer, vocab: Path) -> SecondPass:
