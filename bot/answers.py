@@ -18,7 +18,7 @@ from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House, Task
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
-from bot.nlu.frame import Choice, Frame, Problem
+from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph
 
 MONTHS_GENITIVE = (
@@ -38,6 +38,12 @@ METRIC_NOUNS = {
     "employees": "человек",
     "brigades": "бригада",
     "companies": "управляющая компания",
+}
+#: Intents that cannot answer without one slot, and what to say when it is missing.
+REQUIRED_SLOTS = {"house.info": "house", "house.schedule": "house", "employee.info": "person"}
+MISSING_SLOT = {
+    "house": "Не понял, о каком доме речь. Назовите улицу и номер: «Пролетарская 112/1».",
+    "person": "Не понял, о ком речь. Назовите фамилию: «телефон Петрова».",
 }
 EXAMPLES = (
     "дома бригады 3",
@@ -162,10 +168,12 @@ class AnswerBuilder:
         handler = getattr(self, "_" + frame.intent.replace(".", "_"), None)
         if handler is None or frame.intent == "unknown":
             return self._unknown(frame)
-        if problem and frame.intent in ("house.info", "house.schedule", "employee.info"):
-            needed = {"house.info": "house", "house.schedule": "house", "employee.info": "person"}
-            if needed[frame.intent] not in frame.slots:
-                return Answer(problem)
+        required = REQUIRED_SLOTS.get(frame.intent)
+        if required is not None and required not in frame.slots:
+            return Answer(problem or MISSING_SLOT[required])
+        if any(p.kind in INTENT_SLOTS.get(frame.intent, ()) for p in frame.problems):
+            # A filter that names nothing real: saying so beats an unfiltered list.
+            return Answer(problem)
         answer: Answer = handler(frame, today)
         if problem:
             answer = Answer(
@@ -199,6 +207,8 @@ class AnswerBuilder:
                 lines.append(f"{names} больше не работает в компании — данные не показываю.")
             elif problem.kind == "person":
                 lines.append(f"Сотрудника «{problem.said}» нет в базе.")
+            elif problem.kind == "date":
+                lines.append(f"Такой даты нет: «{problem.said}».")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ filters

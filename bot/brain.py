@@ -20,7 +20,7 @@ from typing import Any
 
 from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
 from bitrix.company import CompanySnapshot
-from bot.answers import Answer, AnswerBuilder, stale_note
+from bot.answers import REQUIRED_SLOTS, Answer, AnswerBuilder, stale_note
 from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
@@ -143,7 +143,10 @@ class Assistant:
             # A bug must not leave the user without an answer; the operator gets the trace.
             log.exception("could not build the answer for intent %s", frame.intent)
             answer = Answer("Не получилось составить ответ — ошибка в боте, мы её исправим.")
-        if not frame.clarify and frame.intent not in ("unknown",):
+        complete = REQUIRED_SLOTS.get(frame.intent, "") in ("", *frame.slots)
+        if not frame.clarify and frame.intent != "unknown" and complete and not frame.problems:
+            # Only a question that was answered can be continued ("а телефон?"): a frame
+            # without its house or person would make the follow-up fail.
             self._remember(conversation, frame)
         note = ""
         if view.stale and frame.intent not in ("help", "greeting", "unknown"):

@@ -34,7 +34,7 @@ from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
-from bot.nlu.dates import DateMatch
+from bot.nlu.dates import DateKind, DateMatch
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
@@ -50,56 +50,32 @@ _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
 # Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
 _CUES: dict[str, tuple[str, ...]] = {
-    "count": ("сколько", "скока", "скоко", "количеств", "кол во", "число"),
-    "stats": ("статист", "сводк", "итог", "отчет", "показател"),
+    "count": ("сколько", "скока", "скоко", "скок", "количеств", "кол во", "число"),
+    "stats": ("статист", "сводк", "итог", "отчет", "показател", "стата"),
     "houses": ("дом", "адрес", "объект"),
     "schedule": ("график", "расписан", "периодичн"),
     "when": ("когда",),
+    "where": ("куда", "где"),
     "clean": ("убира", "убер", "уборк", "мою", "моет", "моем", "мыт", "мойк", "чист", "обслужив"),
-    "departments": ("отдел", "подразделен", "структур", "департамент"),
+    "departments": ("отдел", "подразделен", "структур", "оргструктур", "департамент"),
     "head": ("бригадир", "руковод", "начальник", "старш", "главн", "возглав"),
-    "people": (
-        "сотрудник",
-        "работник",
-        "персонал",
-        "состав",
-        "люд",
-        "человек",
-        "коллектив",
-        "кто работает",
-        "штат",
-    ),
-    "companies": ("ук", "управляющ", "компани", "заказчик"),
-    "tasks": ("задач", "задани", "поручен", "дедлайн", "висит", "висят"),
+    "people": ("сотрудник", "работник", "персонал", "состав", "люд", "человек", "чел",
+               "коллектив", "кто работает", "штат"),
+    "companies": ("ук", "управляющ", "компани", "заказчик", "управляйк"),
+    "tasks": ("задач", "задани", "поручен", "дедлайн", "висит", "висят", "таск"),
     "overdue": ("просроч", "сорван", "горит", "горящ"),
     "calendar": ("событи", "встреч", "мероприят", "календар", "планерк", "совещан", "собрани"),
-    "help": (
-        "помощ",
-        "помоги",
-        "справк",
-        "умеешь",
-        "умеете",
-        "можешь",
-        "инструкц",
-        "спрашива",
-        "спросить",
-        "пользоват",
-    ),
-    "greeting": (
-        "привет",
-        "здравств",
-        "здраст",
-        "спасибо",
-        "благодар",
-        "добрый",
-        "доброе",
-        "свидани",
-    ),
-    "info": ("информац", "инфо", "данные", "сведени", "подробн", "карточк", "расскаж"),
-    "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат"),
+    "duty": ("дежур",),
+    "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "умеет", "можешь", "инструкц",
+             "спрашива", "спросить", "пользоват", "вопрос", "пример", "задавать"),
+    "greeting": ("привет", "здравств", "здраст", "спасибо", "благодар", "добрый", "доброе",
+                 "свидани"),
+    "info": ("информац", "инфо", "инфа", "данные", "сведени", "подробн", "карточк", "расскаж",
+             "про$"),
+    "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат", "тел"),
     "email": ("почт", "email", "емейл", "имейл", "мейл", "электронк"),
     "position": ("должност", "кем работает"),
-}
+}  # fmt: skip
 # Words that put a request outside the bot's world even when domain words surround it
 # ("сколько стоит уборка подъезда", "вызови такси на Пролетарскую 112"): prices, orders,
 # purchases, transport, entertainment, news. The keyword fallback refuses such requests.
@@ -111,6 +87,9 @@ _OUT_OF_DOMAIN = (
     "фильм", "сериал", "игра", "сыгра", "включи", "выключи", "будильник", "зарплат",
     "отпуск", "больничн", "сообщени", "смс", "письмо", "доехать", "добраться", "проехать",
     "маршрут", "пробк",
+    "живет", "живут", "проживает", "население", "жителей",
+    "плат", "напиши", "написать", "вотсап", "ватсап", "вацап", "телеграм", "мессенджер",
+    "заболе", "болею", "рентабель", "прибыл", "выручк", "доход", "расход", "бюджет",
 )  # fmt: skip
 # Requests to change data: the bot only reads Bitrix24, and says so.
 _WRITE_VERBS = (
@@ -131,10 +110,19 @@ _METRICS = (
 
 
 def _has(words: Iterable[str], cue: str) -> bool:
-    stems = _CUES[cue]
-    return any(w.startswith(stem) for w in words for stem in stems if " " not in stem) or any(
-        " " in stem and stem in " ".join(words) for stem in stems
-    )
+    """Whether a word starts with one of the cue's stems; "x$" must be the whole word "x",
+    and a stem with a space must appear as a phrase."""
+    words = list(words)
+    for stem in _CUES[cue]:
+        if stem.endswith("$"):
+            if stem[:-1] in words:
+                return True
+        elif " " in stem:
+            if stem in " ".join(words):
+                return True
+        elif any(w.startswith(stem) for w in words):
+            return True
+    return False
 
 
 def template_vocabulary(doc: dict[str, Any]) -> set[str]:
@@ -192,7 +180,8 @@ class LanguageEngine:
         if intent is None:
             intent, fixed = self._fallback(tagged)
             source = "keywords"
-        anaphora = any(t.text in _ANAPHORA for t in normalized.tokens)
+        # Pronouns outside names and dates ("на этой неделе" is a date, not "this one").
+        anaphora = any(w in _ANAPHORA for w in tagged.text.split())
         # "у пятой?", "по Майской?": only names and numbers after a preposition continue the
         # last question even without "а" (speech recognition often drops it).
         content = [w for w in tagged.text.split() if not w.startswith("x")]
@@ -228,22 +217,36 @@ class LanguageEngine:
         return result.intent.name, fixed
 
     def _fallback(self, tagged: Tagged) -> tuple[str | None, dict[str, Any]]:
-        """Decide from cue words when no template matched (noisy or unforeseen phrasing)."""
+        """Decide from cue words when no template matched (noisy or unforeseen phrasing).
+
+        Rules are tried in order; the first that fits wins. They refuse when the request is
+        mostly words the engine has never seen, or names something outside its world.
+        """
         words = [w for w in tagged.text.split() if not w.startswith("x")]
         kinds = {m.kind for m in tagged.mentions}
         fixed: dict[str, Any] = {}
         metric = _metric(words)
-        # Many unknown words and no entity: most likely not about our work at all.
-        if len(tagged.unknown) >= 2 and not kinds:
-            return None, {}
+        joined = " ".join(words)
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}
-        # A word the engine has never seen, not even misheard ("пробки", "москве", "уволь"):
-        # the request is about something else; guessing from the rest would be a confident
-        # wrong answer.
-        if any(len(w) >= 4 and not self.tagger.near_vocabulary(w) for w in tagged.unknown):
+        # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
+        # what was said, the request is about something else; guessing from the rest would be
+        # a confident wrong answer.
+        foreign = [w for w in tagged.unknown if len(w) >= 4 and not self.tagger.near_vocabulary(w)]
+        content = [w for w in words if w not in _FUNCTION_WORDS] + [
+            m.kind for m in tagged.mentions
+        ]
+        if foreign and (not kinds or 2 * len(foreign) >= len(content)):
             return None, {}
-        if any(w in self.catalog.event_words for w in words):
+        if any(w.startswith(("спасиб", "благодар", "спс")) for w in words) and not kinds:
+            return "greeting", fixed
+        if (
+            _has(words, "help")
+            and not kinds - {"position"}
+            and ({"как", "что", "какие", "какой"} & set(words) or "пример" in joined)
+        ):
+            return "help", fixed  # "я новый менеджер, как тут что спрашивать?"
+        if any(w in self.catalog.event_words for w in words) or _has(words, "duty"):
             return "calendar.list", fixed
         if _has(words, "tasks") or (_has(words, "overdue") and not _has(words, "calendar")):
             if _has(words, "overdue"):
@@ -255,12 +258,36 @@ class LanguageEngine:
             if (
                 _has(words, "schedule")
                 or _has(words, "when")
-                or (_has(words, "clean") and not _has(words, "info"))
+                or "date" in kinds
+                or (_has(words, "clean") and not _has(words, "info") and "кто" not in words)
             ):
                 return "house.schedule", fixed
             if _has(words, "count") and metric:
                 fixed["metric"] = metric
             return "house.info", fixed
+        plural_brigades = any(w in ("бригады", "бригад", "бригадах", "бригадам") for w in words)
+        if _has(words, "departments") or (
+            "brigade" not in kinds
+            and plural_brigades
+            and (_has(words, "head") or "кажд" in joined or "кто" in words)
+        ):
+            return "departments.list", fixed  # "сколько бригад и кто ими руководит"
+        if (
+            _has(words, "companies")
+            and not kinds
+            and ("кажд" in joined or (_has(words, "houses") and metric != "houses"))
+        ):
+            return "companies.list", fixed  # "все УК и сколько у каждой домов"
+        if "brigade" in kinds and _has(words, "info"):
+            return "brigade.info", fixed  # "расскажи про пятую бригаду …"
+        if "date" in kinds and (
+            _has(words, "clean")
+            or _has(words, "schedule")
+            or _has(words, "houses")
+            or _has(words, "where")
+            or "brigade" in kinds
+        ):
+            return "schedule.day", fixed
         if _has(words, "count") and metric:
             return "count", {"metric": metric}
         if _has(words, "stats"):
@@ -270,22 +297,14 @@ class LanguageEngine:
             if field_name:
                 fixed["field"] = field_name
             return "employee.info", fixed
-        if "date" in kinds and (
-            _has(words, "clean") or _has(words, "schedule") or _has(words, "houses")
-        ):
-            return "schedule.day", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
-        if _has(words, "help") and ("как" in words or "что" in words) and not kinds - {"position"}:
-            return "help", fixed  # "я новый менеджер, как тут что спрашивать?"
-        if "position" in kinds or _has(words, "people"):
+        if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
             return "employees.list", fixed
         if kinds & {"brigade", "company", "street"} and (
             _has(words, "houses") or _has(words, "clean")
         ):
             return "houses.list", fixed
-        if _has(words, "departments"):
-            return "departments.list", fixed
         if _has(words, "companies") and not kinds:
             return "companies.list", fixed
         if _has(words, "help"):
@@ -375,6 +394,14 @@ class LanguageEngine:
         if not mentions and not updates and target == previous.intent:
             return None
         kept = {k: v for k, v in previous.slots.items() if k in allowed}
+        new_kinds = {_slot_of(m, target) for m in mentions}
+        if "date" in new_kinds:
+            kept.pop("overdue", None)  # "просроченные задачи" → "а завтра?": tomorrow's tasks
+        filters = {"brigade", "company", "street"}
+        narrowing = "из них" in tagged.text or "среди них" in tagged.text
+        if target in ("houses.list", "count") and new_kinds & filters and not narrowing:
+            # "сколько квартир у третьей" → "а на Гвардейской?": the street instead.
+            kept = {k: v for k, v in kept.items() if k not in filters}
         base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
         base = base.with_slots(**updates)
         return self._resolve(target, {}, tagged, text, "context", base=base)
@@ -485,6 +512,10 @@ _EXTRA_VOCABULARY = frozenset(
 )  # fmt: skip
 
 
+_FUNCTION_WORDS = frozenset(
+    {"в", "во", "на", "у", "по", "с", "со", "к", "ко", "о", "об", "а", "и", "ну", "же", "ли",
+     "за", "из", "от", "до", "для", "не", "то", "что", "как", "кто", "мне", "нам", "нас"}
+)  # fmt: skip
 _ANAPHORA = frozenset(
     {"его", "него", "нему", "ему", "ней", "нее", "неё", "ее", "её", "их", "них", "там",
      "этому", "этот", "этого", "этой", "тот", "том", "она", "он", "они", "ей", "ним", "нем",
@@ -579,18 +610,28 @@ _WEEKDAYS = ("понедельник", "вторник", "среда", "четв
 _FILLERS = ("короче", "блин", "типа", "кстати", "значит", "слушай", "ладно", "так", "вот")
 
 
+# Whole words behind the out-of-domain stems: in the vocabulary, their misheard forms
+# ("стоет", "соабщение") are repaired to them and then refused.
+_OUT_OF_DOMAIN_WORDS = ("стоит", "стоимость", "цена", "сообщение", "зарплата", "погода",
+                        "такси", "анекдот", "музыка", "новости", "прибыль", "рентабельность",
+                        "заболела", "заболел", "платим", "напиши", "отправь")  # fmt: skip
+
+
 def _spoken_vocabulary(morph: Morph) -> set[str]:
     """Every case form of words people say around names: colloquial brigade numbers
-    ("пятерка"), months, weekdays, fillers — so that a slip in them can be repaired."""
+    ("пятерка"), months, weekdays, fillers, out-of-domain words — so that a slip in them can
+    be repaired."""
     words: set[str] = set(_FILLERS)
-    for word in (*_COLLOQUIAL_NUMBERS, *MONTHS_NOMINATIVE, *_WEEKDAYS):
+    for word in (*_COLLOQUIAL_NUMBERS, *MONTHS_NOMINATIVE, *_WEEKDAYS, *_OUT_OF_DOMAIN_WORDS):
         words |= morph.word_forms(word)
     return words
 
 
 def _slot_of(mention: Mention, intent: str) -> str:
     if mention.kind == "date" and intent == "house.schedule":
-        return "month"
+        # Only a named month is the schedule's month ("на декабрь"); "сегодня" is not.
+        is_month = isinstance(mention.value, DateMatch) and mention.value.kind is DateKind.MONTH
+        return "month" if is_month or mention.missing else "date"
     return mention.kind
 
 
@@ -601,9 +642,11 @@ def _number_text(token: Any) -> str | None:
 
 
 def _metric(words: list[str]) -> str | None:
-    for name, stems in _METRICS:
-        if any(w.startswith(stem) for w in words for stem in stems):
-            return name
+    """The first thing counted in the request ("сколько домов без УК" counts houses)."""
+    for word in words:
+        for name, stems in _METRICS:
+            if any(word.startswith(stem) for stem in stems):
+                return name
     return None
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from rapidfuzz import process
@@ -25,7 +25,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
-from bot.nlu.dates import DateMatch, find_dates
+from bot.nlu.dates import DateMatch, DateRange, find_dates
 from bot.nlu.normalize import NormalizedText
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
@@ -187,6 +187,57 @@ class Tagged:
         """Numbers that belong to no entity (e.g. «а у 5?» in a follow-up)."""
         taken = {i for m in self.mentions for i in range(m.start, m.end)}
         return [t for i, t in enumerate(self.tokens) if t.is_number and i not in taken]
+
+
+MONTH_GENITIVE = {
+    name: index
+    for index, name in enumerate(
+        ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+         "сентября", "октября", "ноября", "декабря"),
+        start=1,
+    )
+}  # fmt: skip
+
+
+def _join_ranges(tokens: Sequence[Token], found: list[DateMatch], today: date) -> list[DateMatch]:
+    """ "с 1 по 5 декабря", "с 20 ноября по 30 ноября", "с понедельника по среду": one range."""
+    out: list[DateMatch] = []
+    for match in found:
+        starts_with_to = match.text.split()[:1] in (["по"], ["до"])
+        previous = out[-1] if out else None
+        if starts_with_to and previous is not None and previous.end == match.start:
+            start, end = previous.range.start, match.range.end
+            while end < start:  # "с пятницы по вторник": the next such weekday
+                end += timedelta(days=7)
+            text = f"{previous.text} {match.text}"
+            out[-1] = DateMatch(DateRange(start, end), previous.start, match.end, match.kind, text)
+            continue
+        first = match.start
+        # "с 1 по 5 декабря": the first day is a bare number in the same month.
+        if (
+            starts_with_to
+            and first >= 2
+            and tokens[first - 2].text in ("с", "со", "от")
+            and tokens[first - 1].kind in (TokenKind.CARDINAL, TokenKind.ORDINAL)
+            and tokens[first - 1].value is not None
+            and match.range.start == match.range.end
+        ):
+            end_day = match.range.end
+            day = tokens[first - 1].value or 0
+            try:
+                start_day: date | None = end_day.replace(day=day)
+            except ValueError:
+                start_day = None
+            if start_day is not None and start_day <= end_day:
+                text = f"{tokens[first - 2].text} {tokens[first - 1].text} {match.text}"
+                out.append(
+                    DateMatch(
+                        DateRange(start_day, end_day), first - 2, match.end, match.kind, text
+                    )
+                )
+                continue
+        out.append(match)
+    return out
 
 
 def _common_prefix(words: Sequence[str]) -> str:
@@ -372,6 +423,8 @@ class Tagger:
                 taken[k] = True
 
         words = [_word(t) for t in tokens]
+        for mention in self._impossible_dates(tokens, words, taken):
+            claim(mention)
         for match in self._dates(tokens, today):
             if not any(taken[match.start : match.end]):
                 claim(Mention("date", match.start, match.end, match.text, value=match))
@@ -434,7 +487,27 @@ class Tagger:
             tokens=tuple(tokens),
             words=tuple(t.source for t in tokens),
         )
-        return [m for m in find_dates(normalized, today) if m.range is not None]
+        found = [m for m in find_dates(normalized, today) if m.range is not None]
+        return _join_ranges(tokens, found, today)
+
+    @staticmethod
+    def _impossible_dates(
+        tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool]
+    ) -> list[Mention]:
+        """ "31 февраля", "32 декабря": a day and a month that make no date. Said, so it must
+        be answered ("такой даты нет"), never silently widened or dropped."""
+        found = []
+        for i in range(len(tokens) - 1):
+            token = tokens[i]
+            month = MONTH_GENITIVE.get(words[i + 1])
+            if taken[i] or month is None or token.value is None or not token.is_number:
+                continue
+            try:
+                date(2024, month, token.value)  # 2024: a leap year allows 29 февраля
+            except ValueError:
+                text = f"{token.source} {tokens[i + 1].source}"
+                found.append(Mention("date", i, i + 2, text, missing=True))
+        return found
 
     # ------------------------------------------------------------------ brigades
     def _brigades(

@@ -42,7 +42,7 @@ TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
 #: Corpus files in evaluation order; ``dev2`` is a second development set (new phrasings).
 SPLITS = tuple(
-    s for s in ("dev", "dev2", "dev3", "heldout") if (CORPUS_DIR / f"{s}.yaml").exists()
+    s for s in ("dev", "dev2", "dev3", "dev4", "heldout") if (CORPUS_DIR / f"{s}.yaml").exists()
 )
 
 

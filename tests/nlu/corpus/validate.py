@@ -52,6 +52,7 @@ SPLITS: dict[str, tuple[str, str]] = {
     "dev": ("dev.yaml", "dev-"),
     "dev2": ("dev2.yaml", "d2-"),
     "dev3": ("dev3.yaml", "d3-"),
+    "dev4": ("dev4.yaml", "d4-"),
     "heldout": ("heldout.yaml", "ho-"),
 }
 
@@ -84,10 +85,10 @@ BIG_INTENTS = frozenset({"houses.list", "count", "house.info", "house.schedule",
                          "employees.list", "employee.info", "tasks.list"})  # fmt: skip
 
 # Size targets of the task brief (tests/nlu/corpus/README.md).
-MIN_ITEMS = {"dev": 260, "dev2": 300, "dev3": 300, "heldout": 110}
-MIN_PER_INTENT = {"dev": 12, "dev2": 12, "dev3": 12, "heldout": 4}
+MIN_ITEMS = {"dev": 260, "dev2": 300, "dev3": 300, "dev4": 300, "heldout": 110}
+MIN_PER_INTENT = {"dev": 12, "dev2": 12, "dev3": 12, "dev4": 12, "heldout": 4}
 MIN_PER_BIG_INTENT_DEV = 20
-MIN_OOD = {"dev": 20, "dev2": 30, "dev3": 30, "heldout": 12}
+MIN_OOD = {"dev": 20, "dev2": 30, "dev3": 30, "dev4": 35, "heldout": 12}
 MIN_CLARIFY_HELDOUT = 4
 MIN_FOLLOWUPS_HELDOUT = 4
 MIN_VOSK_SHARE_HELDOUT = 0.55
