@@ -144,9 +144,9 @@ class Assistant:
             log.exception("could not build the answer for intent %s", frame.intent)
             answer = Answer("Не получилось составить ответ — ошибка в боте, мы её исправим.")
         complete = REQUIRED_SLOTS.get(frame.intent, "") in ("", *frame.slots)
-        if not frame.clarify and frame.intent != "unknown" and complete and not frame.problems:
-            # Only a question that was answered can be continued ("а телефон?"): a frame
-            # without its house or person would make the follow-up fail.
+        if frame.clarify or (frame.intent != "unknown" and complete and not frame.problems):
+            # A question can be continued ("а телефон?") or, when it asked the user to choose,
+            # answered in words ("Ольга"); a frame without its house or person cannot.
             self._remember(conversation, frame)
         note = ""
         if view.stale and frame.intent not in ("help", "greeting", "unknown"):

@@ -20,29 +20,27 @@ from bot.nlu.phonetic import phonetic_key
 
 Phrase = tuple[str, ...]
 
+#: Short and colloquial first names ("Таня" for Татьяна): people say them more than full ones.
+DIMINUTIVES = {
+    "татьяна": ("таня",), "мария": ("маша", "маня"), "ольга": ("оля",), "светлана": ("света",),
+    "елена": ("лена",), "наталья": ("наташа",), "екатерина": ("катя",), "галина": ("галя",),
+    "любовь": ("люба",), "надежда": ("надя",), "валентина": ("валя",), "анастасия": ("настя",),
+    "юлия": ("юля",), "ксения": ("ксюша",), "евгения": ("женя",), "ирина": ("ира",),
+    "лариса": ("лара",), "зинаида": ("зина",), "людмила": ("люда",), "тамара": ("тома",),
+    "виктория": ("вика",), "валерия": ("лера",), "дарья": ("даша",), "анна": ("аня",),
+    "дмитрий": ("дима",), "александр": ("саша",), "андрей": ("андрюша",),
+    "николай": ("коля",), "геннадий": ("гена",), "константин": ("костя",),
+    "анатолий": ("толя",), "максим": ("макс",), "артем": ("тема",), "сергей": ("сережа",),
+}  # fmt: skip
+#: Colloquial names of positions → the CRM's word.
+POSITION_SYNONYMS = {"главбух": "бухгалтер", "техничка": "уборщица"}
+
 # Legal forms and generic words that say "this is a company" but do not name one.
 COMPANY_CUES = frozenset(
-    {
-        "ук",
-        "тсж",
-        "тсн",
-        "жск",
-        "муп",
-        "ооо",
-        "ао",
-        "жэу",
-        "управляющая",
-        "управляющей",
-        "управляющую",
-        "управляющие",
-        "управляющих",
-        "компания",
-        "компании",
-        "компанию",
-        "компаний",
-        "компанией",
-    }
-)
+    {"ук", "тсж", "тсн", "жск", "муп", "мупа", "ооо", "ао", "жэу", "управляющая", "управляющей",
+     "управляющую", "управляющие", "управляющих", "компания", "компании", "компанию",
+     "компаний", "компанией", "управлением"}
+)  # fmt: skip
 #: Words that name a kind of street, in the forms people say them ("на улице", "ул").
 STREET_TYPE_WORDS = frozenset(
     {
@@ -189,7 +187,14 @@ class Catalog:
                 if words:
                     self.company_phrases.setdefault(words, set()).add(company.id)
             core_words = set(core.split())
-            if not core_words or core_words <= common | COMPANY_CUES or len(core) <= 3:
+            # Named only with common words ("Мой дом"), very short ("Ока"), or just like a town
+            # ("УК Кондрово": "в Кондрово" is the town): only with "УК"/"ТСЖ"/… in front.
+            if (
+                not core_words
+                or core_words <= common | COMPANY_CUES
+                or len(core) <= 3
+                or core in self.towns
+            ):
                 self.company_needs_cue.add(company.id)
 
     def _add_people(self, snapshot: CompanySnapshot, morph: Morph) -> None:
@@ -202,10 +207,10 @@ class Catalog:
                 for form in morph.surname_forms(person.last_name, g):
                     self.surnames.setdefault(form, set()).add(person.id)
             if person.first_name:
-                for form in morph.word_forms(person.first_name, plural=False) | {
-                    normalize_name(person.first_name)
-                }:
-                    self.first_names.setdefault(form, set()).add(person.id)
+                first = normalize_name(person.first_name)
+                for name in {first, *DIMINUTIVES.get(first, ())}:
+                    for form in morph.word_forms(name, plural=False) | {name}:
+                        self.first_names.setdefault(form, set()).add(person.id)
             if person.second_name:
                 for form in morph.word_forms(person.second_name, plural=False) | {
                     normalize_name(person.second_name)
@@ -213,6 +218,10 @@ class Catalog:
                     self.patronymics.setdefault(form, set()).add(person.id)
             if person.position:
                 positions.setdefault(normalize_name(person.position), person.position)
+        for synonym, word in POSITION_SYNONYMS.items():
+            holder = next((p for n, p in positions.items() if n == word), None)
+            if holder is not None:
+                positions.setdefault(synonym, holder)
         for normalized, position in positions.items():
             singular = morph.phrase_forms(normalized)
             for form in morph.position_forms(normalized):

@@ -90,6 +90,7 @@ _OUT_OF_DOMAIN = (
     "живет", "живут", "проживает", "население", "жителей",
     "плат", "напиши", "написать", "вотсап", "ватсап", "вацап", "телеграм", "мессенджер",
     "заболе", "болею", "рентабель", "прибыл", "выручк", "доход", "расход", "бюджет",
+    "умнож", "плюс", "минус", "раздели", "рубл", "процент",
 )  # fmt: skip
 # Requests to change data: the bot only reads Bitrix24, and says so.
 _WRITE_VERBS = (
@@ -102,7 +103,7 @@ _METRICS = (
     ("apartments", ("квартир",)),
     ("entrances", ("подъезд",)),
     ("floors", ("этаж",)),
-    ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ")),
+    ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ", "чел")),
     ("brigades", ("бригад",)),
     ("companies", ("ук", "управляющ", "компани")),
     ("houses", ("дом", "объект", "адрес")),
@@ -190,6 +191,10 @@ class LanguageEngine:
             and bool(tagged.mentions)
             and normalized.tokens[0].text in ("у", "в", "во", "на", "по", "для", "про")
         )
+        if previous is not None and previous.clarify:
+            chosen = self._choose(tagged, previous)
+            if chosen is not None:
+                return replace(chosen, text=text, normalized=tagged.text, source="context")
         if (
             previous is not None
             and previous.intent not in ("unknown", "help", "greeting")
@@ -236,10 +241,18 @@ class LanguageEngine:
         content = [w for w in words if w not in _FUNCTION_WORDS] + [
             m.kind for m in tagged.mentions
         ]
-        if foreign and (not kinds or 2 * len(foreign) >= len(content)):
+        thanks = any(w.startswith(("спасиб", "благодар", "спс")) for w in words)
+        if thanks and not kinds and len(words) <= 6:
+            return "greeting", fixed  # "спасибо, милый" — whatever else was said
+        if foreign and 2 * len(foreign) >= len(content):
             return None, {}
-        if any(w.startswith(("спасиб", "благодар", "спс")) for w in words) and not kinds:
-            return "greeting", fixed
+        # "сколько квартир в Москве": a place or name we do not know, used as a filter —
+        # answering without it would be a wrong number.
+        if any(
+            w in foreign and i > 0 and words[i - 1] in ("в", "во", "на", "по", "у")
+            for i, w in enumerate(words)
+        ):
+            return None, {}
         if (
             _has(words, "help")
             and not kinds - {"position"}
@@ -266,6 +279,10 @@ class LanguageEngine:
                 fixed["metric"] = metric
             return "house.info", fixed
         plural_brigades = any(w in ("бригады", "бригад", "бригадах", "бригадам") for w in words)
+        if _has(words, "stats"):
+            return "stats.summary", fixed  # "сводка по третьей: сколько домов, квартир, людей"
+        if _has(words, "count") and metric and not (_has(words, "head") or "кажд" in joined):
+            return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
             "brigade" not in kinds
             and plural_brigades
@@ -288,10 +305,10 @@ class LanguageEngine:
             or "brigade" in kinds
         ):
             return "schedule.day", fixed
+        if _has(words, "stats"):
+            return "stats.summary", fixed  # "сводка по третьей: сколько домов, квартир, людей"
         if _has(words, "count") and metric:
             return "count", {"metric": metric}
-        if _has(words, "stats"):
-            return "stats.summary", fixed
         if "person" in kinds:
             field_name = _field(words)
             if field_name:
@@ -299,12 +316,12 @@ class LanguageEngine:
             return "employee.info", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
-        if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
-            return "employees.list", fixed
         if kinds & {"brigade", "company", "street"} and (
             _has(words, "houses") or _has(words, "clean")
         ):
             return "houses.list", fixed
+        if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
+            return "employees.list", fixed
         if _has(words, "companies") and not kinds:
             return "companies.list", fixed
         if _has(words, "help"):
@@ -406,6 +423,24 @@ class LanguageEngine:
         base = base.with_slots(**updates)
         return self._resolve(target, {}, tagged, text, "context", base=base)
 
+    def _choose(self, tagged: Tagged, question: Frame) -> Frame | None:
+        """An answer to a clarifying question given in words: «Ольга», «которая в пятой»,
+        «в Кондрово». None unless exactly one choice fits."""
+        words = {t.text for t in tagged.tokens}
+        brigade = tagged.first("brigade")
+        towns = {self.catalog.towns[w] for w in words if w in self.catalog.towns}
+        people = set().union(*(self.catalog.first_names.get(w, set()) for w in words))
+
+        def fits(value: Any) -> bool:
+            return (
+                (brigade is not None and getattr(value, "brigade", None) == brigade.value)
+                or (isinstance(value, Employee) and value.id in people)
+                or bool(towns and _town_of(value) in towns)
+            )
+
+        fitting = [c for c in question.choices if any(fits(v) for v in c.frame.slots.values())]
+        return fitting[0].frame if len(fitting) == 1 else None
+
     def _refine(
         self, intent: str, fixed: dict[str, Any], tagged: Tagged
     ) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -424,6 +459,9 @@ class LanguageEngine:
             # "сколько домов убираем завтра": a number of cleanings on a day.
             return "schedule.day", {}, {}
         position = tagged.first("position")
+        if position is not None and tagged.first("person") is not None and not field_name:
+            # "Беляева Валентина — это диспетчер?": a question about her position.
+            return "employee.info", {"field": "position"}, {}
         if position is not None and field_name and intent in ("employees.list", "employee.info"):
             holders = self.snapshot.people(position=str(position.value))
             in_brigade = tagged.first("brigade")
@@ -542,12 +580,19 @@ _SPELLED = {
     ("жэ", "э", "у"): "жэу",
     ("у", "ка"): "ук",
     ("жэ", "ка", "ха"): "жкх",
+    ("кол", "вом"): "количеством",  # typed "кол-вом"
+    ("кол", "ва"): "количества",
 }
 # In-vocabulary words Vosk hears instead of a number ("бригады при" for «бригады три»),
 # trusted only where a number is expected: after a number, "бригада" or "номер".
 _NUMBER_HOMOPHONES = {"при": "три", "да": "два", "пядь": "пять", "петь": "пять",
                       "сем": "семь", "вам": "два", "семья": "семь а", "бы": "б"}  # fmt: skip
-_EXPECTS_NUMBER = frozenset({"номер", "бригада", "бригады", "бригаде", "бригаду", "бригадой"})
+_EXPECTS_NUMBER = frozenset(
+    {"номер", "бригада", "бригады", "бригаде", "бригаду", "бригадой", "корпус", "дробь"}
+)
+# Colloquial brigade names that are not in the number lexicon.
+_NICKNAMES = {"трешка": "тройка", "трешку": "тройку", "трешки": "тройки", "двушка": "двойка",
+              "двушку": "двойку", "двушки": "двойки"}  # fmt: skip
 # Typed shorthand for "бригада": "бр 2", "бр.4", "2 бриг".
 _BRIGADE_SHORTHAND = frozenset({"бр", "бриг", "брига"})
 # Ordinal endings typed after digits without a hyphen ("2ю бригаду" → "2-ю").
@@ -576,6 +621,12 @@ def _respell(tokens: Sequence[Any]) -> str | None:
         after_number = before is not None and before.is_number
         if word in _NUMBER_HOMOPHONES and (after_number or (out and out[-1] in _EXPECTS_NUMBER)):
             out.append(_NUMBER_HOMOPHONES[word])
+            changed = True
+        elif word in _NICKNAMES:
+            out.append(_NICKNAMES[word])
+            changed = True
+        elif word == "столько" and not out:
+            out.append("сколько")  # Vosk's "столько" for a leading "сколько"
             changed = True
         elif word in _BRIGADE_SHORTHAND:
             out.append("бригады")
@@ -635,6 +686,14 @@ def _slot_of(mention: Mention, intent: str) -> str:
     return mention.kind
 
 
+def _town_of(value: Any) -> str | None:
+    if isinstance(value, House):
+        return value.address.town
+    if isinstance(value, StreetEntry):
+        return value.town
+    return None
+
+
 def _number_text(token: Any) -> str | None:
     if token.kind is TokenKind.HOUSE and token.house is not None:
         return str(token.house)
@@ -658,7 +717,8 @@ def _field(words: list[str]) -> str | None:
         return "email"
     if _has(words, "position") or "кем работает" in joined:
         return "position"
-    if "бригаде" in words or ("бригада" in words and "какая" in words):
+    brigade_word = any(w.startswith("бригад") for w in words)
+    if "бригаде" in words or (brigade_word and {"какая", "какой", "какую"} & set(words)):
         return "brigade"
     return None
 

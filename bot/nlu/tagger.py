@@ -31,8 +31,9 @@ from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
 
 PREPOSITIONS = frozenset(
-    {"в", "во", "на", "у", "по", "для", "из", "с", "со", "к", "ко", "о", "об", "про", "от", "за"}
-)
+    {"в", "во", "на", "у", "по", "для", "из", "с", "со", "к", "ко", "о", "об", "про", "от", "за",
+     "под", "над", "при", "без", "кроме", "через", "перед"}
+)  # fmt: skip
 BRIGADE_WORDS = frozenset(
     {
         "бригада",
@@ -321,8 +322,12 @@ class Tagger:
             head = word or (token.source if " " not in token.source else "")
             if head and i + 1 < len(tokens) and _word(tokens[i + 1]):
                 joined = head + _word(tokens[i + 1])
+                # The joined word must be known, or one letter away from a known one: two
+                # real words ("домов под") must not merge into a third ("домовой").
+                near = self._nearest(joined) if len(joined) >= 7 and joined not in vocab else None
+                close = near is not None and Levenshtein.distance(joined, near) <= 1
                 if (head not in vocab or _word(tokens[i + 1]) not in vocab) and (
-                    joined in vocab or (len(joined) >= 7 and self._nearest(joined) is not None)
+                    joined in vocab or close
                 ):
                     target = joined if joined in vocab else self._nearest(joined)
                     assert target is not None
@@ -529,7 +534,7 @@ class Tagger:
                 number_at = i - 1
             else:
                 j = i + 1
-                if j < len(words) and words[j] in _NUMBER_WORDS:
+                if j < len(words) and (words[j] in _NUMBER_WORDS or words[j] in ("в", "во")):
                     j += 1
                 if j < len(tokens) and not taken[j] and self._brigade_number(tokens[j]):
                     number_at = j
@@ -678,6 +683,16 @@ class Tagger:
         if j < len(tokens) and not taken[j]:
             number = _number_text(tokens[j])
             if number is not None:
+                letter = words[j + 1] if j + 1 < len(words) else ""
+                if len(letter) == 1 and letter in "абвгдеж" and number.isdigit():
+                    # "шестьдесят четыре а сколько": "а" may be the house's letter or "and".
+                    keys = self._longest(words, taken, start, self.catalog.street_phrases)
+                    streets = [self.catalog.streets[k] for k in keys[1]] if keys else []
+                    lettered = number + letter
+                    if any(lettered in e.numbers for e in streets) and not any(
+                        number in e.numbers for e in streets
+                    ):
+                        return lettered, j, j + 2
                 return number, j, j + 1
         k = start - 1
         skippable = PREPOSITIONS | _STREET_TYPES | _HOUSE_WORDS
@@ -696,6 +711,7 @@ class Tagger:
                 or after in _HOUSE_WORDS
                 or tokens[k].kind is TokenKind.HOUSE
                 or (tokens[k].kind is TokenKind.CARDINAL and after in PREPOSITIONS)
+                or (tokens[k].kind is TokenKind.CARDINAL and k == start - 1)
             ):
                 first = k - 1 if before in (_HOUSE_WORDS | _NUMBER_WORDS) else k
                 return number, first, end
@@ -852,7 +868,11 @@ class Tagger:
         n = len(tokens)
         i = 0
         while i < n:
-            if taken[i] or not words[i] or words[i] in vocab or words[i] in PREPOSITIONS:
+            after_cue = i > 0 and words[i - 1] in COMPANY_CUES
+            if taken[i] or not words[i] or words[i] in PREPOSITIONS:
+                i += 1
+                continue
+            if words[i] in vocab and not after_cue:
                 i += 1
                 continue
             # Up to three unknown-ish words: "моя ковского", "жил ком сервис".
@@ -861,7 +881,9 @@ class Tagger:
                 j < n and j - i < 3 and words[j] and not taken[j] and words[j] not in PREPOSITIONS
             ):
                 j += 1
-            mention = self._fuzzy_window(tokens, words, taken, i, j)
+            mention = self._street_prefix(tokens, words, taken, i) or self._fuzzy_window(
+                tokens, words, taken, i, j
+            )
             if mention is None:
                 i += 1
                 continue
@@ -870,6 +892,26 @@ class Tagger:
                 taken[k] = True
             i = mention.end
         return found
+
+    def _street_prefix(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool], i: int
+    ) -> Mention | None:
+        """ "чиж 18": a typed shorthand that begins exactly one street with that house."""
+        word = words[i]
+        if len(word) < 3:
+            return None
+        number, num_index, stop = self._number_near(tokens, words, taken, i, i + 1)
+        if number is None or num_index is None or num_index < i:
+            return None
+        streets = [
+            e for e in self.catalog.streets.values()
+            if e.core.replace(" ", "").startswith(word) and number in e.numbers
+        ]  # fmt: skip
+        if len(streets) != 1:
+            return None
+        mention = self._house_mention(tokens, i, stop, [streets[0].key], number)
+        mention.fuzzy = True
+        return mention
 
     def _fuzzy_window(
         self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool], i: int, j: int
@@ -922,9 +964,17 @@ class Tagger:
     def _fuzzy_street(
         self, tokens: Sequence[Token], start: int, stop: int, *, number: str, phrase: str
     ) -> Mention | None:
-        scored = [(s, e) for s, e in self._street_scores(phrase) if s >= 75]
+        all_scored = self._street_scores(phrase)
+        scored = [(s, e) for s, e in all_scored if s >= 75]
         if not scored:
-            return None
+            # "чижевский 15к2": a looser match counts when the house number exists on exactly
+            # one of the streets it could be — the number confirms the street.
+            loose = [e for s, e in all_scored if s >= 62 and number in e.numbers]
+            if len(loose) != 1:
+                return None
+            mention = self._house_mention(tokens, start, stop, [loose[0].key], number)
+            mention.fuzzy = True
+            return mention
         best = scored[0][0]
         close = [e for s, e in scored if best - s < 6]
         with_number = [e for e in close if number in e.numbers]
