@@ -17,9 +17,11 @@ Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a w
 pending updates are kept, see `handlers.text` for the stale-update policy), or, when
 ``TELEGRAM_WEBHOOK_URL`` is set, an aiohttp server on ``TELEGRAM_WEBHOOK_LISTEN_HOST:PORT`` that
 answers Telegram at once and handles each update in the background (Vosk can take longer than
-Telegram waits), checking Telegram's secret-token header. ``TELEGRAM_API_SERVER`` points the bot
-at another Bot API server (e.g. a self-hosted one). The read-only HTTP API (SPEC §7,
-``handlers.http_api``) is served alongside on ``API_HOST:API_PORT`` unless ``API_PORT=0``.
+Telegram waits), checking Telegram's secret-token header (`webhook_secret`: random per start
+when none or a blank one is configured, never "accept all"). ``TELEGRAM_API_SERVER`` points the
+bot at another Bot API server (e.g. a self-hosted one; ``TELEGRAM_API_LOCAL`` when it runs with
+``--local``). The read-only HTTP API (SPEC §7, ``handlers.http_api``) is served alongside on
+``API_HOST:API_PORT`` unless ``API_PORT=0``.
 
 Startup: the command menu, the company cache's background refresh, the language engine warmed
 (bounded: a Bitrix24 outage must not keep the bot from starting; the cache keeps retrying), the
@@ -192,18 +194,32 @@ async def _run_polling(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) ->
             await stopping
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram must send with every webhook call: the configured one, or random.
+
+    A blank secret must never reach `SimpleRequestHandler`: its ``verify_secret`` accepts every
+    request when the secret is empty, so anyone who finds the URL could post fake updates as
+    any allowed user. `Settings` already reads an empty ``TELEGRAM_WEBHOOK_SECRET=`` as unset;
+    this also covers ``""`` or whitespace passed in directly.
+    """
+    configured = settings.telegram_webhook_secret
+    value = configured.get_secret_value() if configured is not None else ""
+    if value.strip():
+        return value
+    if configured is not None:
+        log.warning("TELEGRAM_WEBHOOK_SECRET is blank; using a random secret for this run")
+    # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token; a fresh one per start is enough,
+    # since setWebhook registers it. token_urlsafe uses only the characters Telegram allows.
+    return secrets.token_urlsafe(32)
+
+
 async def _run_webhook(
     dispatcher: Dispatcher, bot: Bot, settings: Settings, stop: asyncio.Event
 ) -> None:
     url = settings.telegram_webhook_url
     assert url is not None
     path = urlsplit(url).path or WEBHOOK_PATH
-    if settings.telegram_webhook_secret is not None:
-        secret = settings.telegram_webhook_secret.get_secret_value()
-    else:
-        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; a fresh one per start is
-        # enough, since setWebhook below registers it.
-        secret = secrets.token_urlsafe(32)
+    secret = webhook_secret(settings)
     app = web.Application()
     # Startup/shutdown hooks first, so on shutdown the dispatcher drains before the handler
     # below closes the bot session.

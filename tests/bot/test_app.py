@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -159,3 +161,60 @@ async def test_a_busy_api_port_fails_fast(
         settings = make_settings(portal.webhook_url, fake, tmp_path, api_port=port)
         async with asyncio.timeout(30.0):
             assert await serve(settings, handle_signals=False) == 1
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+async def test_a_blank_webhook_secret_never_disables_authentication(
+    fake: FakeTelegram,
+    portal: EmulatedPortal,
+    tmp_path: Path,
+    blank: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        portal.webhook_url,
+        fake,
+        tmp_path,
+        telegram_webhook_url="https://bot.example.com/tg/hook",
+        telegram_webhook_secret=blank,
+        telegram_webhook_listen_port=port,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, handle_signals=False))
+    try:
+        registered = await fake.wait_for_request("setWebhook", timeout=30.0)
+        secret = registered.params.get("secret_token")
+        update = {
+            "update_id": 78,
+            "message": {
+                "message_id": 6,
+                "date": int(time.time()),
+                "chat": {"id": USER, "type": "private", "first_name": "Иван"},
+                "from": {"id": USER, "is_bot": False, "first_name": "Иван"},
+                "text": "дома бригады 6",
+            },
+        }
+        fake.add_user(USER)
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update) as response:
+                assert response.status == 401
+            blank_header = {"X-Telegram-Bot-Api-Secret-Token": blank}
+            async with http.post(url, json=update, headers=blank_header) as response:
+                assert response.status == 401
+            # A random secret in Telegram's alphabet (1-256 of A-Z a-z 0-9 _ -) was registered.
+            assert isinstance(secret, str)
+            assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret), secret
+            assert "TELEGRAM_WEBHOOK_SECRET is blank" in caplog.text
+            right = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            async with http.post(url, json=update, headers=right) as response:
+                assert response.status == 200
+        [answer] = await fake.wait_for_messages(USER, 1, 20.0)
+        assert answer.text.startswith("Бригада 6:")
+        stop.set()
+        async with asyncio.timeout(30.0):
+            assert await task == 0
+    finally:
+        if not task.done():
+            task.cancel()
