@@ -2,11 +2,14 @@
 
 The pipeline for one note (`VoicePipeline`):
 
-1. early checks on what the sender declared: ``file_size`` over Telegram's 20 MB download cap,
-   ``duration`` over ``MAX_VOICE_SECONDS`` — explained at once, nothing downloaded;
+1. early checks on what the sender declared: ``file_size`` over Telegram's 20 MB download cap
+   (with a ``--local`` Bot API server, ``TELEGRAM_API_LOCAL``, that cap does not exist; a
+   memory bound derived from ``MAX_VOICE_SECONDS`` applies instead), ``duration`` over
+   ``MAX_VOICE_SECONDS`` — explained at once, nothing downloaded;
 2. "typing…" while the rest runs;
-3. ``bot.download`` (getFile + the file URL) with a bounded timeout, one retry on a network
-   error; Telegram's 400 "file is too big" is explained;
+3. ``bot.download`` (getFile + the file URL, or the file read from the local server's disk)
+   with a bounded timeout, one retry on a network error; Telegram's 400 "file is too big" is
+   explained;
 4. `SpeechService.transcribe` (ffmpeg decode, limit enforced again on the decoded audio, Vosk
    off the event loop, cache by ``file_unique_id``) with the domain-grammar second pass built
    for the current company (`bot.voice.make_second_pass`);
@@ -51,6 +54,10 @@ log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """The cloud Bot API lets bots download files of up to 20 MB."""
+LOCAL_BYTES_PER_SECOND = 1024 * 1024
+"""With a ``--local`` Bot API server any size downloads, and a file is read whole into memory:
+a note may hold at most this much per second of ``MAX_VOICE_SECONDS`` (8 Mbit/s, above a
+phone's HD video; a voice note is about 4 KB/s), so a stray 2 GB video cannot exhaust memory."""
 DOWNLOAD_TIMEOUT_S = 60
 """Whole-download timeout: a 20 MB file over a slow link still fits; a stuck one does not hang."""
 DOWNLOAD_ATTEMPTS = 2
@@ -123,14 +130,24 @@ class VoicePipeline:
     ) -> None:
         self._runtime = runtime
         self._max_seconds = settings.max_voice_seconds
+        self._local = settings.telegram_api_local
+        self._max_bytes = (
+            max(MAX_DOWNLOAD_BYTES, settings.max_voice_seconds * LOCAL_BYTES_PER_SECOND)
+            if self._local
+            else MAX_DOWNLOAD_BYTES
+        )
         self._download_timeout_s = download_timeout_s
         self._today = today or (lambda: datetime.now(settings.tz).date())
         self._second_pass: tuple[Recognizer, LanguageEngine, SecondPass] | None = None
 
     def precheck(self, media: Media) -> str | None:
         """Why the note is refused before downloading it, from what the sender declared."""
-        if media.size is not None and media.size > MAX_DOWNLOAD_BYTES:
-            return texts.FILE_TOO_BIG.format(size=texts.size_label(media.size))
+        if media.size is not None and media.size > self._max_bytes:
+            size = texts.size_label(media.size)
+            if self._local:
+                limit = texts.seconds_label(self._max_seconds)
+                return texts.FILE_TOO_BIG_LOCAL.format(size=size, limit=limit)
+            return texts.FILE_TOO_BIG.format(size=size)
         if media.duration is not None and media.duration > self._max_seconds:
             return texts.TOO_LONG.format(
                 duration=texts.seconds_label(media.duration),
@@ -167,6 +184,12 @@ class VoicePipeline:
                 buffer = await bot.download(media.file_id, timeout=self._download_timeout_s)
             except TelegramBadRequest as error:
                 if "file is too big" in error.message.lower():
+                    if self._local:
+                        # Only the cloud API and a server without --local say this.
+                        log.warning(
+                            "TELEGRAM_API_LOCAL is set, but the Bot API server refused a file "
+                            "over 20 MB: is it running with --local?"
+                        )
                     size = texts.size_label(media.size) if media.size else "больше 20 МБ"
                     raise VoiceRejected(
                         texts.FILE_TOO_BIG.format(size=size), "file is too big"
@@ -183,6 +206,17 @@ class VoicePipeline:
                 continue
             except TelegramAPIError as error:
                 raise VoiceRejected(texts.DOWNLOAD_FAILED, f"getFile: {error.message}") from error
+            except OSError as error:
+                # With a --local server aiogram reads the path getFile returned from this
+                # machine's disk: the bot must see the server's --dir at the same path.
+                log.warning(
+                    "cannot read %s from the local Bot API server's directory: %s",
+                    media.kind,
+                    error.strerror or type(error).__name__,
+                )
+                raise VoiceRejected(
+                    texts.DOWNLOAD_FAILED, f"local file: {type(error).__name__}"
+                ) from error
             if buffer is None:  # only with a destination, which we never pass
                 raise VoiceRejected(texts.DOWNLOAD_FAILED, "download returned nothing")
             return buffer.read()

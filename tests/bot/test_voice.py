@@ -229,3 +229,51 @@ async def test_text_is_answered_while_four_notes_decode(
     assert voice_done < 4
     assert latency < 2.0, f"text answered in {latency * 1000:.0f} ms during 4 decodes"
     assert worst < 0.5, f"event loop stalled for {worst * 1000:.0f} ms"
+
+
+async def test_a_local_bot_api_server_has_no_20_mb_limit(
+    store: PortalStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(store, tmp_path, max_voice_seconds=60, telegram_api_local=True) as bot:
+        fake = bot.fake
+        big = MAX_DOWNLOAD_SIZE + 5 * 1024 * 1024
+        event = await fake.send_voice(USER, b"x" * 100, duration=50, declared_size=big)
+        [reply] = await bot.answers(event)
+        # The bot asked for the file instead of refusing it; this fake is a cloud server,
+        # whose getFile does refuse it, and the operator is told what that means.
+        assert len(fake.calls("getFile")) == 1
+        assert reply.text == texts.FILE_TOO_BIG.format(size="25 МБ")
+        assert "running with --local" in caplog.text
+        # MAX_VOICE_SECONDS still applies before downloading anything.
+        event = await fake.send_voice(USER, b"x" * 100, duration=185, declared_size=big)
+        [reply] = await bot.answers(event)
+        assert reply.text == texts.TOO_LONG.format(duration="3 мин 5 с", limit="1 мин")
+        # A file too big for any 60 s recording (no duration: a document) is not read either.
+        huge = 500 * 1024 * 1024
+        event = await fake.send_document(USER, b"x" * 100, "call.wav", declared_size=huge)
+        [reply] = await bot.answers(event)
+        assert reply.text == texts.FILE_TOO_BIG_LOCAL.format(size="500 МБ", limit="1 мин")
+        assert len(fake.calls("getFile")) == 1
+
+
+async def test_a_local_bot_api_server_file_is_read_from_disk(
+    store: PortalStore, tmp_path: Path, russian_ogg: bytes
+) -> None:
+    async with running_bot(store, tmp_path, telegram_api_local=True) as bot:
+        # A --local server answers getFile with a path on its disk, which the bot opens
+        # instead of downloading; the fake would serve different bytes at its download URL.
+        voice = bot.fake.add_file(b"OggS not this one " * 10, kind="voice")
+        on_disk = tmp_path / "telegram-bot-api" / "voice" / "file_7.oga"
+        on_disk.parent.mkdir(parents=True)
+        on_disk.write_bytes(russian_ogg)
+        voice.file_path = str(on_disk)
+        event = await bot.fake.send_voice(USER, voice, duration=2)
+        echo, answer = await bot.answers(event, 2)
+        assert echo.text == HEARD
+        assert answer.text.startswith("Бригада 3:")
+        assert bot.fake.calls(DOWNLOAD) == []
+        # The bot cannot see the server's directory: a clear message, not a generic error.
+        on_disk.unlink()
+        event = await bot.fake.send_voice(USER, voice, duration=2)
+        [reply] = await bot.answers(event)
+        assert reply.text == texts.DOWNLOAD_FAILED
