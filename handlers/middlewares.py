@@ -5,9 +5,14 @@ run for every update, before any filter; aiogram's own error and user-context mi
 before them, so ``event_from_user``/``event_chat`` are known and exceptions reach the error
 handler):
 
-1. `AccessMiddleware` — only ``ALLOWED_USER_IDS`` and ``ADMIN_IDS``; a stranger gets one polite
-   refusal with their numeric id per ``refusal_interval_s`` and nothing else; every refused
-   update is logged (user id and update type, never the content).
+1. `AccessMiddleware` — in a group or channel, first the chat: answers there are visible to
+   every member, so a chat not in ``ALLOWED_CHAT_IDS`` gets nothing with data, whoever asks
+   (admins included), only one polite refusal with the chat's id per ``refusal_interval_s``;
+   then the person: only ``ALLOWED_USER_IDS`` and ``ADMIN_IDS``; a stranger gets one polite
+   refusal with their numeric id per ``refusal_interval_s`` and nothing else. In groups only
+   updates meant for the bot (a command, a mention, a reply to it, a button press) are refused
+   aloud, so colleagues chatting are not interrupted. Every refused update is logged (user and
+   chat id, update type, never the content).
 2. `FloodMiddleware` — a token bucket per user (``FLOOD_RATE`` messages per second,
    ``FLOOD_BURST`` at once); over it, the message is dropped with one "слишком часто" per
    ``notice_interval_s``. Button presses are not counted: they only page through or pick from
@@ -45,6 +50,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from bot.config import Settings
 from handlers import texts
 from handlers.context import conversation_key
+from handlers.filters import Addressed
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,18 @@ async def _tell(bot: Bot, update: Update, text: str, *, alert: bool = False) -> 
         log.info("could not notify user of update %s: %s", update.update_id, error.message)
 
 
+async def _addressed(bot: Bot, update: Update) -> bool:
+    """Whether an update in a group is meant for the bot (a refusal there is then in order)."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    if message is None:
+        return False
+    if (message.text or "").startswith("/"):
+        return True
+    return bool(await Addressed()(message, bot))
+
+
 async def _dismiss(bot: Bot, update: Update) -> None:
     """Stop a pressed button's spinner (Telegram requires an answer to every callback query)."""
     if update.callback_query is None:
@@ -94,7 +112,7 @@ async def _dismiss(bot: Bot, update: Update) -> None:
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Lets only allowed users through (see the module docstring)."""
+    """Lets only allowed users, in private chats or allowed groups, through (module docstring)."""
 
     def __init__(
         self,
@@ -107,27 +125,28 @@ class AccessMiddleware(BaseMiddleware):
         self._settings = settings
         self._interval = refusal_interval_s
         self._refused = _Recent(max_tracked)
+        self._refused_chats = _Recent(max_tracked)
         self._clock = clock
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
         user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        bot: Bot = data["bot"]
+        in_group = chat is not None and chat.type != "private"
+        if chat is not None and in_group and chat.id not in self._settings.allowed_chat_ids:
+            await self._refuse_chat(bot, event, chat, user)
+            return None
         if user is not None and self._settings.is_allowed(user.id):
             return await handler(event, data)
-        assert isinstance(event, Update)
         kind = event.event_type
         if user is None:
             log.info("ignored update %s (%s) without a sender", event.update_id, kind)
             return None
         log.warning("access refused: user %s, %s update %s", user.id, kind, event.update_id)
-        bot: Bot = data["bot"]
-        chat: Chat | None = data.get("event_chat")
-        in_group = chat is not None and chat.type != "private"
         # In a group, strangers chatting among themselves get no refusal (the bot would spam
-        # the group); only a command or a button press is answered.
-        addressed = event.callback_query is not None or (
-            event.message is not None and (event.message.text or "").startswith("/")
-        )
-        if (not in_group or addressed) and self._refused.due(
+        # the group); only what is addressed to the bot is answered.
+        if (not in_group or await _addressed(bot, event)) and self._refused.due(
             user.id, self._clock(), self._interval
         ):
             if event.callback_query is not None:
@@ -137,6 +156,32 @@ class AccessMiddleware(BaseMiddleware):
         else:
             await _dismiss(bot, event)
         return None
+
+    async def _refuse_chat(self, bot: Bot, update: Update, chat: Chat, user: User | None) -> None:
+        """A group not on ``ALLOWED_CHAT_IDS``: no data, one refusal per chat per interval."""
+        kind = update.event_type
+        sender = user.id if user is not None else None
+        if not await _addressed(bot, update):
+            log.info(
+                "ignored %s update %s in group %s (not in ALLOWED_CHAT_IDS)",
+                kind,
+                update.update_id,
+                chat.id,
+            )
+            return
+        log.warning(
+            "access refused: group %s is not in ALLOWED_CHAT_IDS (user %s, %s update %s)",
+            chat.id,
+            sender,
+            kind,
+            update.update_id,
+        )
+        if not self._refused_chats.due(chat.id, self._clock(), self._interval):
+            await _dismiss(bot, update)
+        elif update.callback_query is not None:
+            await _tell(bot, update, texts.GROUP_REFUSAL_SHORT.format(chat_id=chat.id), alert=True)
+        else:
+            await _tell(bot, update, texts.GROUP_REFUSAL.format(chat_id=chat.id))
 
 
 @dataclass

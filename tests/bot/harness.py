@@ -47,6 +47,8 @@ ADMIN = 1001
 USER = 2001
 OTHER_USER = 2002
 STRANGER = 3001
+GROUP = -1001234567890
+"""A team supergroup on ``ALLOWED_CHAT_IDS`` in every test's settings."""
 FAST_BACKOFF = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.3, jitter=0.0)
 
 SPECIAL_TITLE = "Кривая <Б> & Ко_1 7"
@@ -126,6 +128,7 @@ def make_settings(
         "bitrix_webhook_url": webhook_url,
         "admin_ids": str(ADMIN),
         "allowed_user_ids": f"{USER},{OTHER_USER}",
+        "allowed_chat_ids": str(GROUP),
         "cache_dir": cache_dir,
         "api_port": 0,
         "vosk_model_path": cache_dir / "no-model",

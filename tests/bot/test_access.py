@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from bitrix.portal import PortalStore
 from handlers import texts
 from handlers.middlewares import RetryAfterMiddleware
-from tests.bot.harness import ADMIN, STRANGER, TOKEN, USER, BotUnderTest, running_bot
+from tests.bot.harness import ADMIN, GROUP, STRANGER, TOKEN, USER, BotUnderTest, running_bot
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -197,3 +197,46 @@ async def test_button_presses_are_not_flood_limited(store: PortalStore, tmp_path
 
             await bot.fake.wait_for(turned)
         assert "Стр. 4 из 4" in bot.fake.message(USER, page.message_id).text
+
+
+async def test_a_group_not_allowed_gets_one_refusal_and_no_data(
+    running: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    group = -1009876543210
+    assert group not in running.settings.allowed_chat_ids
+    fake = running.fake
+    await fake.send_text(USER, "дома бригады 3 уже убрали?", chat_id=group)
+    # Even an admin: everyone in the group would read the answer.
+    asked = await fake.send_text(ADMIN, "@audiobot_test_bot дома бригады 3", chat_id=group)
+    [refusal] = await running.answers(asked)
+    assert refusal.text == texts.GROUP_REFUSAL.format(chat_id=group)
+    assert str(group) in refusal.text
+    # More requests, a command among them: still no data, and no second refusal this hour.
+    await fake.send_text(USER, "/health", chat_id=group)
+    await fake.send_text(USER, "@audiobot_test_bot телефон Петрова", chat_id=group)
+    # The same people in private chats are answered as usual (and after the group's updates).
+    [answer] = await running.say(USER, "дома бригады 1")
+    assert answer.text.startswith("Бригада 1:")
+    [report] = await running.say(ADMIN, "/health")
+    assert report.text.startswith("✅ Состояние")
+    assert [m.text for m in fake.sent_messages(group)] == [refusal.text]
+    logged = [r for r in caplog.records if r.name == "handlers.middlewares"]
+    refused = [r.getMessage() for r in logged if r.levelno == logging.WARNING]
+    assert len(refused) == 3, refused
+    assert all(str(group) in m and "ALLOWED_CHAT_IDS" in m for m in refused)
+    ignored = [r.getMessage() for r in logged if r.levelno == logging.INFO]
+    assert any(str(group) in m for m in ignored)
+    # Who and where, never what they wrote.
+    assert not any("Петрова" in r.getMessage() or "бригады" in r.getMessage() for r in logged)
+
+
+async def test_in_an_allowed_group_each_person_still_needs_access(running: BotUnderTest) -> None:
+    fake = running.fake
+    assert GROUP in running.settings.allowed_chat_ids
+    asked = await fake.send_text(STRANGER, "@audiobot_test_bot дома бригады 3", chat_id=GROUP)
+    [refusal] = await running.answers(asked)
+    assert refusal.text == texts.REFUSAL.format(user_id=STRANGER)
+    mine = await fake.send_text(USER, "@audiobot_test_bot дома бригады 2", chat_id=GROUP)
+    [answer] = await running.answers(mine)
+    assert answer.text.startswith("Бригада 2:")

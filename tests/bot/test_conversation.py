@@ -9,7 +9,7 @@ import httpx
 
 from bot.paging import MESSAGE_LIMIT, utf16_len
 from handlers import texts
-from tests.bot.harness import OTHER_USER, SPECIAL_TITLE, USER, BotUnderTest
+from tests.bot.harness import GROUP, OTHER_USER, SPECIAL_TITLE, USER, BotUnderTest
 from tests.fakes.telegram import BotMessage
 
 MAX_PAGES = 50
@@ -208,7 +208,8 @@ async def test_a_long_answer_is_split_under_the_limit(running: BotUnderTest) -> 
 
 
 async def test_in_a_group_only_messages_for_the_bot_are_answered(running: BotUnderTest) -> None:
-    group = -1001234567890
+    group = GROUP
+    assert group in running.settings.allowed_chat_ids
     fake = running.fake
     chatter = await fake.send_text(USER, "дома бригады 3 уже убрали?", chat_id=group)
     asked = await fake.send_text(USER, "@audiobot_test_bot дома бригады 3", chat_id=group)
