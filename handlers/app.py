@@ -8,10 +8,12 @@ Routers, in the order they are tried (the first matching handler wins)::
     voice       voice notes, audio, video notes, audio documents → transcript → the text path
     text        any other text → the brain (last: it takes everything)
 
-Update middlewares (outer, on ``dp.update``): access → flood → per-chat order; the session has
-a 429 retry middleware (`handlers.middlewares`). Workflow data keys: `handlers.context.BotData`
-(``runtime``, ``settings``, ``keyboards``, ``responder``, ``voice``); per update the middlewares
-add ``conversation``.
+Update middlewares (outer, on ``dp.update``): access (users, and group chats on
+``ALLOWED_CHAT_IDS``) → flood → per-chat order (page buttons in a lane of their own); the
+session has a 429 retry middleware (`handlers.middlewares`). Workflow data keys:
+`handlers.context.BotData` (``runtime``, ``settings``, ``keyboards``, ``responder``, ``voice``);
+per update the middlewares add ``conversation`` and, for a button press that had to wait,
+``query_answered``.
 
 Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a webhook is set;
 pending updates are kept, see `handlers.text` for the stale-update policy), or, when
@@ -54,7 +56,7 @@ from bot.runtime import Runtime
 from handlers import callbacks, commands, errors, text, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
-from handlers.keyboards import KeyboardStore
+from handlers.keyboards import KeyboardStore, asks_the_brain
 from handlers.middlewares import (
     AccessMiddleware,
     ChatSequencer,
@@ -144,7 +146,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     """The dispatcher with every router, middleware and dependency wired (no globals)."""
     keyboards = keyboards or KeyboardStore()
-    sequencer = ChatSequencer()
+    sequencer = ChatSequencer(keeps_message_order=asks_the_brain)
     dispatcher = Dispatcher(
         name="audiobot",
         runtime=runtime,

@@ -1,7 +1,10 @@
 """Inline buttons: list pages and clarifying choices.
 
 Every callback query is answered (``answerCallbackQuery``) before anything slow happens, since
-the person's app shows a spinner until then; a button whose state has expired says so.
+the person's app shows a spinner until then; a button whose state has expired says so. A press
+that had to wait its turn behind other work in the chat was answered already by
+`handlers.middlewares.ChatSequencer` (``query_answered``); Telegram's "query is too old" is no
+error either (`handlers.replies.answer_query`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from bot.runtime import Runtime
 from handlers import texts
 from handlers.keyboards import ChoiceButton, ChoiceSet, KeyboardStore, PageButton, PagedList
-from handlers.replies import Responder
+from handlers.replies import Responder, answer_query
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +37,9 @@ async def on_page(
     """Show another page of a list in the same message."""
     message = query.message
     if not isinstance(message, Message) or keyboards.get(callback_data.key, PagedList) is None:
-        await query.answer(texts.LIST_EXPIRED)
+        await answer_query(query, texts.LIST_EXPIRED)
         return
-    await query.answer()
+    await answer_query(query)
     await responder.show_page(message, callback_data.key, callback_data.page)
 
 
@@ -49,15 +52,21 @@ async def on_choice(
     keyboards: KeyboardStore,
     responder: Responder,
     conversation: Hashable,
+    query_answered: bool = False,
 ) -> None:
     """Answer the option chosen for a clarifying question."""
     message = query.message
     options = keyboards.get(callback_data.key, ChoiceSet)
     if options is None or message is None or not 0 <= callback_data.index < len(options.choices):
-        await query.answer(texts.CHOICE_EXPIRED)
+        if not query_answered:
+            await answer_query(query, texts.CHOICE_EXPIRED)
+        elif message is not None:
+            # The press was acknowledged while it waited; the toast is gone, so say it here.
+            await responder.send_text(bot, message.chat.id, texts.CHOICE_EXPIRED)
         return
     choice = options.choices[callback_data.index]
-    await query.answer(choice.label[:CALLBACK_TEXT_LIMIT])
+    if not query_answered:
+        await answer_query(query, choice.label[:CALLBACK_TEXT_LIMIT])
     chat_id = message.chat.id
     async with ChatActionSender.typing(bot=bot, chat_id=chat_id, initial_sleep=0.25):
         reply = await runtime.assistant.choose(choice.frame, conversation=conversation)
@@ -67,7 +76,7 @@ async def on_choice(
 async def on_unknown_button(query: CallbackQuery) -> None:
     """A button from an older version of the bot: stop the spinner and say it is outdated."""
     log.info("unknown button data from user %s", query.from_user.id)
-    await query.answer(texts.LIST_EXPIRED)
+    await answer_query(query, texts.LIST_EXPIRED)
 
 
 def create_router() -> Router:

@@ -40,6 +40,9 @@ class UpdateData(TypedDict, total=False):
 
     conversation: Hashable
     """The brain's conversation key: the chat id, or ``(chat id, user id)`` in groups."""
+    query_answered: bool
+    """A button press already answered (``answerCallbackQuery``) because it had to wait its
+    turn behind other work in the chat; absent otherwise."""
 
 
 def conversation_key(chat: Chat | None, user: User | None) -> Hashable:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.nlu.frame import Choice
@@ -42,6 +42,18 @@ class ChoiceButton(CallbackData, prefix="ch"):
 
     key: str
     index: int
+
+
+def asks_the_brain(query: CallbackQuery) -> bool:
+    """Whether a button press must keep its place among the chat's messages.
+
+    A clarifying choice is a request to the brain and becomes the conversation's context, so it
+    is answered after the messages sent before it (`handlers.middlewares.ChatSequencer`). Page
+    buttons only edit the bot's own message and are answered at once, even while a voice note is
+    being recognised.
+    """
+    prefix = f"{ChoiceButton.__prefix__}{ChoiceButton.__separator__}"
+    return (query.data or "").startswith(prefix)
 
 
 @dataclass(frozen=True)

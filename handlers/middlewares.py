@@ -18,9 +18,14 @@ handler):
    ``notice_interval_s``. Button presses are not counted: they only page through or pick from
    what the bot itself sent, and paging quickly is normal use.
 3. `ChatSequencer` — one update at a time per chat, in arrival order (aiogram runs updates as
-   concurrent tasks, so two quick messages could otherwise be answered out of order); it also
-   adds the brain's ``conversation`` key to the handler data and tracks work in flight so
-   shutdown can wait for it.
+   concurrent tasks, so two quick messages could otherwise be answered out of order). Button
+   presses that only page through the bot's own message go in a second, per-chat button lane:
+   ordered among themselves, never stuck behind a voice note being recognised. Presses that ask
+   the brain (clarifying choices) keep their place among the chat's messages; when they have to
+   wait, the press is answered at once («Принято…») so the app's spinner stops and Telegram's
+   deadline for ``answerCallbackQuery`` is not missed. It also adds the brain's
+   ``conversation`` key (and ``query_answered``) to the handler data and tracks work in flight
+   so shutdown can wait for it.
 
 Session middleware: `RetryAfterMiddleware` retries a request Telegram refused with 429
 (``TelegramRetryAfter``) after the ``retry_after`` it asked for — aiogram does not retry by
@@ -45,7 +50,7 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 
 from bot.config import Settings
 from handlers import texts
@@ -252,19 +257,37 @@ class _Slot:
     users: int = 0
 
 
+def _always_in_order(query: CallbackQuery) -> bool:
+    return True
+
+
+async def _answer_now(bot: Bot, query: CallbackQuery) -> None:
+    """Answer a button press that has to wait its turn; never raises."""
+    try:
+        await bot.answer_callback_query(query.id, text=texts.BUTTON_QUEUED)
+    except TelegramAPIError as error:
+        log.info("could not answer a queued button press: %s", error.message)
+
+
 class ChatSequencer(BaseMiddleware):
     """Runs one chat's updates one at a time, in arrival order; counts work in flight.
 
+    Each chat has two lanes: its messages (and the button presses for which
+    ``keeps_message_order`` is true), and its other button presses (see the module docstring).
     aiogram starts a task per update in arrival order; each task reaches this middleware
     without suspending before it, and `asyncio.Lock` wakes waiters first-in first-out, so the
-    order per chat is the order of arrival. Locks live only while a chat has work queued.
+    order per lane is the order of arrival. Locks live only while a lane has work queued.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, keeps_message_order: Callable[[CallbackQuery], bool] = _always_in_order
+    ) -> None:
+        self._keeps_message_order = keeps_message_order
         self._slots: dict[Hashable, _Slot] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._answering: set[asyncio.Task[None]] = set()
 
     @property
     def in_flight(self) -> int:
@@ -275,10 +298,21 @@ class ChatSequencer(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         user: User | None = data.get("event_from_user")
         data["conversation"] = conversation_key(chat, user)
-        key: Hashable = chat.id if chat is not None else ("user", user.id if user else 0)
+        chat_key: Hashable = chat.id if chat is not None else ("user", user.id if user else 0)
+        query = event.callback_query if isinstance(event, Update) else None
+        in_message_order = query is None or self._keeps_message_order(query)
+        key: Hashable = chat_key if in_message_order else ("buttons", chat_key)
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = _Slot()
+        elif query is not None and in_message_order:
+            # Something runs before this press (maybe a voice note: seconds to minutes), and
+            # Telegram drops an unanswered callback query after a short while ("query is too
+            # old"). Answered from a task, so this update still queues up without suspending.
+            task = asyncio.create_task(_answer_now(data["bot"], query))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+            data["query_answered"] = True
         slot.users += 1
         self._in_flight += 1
         self._idle.clear()
@@ -298,6 +332,8 @@ class ChatSequencer(BaseMiddleware):
         try:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
+                if self._answering:
+                    await asyncio.wait(set(self._answering))
         except TimeoutError:
             log.warning(
                 "shutdown: %d update(s) still in flight after %.0f s", self._in_flight, timeout

@@ -13,7 +13,7 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 
 from bot.brain import Reply
 from bot.paging import needs_paging, paginate, split_text
@@ -26,9 +26,36 @@ NOT_MODIFIED = "message is not modified"
 """Telegram's 400 when an edit changes nothing (a button pressed twice): not an error for us."""
 
 
+EXPIRED_QUERY = ("query is too old", "query id is invalid")
+"""Telegram's 400 for ``answerCallbackQuery`` once the press was answered or timed out (its text
+is "query is too old and response timeout expired or query ID is invalid")."""
+
+
 def is_not_modified(error: TelegramBadRequest) -> bool:
     """Whether Telegram refused an edit only because nothing would change."""
     return NOT_MODIFIED in error.message
+
+
+def is_expired_query(error: TelegramBadRequest) -> bool:
+    """Whether Telegram refused ``answerCallbackQuery`` only because it is too late for it."""
+    message = error.message.lower()
+    return any(marker in message for marker in EXPIRED_QUERY)
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None) -> bool:
+    """Answer a button press (stops the app's spinner); False if Telegram says it is too late.
+
+    Too late is no failure: the press was answered already (while it waited its turn) or the
+    person's app gave up on the spinner; the work behind the press is still done.
+    """
+    try:
+        await query.answer(text)
+    except TelegramBadRequest as error:
+        if not is_expired_query(error):
+            raise
+        log.info("button press %s answered too late: %s", query.id, error.message)
+        return False
+    return True
 
 
 class Responder:

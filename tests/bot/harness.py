@@ -8,6 +8,7 @@ users and reads what the bot said.
 from __future__ import annotations
 
 import array
+import asyncio
 import contextlib
 import copy
 import shutil
@@ -109,6 +110,27 @@ class ScriptedRecognizer:
 
     def close(self) -> None:
         pass
+
+
+class GatedRecognizer(ScriptedRecognizer):
+    """A `ScriptedRecognizer` that holds every note until the test opens ``gate``.
+
+    Stands in for a long voice note being recognised: ``started`` is set once a note is being
+    recognised, so a test can act while it is.
+    """
+
+    def __init__(self, text: str, *, timeout: float = 30.0) -> None:
+        super().__init__(text)
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.timeout = timeout
+
+    async def recognize(self, pcm: bytes, *, second_pass: SecondPass | None = None) -> Recognition:
+        self.started.set()
+        # Bounded: a test that forgets to open the gate fails instead of hanging.
+        async with asyncio.timeout(self.timeout):
+            await self.gate.wait()
+        return await super().recognize(pcm, second_pass=second_pass)
 
 
 def speech_service(recognizer: Recognizer, max_voice_seconds: int = 120) -> SpeechService:

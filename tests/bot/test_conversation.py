@@ -150,6 +150,35 @@ async def test_paging_back_and_a_repeated_press(running: BotUnderTest) -> None:
     assert [m.message_id for m in running.fake.sent_messages(USER)] == [first.message_id]
 
 
+async def test_a_button_press_answered_too_late_still_turns_the_page(
+    running: BotUnderTest,
+) -> None:
+    [page] = await running.say(USER, "дома бригады 3")
+    [(_, forward)] = [b for b in page.buttons if b[0] == texts.NEXT]
+    # What Telegram says once a callback query was answered already or has timed out.
+    running.fake.fail_next(
+        "answerCallbackQuery",
+        description="Bad Request: query is too old and response timeout expired or query ID "
+        "is invalid",
+    )
+    await running.fake.press_button(USER, page, forward)
+    await running.fake.wait_for(
+        lambda: running.fake.message(USER, page.message_id).history or None,
+        running.timeout,
+        description="the page turned",
+    )
+    [refused] = running.fake.calls("answerCallbackQuery")
+    assert refused.status == 400
+    assert "Стр. 2 из" in running.fake.message(USER, page.message_id).text
+    # No apology for a failure that did not happen.
+    [after] = await running.say(USER, "дома бригады 1")
+    assert after.text.startswith("Бригада 1:")
+    assert [m.message_id for m in running.fake.sent_messages(USER)] == [
+        page.message_id,
+        after.message_id,
+    ]
+
+
 async def test_clarifying_question_answered_by_a_button(running: BotUnderTest) -> None:
     [question] = await running.say(USER, "график Ленина")
     labels = [label for label, _ in question.buttons]

@@ -22,6 +22,7 @@ from tests.bot.harness import (
     OTHER_USER,
     USER,
     BotUnderTest,
+    GatedRecognizer,
     ScriptedRecognizer,
     running_bot,
 )
@@ -229,6 +230,47 @@ async def test_text_is_answered_while_four_notes_decode(
     assert voice_done < 4
     assert latency < 2.0, f"text answered in {latency * 1000:.0f} ms during 4 decodes"
     assert worst < 0.5, f"event loop stalled for {worst * 1000:.0f} ms"
+
+
+async def test_buttons_are_answered_while_a_voice_note_is_recognised(
+    store: PortalStore, tmp_path: Path, russian_ogg: bytes
+) -> None:
+    recognizer = GatedRecognizer("дома третьей бригады")
+    async with running_bot(store, tmp_path, recognizer=recognizer) as bot:
+        fake = bot.fake
+        [page] = await bot.say(USER, "дома бригады 3")
+        [question] = await bot.say(USER, "график Ленина")
+        note = await fake.send_voice(USER, russian_ogg, duration=2)
+        async with asyncio.timeout(bot.timeout):
+            await recognizer.started.wait()
+        [(_, forward)] = [b for b in page.buttons if b[0] == texts.NEXT]
+        paging = await fake.press_button(USER, page, forward)
+        choosing = await fake.press_button(USER, question, button_text="2. Ленина")
+        pressed = [paging.callback_query_id or "", choosing.callback_query_id or ""]
+        answered = fake.callback_answers
+        await fake.wait_for(
+            lambda: all(query in answered for query in pressed) or None,
+            bot.timeout,
+            description="both button presses answered",
+        )
+        # The page turns at once as well: it only edits the bot's own message.
+        await fake.wait_for(
+            lambda: fake.message(USER, page.message_id).history or None,
+            bot.timeout,
+            description="the page turned",
+        )
+        assert "Стр. 2 из" in fake.message(USER, page.message_id).text
+        # The choice asks the brain: acknowledged now, answered in its turn after the note.
+        assert answered[pressed[1]].get("text") == texts.BUTTON_QUEUED
+        assert not recognizer.gate.is_set()
+        assert [m for m in fake.sent_messages(USER) if m.message_id > (note.message_id or 0)] == []
+        recognizer.gate.set()
+        echo, answer, chosen = await bot.answers(note, 3)
+        assert echo.text == HEARD
+        assert answer.text.startswith("Бригада 3:")
+        assert chosen.text.startswith("Улица Ленина")
+        # Each press was answered exactly once: no late second answer, no error message.
+        assert len(fake.calls("answerCallbackQuery")) == 2
 
 
 async def test_a_local_bot_api_server_has_no_20_mb_limit(
