@@ -26,7 +26,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from bitrix.company import CompanySnapshot, MappingOptions, RawCompanyData
-from bitrix.errors import BitrixError
+from bitrix.errors import BitrixError, BitrixMappingError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ Fetch = Callable[[], Awaitable[RawCompanyData]]
 
 #: Seconds after a failed first load during which `get` fails fast instead of retrying.
 FAILED_LOAD_BACKOFF = 15.0
+#: Without a successful refresh for this many periods, data is reported stale.
+STALE_AFTER_TTLS = 3
 #: Seconds the background loop waits before trying Bitrix24 again after a failure.
 RETRY_AFTER_FAILURE = 30.0
 
@@ -111,10 +113,14 @@ class CompanyCache:
         if self._snapshot is None:
             return None
         age = max(0.0, self._clock() - self._snapshot.fetched_at.timestamp())
+        # No successful refresh for several periods is stale even without a recorded failure
+        # (a refresh loop that stopped): the reader must be told the data's age.
+        since = None if self.last_success is None else self._clock() - self.last_success
+        too_old = self._ttl > 0 and since is not None and since > STALE_AFTER_TTLS * self._ttl
         return SnapshotView(
             snapshot=self._snapshot,
             age_s=age,
-            stale=self._error is not None or self._source == "disk",
+            stale=self._error is not None or self._source == "disk" or too_old,
             error=self._error,
             source=self._source,
         )
@@ -153,16 +159,21 @@ class CompanyCache:
 
     async def refresh(self) -> CompanySnapshot:
         """Fetch from Bitrix24 now and replace the snapshot; raises BitrixError on failure."""
-        failures_seen = self._failures
+        failures_seen, refreshes_seen = self._failures, self.refreshes
         async with self._lock:
             if self._error is not None and self._failures != failures_seen:
                 # Someone else's attempt failed while we waited for the lock: same answer.
                 raise self._error
+            if self._snapshot is not None and self.refreshes != refreshes_seen:
+                # Someone else's attempt succeeded while we waited: that is fresh enough.
+                return self._snapshot
             self.last_attempt = self._clock()
             started = time.perf_counter()
             try:
                 raw = await self._fetch()
-                snapshot = CompanySnapshot(raw, tz=self._tz, options=self._options)
+                # Building takes tens of milliseconds for a few hundred houses and grows with
+                # the portal: off the event loop, so voice and text users are not stalled.
+                snapshot = await asyncio.to_thread(self._build, raw)
             except BitrixError as exc:
                 self._error = exc
                 self._failed_at = self._clock()
@@ -181,8 +192,25 @@ class CompanyCache:
                 len(snapshot.tasks),
                 time.perf_counter() - started,
             )
-            self._save(raw)
+            await asyncio.to_thread(self._save, raw)
             return snapshot
+
+    def _build(self, raw: RawCompanyData) -> CompanySnapshot:
+        """A snapshot from raw data; data it cannot read is a mapping error, not a crash, so
+        the last good snapshot keeps answering (flagged stale) instead."""
+        try:
+            return CompanySnapshot(raw, tz=self._tz, options=self._options)
+        except BitrixError:
+            raise
+        except Exception as exc:
+            log.exception("could not build the company snapshot")
+            raise BitrixMappingError(
+                f"could not read the company data: {type(exc).__name__}: {exc}",
+                admin_hint=(
+                    "Данные Bitrix24 не удалось разобрать (подробности в журнале бота); "
+                    "проверьте поля сделок командой audiobot fields."
+                ),
+            ) from exc
 
     def _save(self, raw: RawCompanyData) -> None:
         if self._path is None:

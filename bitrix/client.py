@@ -518,7 +518,7 @@ class BitrixClient:
             if isinstance(webhook_url, SecretStr)
             else str(webhook_url)
         ).strip()
-        base, host, user_id, secret = self._parse_webhook(raw)
+        base, host, user_id, secret = self.parse_webhook(raw)
         self._secret = secret
         self._host = host
         self._user_id = user_id
@@ -544,7 +544,9 @@ class BitrixClient:
         )
 
     @staticmethod
-    def _parse_webhook(raw: str) -> tuple[str, str, int, str]:
+    def parse_webhook(raw: str) -> tuple[str, str, int, str]:
+        """Split a webhook URL into (base, host, user id, secret code); raises
+        `BitrixConfigError` when it is not one."""
         problem: str | None = None
         try:
             url = httpx.URL(raw)

@@ -251,24 +251,47 @@ class AnswerBuilder:
         metric = frame.slots.get("metric", "houses")
         label = self._filter_label(frame)
         where = f" ({label})" if label else ""
+        filtered = bool(frame.slots.keys() & {"brigade", "company", "street"})
         if metric == "employees":
             brigade = frame.slots.get("brigade")
             people = self.snap.people(brigade=brigade)
             if frame.slots.get("company") or frame.slots.get("street"):
+                # People belong to brigades, not to streets or companies: say so, with the
+                # brigades that serve those houses.
+                brigades = sorted({h.brigade for h in self._houses_for(frame) if h.brigade})
+                serve = ", ".join(str(b) for b in brigades) or "—"
                 return Answer(
-                    "Сотрудники не привязаны к УК и улицам; считаю по бригадам и всей компании."
+                    f"Сотрудники закреплены за бригадами, а не за улицами и УК. "
+                    f"Эти дома ({label}) обслуживают бригады: {serve}."
                 )
             return Answer(f"Сотрудников{where}: {number(len(people))}.")
+        houses = self._houses_for(frame)
         if metric == "brigades":
+            if filtered:
+                brigades = sorted({h.brigade for h in houses if h.brigade is not None})
+                listing = ", ".join(str(b) for b in brigades)
+                return Answer(f"Бригад{where}: {number(len(brigades))} ({listing or 'нет'}).")
             return Answer(f"Бригад: {number(len(self.snap.brigades))}.")
         if metric == "companies":
+            if filtered:
+                names = sorted(
+                    {self.snap.companies[h.company_id].name for h in houses if h.company_id}
+                )
+                without = sum(1 for h in houses if h.company_id is None)
+                text = f"Управляющих компаний{where}: {number(len(names))}."
+                if without:
+                    text += f" Домов без УК: {number(without)}."
+                return Answer(text, items=tuple(f"• {n}" for n in names))
             with_houses = sum(1 for _, n in self.snap.companies_with_counts() if n)
             total = len(self.snap.companies)
             return Answer(
                 f"Управляющих компаний: {number(total)} (с нашими домами — {number(with_houses)})."
             )
-        houses = self._houses_for(frame)
         if metric == "houses":
+            if " без ук" in f" {frame.normalized} " or "без управляющ" in frame.normalized:
+                # "сколько домов без УК": the count SPEC's slots cannot express, said anyway.
+                houses = [h for h in houses if h.company_id is None]
+                return Answer(f"Домов без УК{where}: {number(len(houses))}.")
             return Answer(f"Домов{where}: {number(len(houses))}.")
         attribute = {"apartments": "apartments", "entrances": "entrances", "floors": "floors"}[
             metric
@@ -403,6 +426,8 @@ class AnswerBuilder:
             year, month = today.year, today.month
         visits = house.visits_in(year, month)
         title = f"{MONTHS_NOMINATIVE[month - 1]} {year}"
+        if (year, month) not in self._schedule_months():
+            return Answer(self._no_schedule_fields(year, month))
         if not visits:
             known = sorted({(v.day.year, v.day.month) for v in house.visits})
             hint = ""
@@ -436,6 +461,11 @@ class AnswerBuilder:
         visits = self.snap.visits_between(period.start, period.end, brigade=brigade)
         who = f"бригада {brigade}" if brigade is not None else "все бригады"
         when = range_label(period, today)
+        covered = self._schedule_months()
+        asked = {(d.year, d.month) for d in _days(period.start, period.end)}
+        if not asked & covered:
+            first = min(asked)
+            return Answer(self._no_schedule_fields(*first))
         if not visits:
             return Answer(f"Уборка на {when} ({who}): ничего не запланировано.")
         items: list[str] = []
@@ -452,6 +482,19 @@ class AnswerBuilder:
         if houses != len(visits):
             head += f", {self.agree(len(visits), 'уборка')}"
         return Answer(head + ".", items=tuple(items))
+
+    def _schedule_months(self) -> set[tuple[int, int]]:
+        """The months the CRM has schedule fields for (the real portal adds them monthly)."""
+        return {(slot.year, slot.month) for slot in self.snap.mapping.schedule}
+
+    def _no_schedule_fields(self, year: int, month: int) -> str:
+        months = ", ".join(
+            f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
+        )
+        return (
+            f"Графика на {MONTHS_NOMINATIVE[month - 1]} {year} в Bitrix24 нет: поля графика "
+            f"заведены только на {months or 'ни один месяц'}."
+        )
 
     def _departments_list(self, frame: Frame, today: date) -> Answer:
         deps = self.snap.department_tree()
@@ -638,7 +681,9 @@ class AnswerBuilder:
         for event in events:
             start = event.start.astimezone(self.snap.tz)
             end = event.end.astimezone(self.snap.tz)
-            if event.all_day:
+            if event.all_day and end.date() > start.date():
+                when_text = f"{day_label(start.date(), today)} — {day_label(end.date(), today)}"
+            elif event.all_day:
                 when_text = f"{day_label(start.date(), today)}, весь день"
             else:
                 when_text = f"{day_label(start.date(), today)} {start:%H:%M}–{end:%H:%M}"
@@ -647,29 +692,10 @@ class AnswerBuilder:
         return Answer(f"События на {when}: {number(len(events))}.", items=tuple(items))
 
     def _help(self, frame: Frame, today: date) -> Answer:
-        return Answer(
-            "Я отвечаю на вопросы о домах, графиках уборки, бригадах, сотрудниках, "
-            "задачах и календаре по данным Bitrix24. Можно писать или говорить голосом. "
-            "Например:",
-            items=tuple(f"• «{e}»" for e in EXAMPLES),
-        )
+        return simple_answer(frame)
 
     def _greeting(self, frame: Frame, today: date) -> Answer:
-        words = frame.normalized.split()
-        if any(w.startswith(("спасиб", "благодар", "спс")) for w in words):
-            return Answer("Пожалуйста! Обращайтесь.")
-        if any(
-            w.startswith(("пока", "свидан", "встречи", "доброго", "хорошего", "удачи"))
-            for w in words
-        ):
-            return Answer("До свидания!")
-        if any(
-            w in ("ок", "окей", "хорошо", "понял", "ясно", "понятно", "отлично") for w in words
-        ):
-            return Answer("👍")
-        return Answer(
-            "Здравствуйте! Спросите, например: «дома бригады 3» или «график Пролетарская 112/1»."
-        )
+        return simple_answer(frame)
 
     def _unknown(self, frame: Frame) -> Answer:
         said = frame.text.strip()
@@ -708,3 +734,36 @@ def _person_line(person: Employee, *, show_brigade: bool) -> str:
     if person.phone:
         parts.append(person.phone)
     return "• " + " — ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if parts[2:] else "")
+
+
+def _days(start: date, end: date) -> list[date]:
+    """Every day from start to end inclusive (bounded: a year at most)."""
+    count = min((end - start).days, 366)
+    return [start + timedelta(days=i) for i in range(count + 1)]
+
+
+def simple_answer(frame: Frame) -> Answer:
+    """Answers that need no company data: help, greetings and thanks, an empty request."""
+    if frame.intent == "help":
+        return Answer(
+            "Я отвечаю на вопросы о домах, графиках уборки, бригадах, сотрудниках, "
+            "задачах и календаре по данным Bitrix24. Можно писать или говорить голосом. "
+            "Например:",
+            items=tuple(f"• «{e}»" for e in EXAMPLES),
+        )
+    words = frame.normalized.split()
+    if frame.intent != "greeting":
+        return Answer(
+            "Пустой запрос. Спросите, например: «дома бригады 3» или «задачи на завтра»."
+        )
+    if any(w.startswith(("спасиб", "благодар", "спс")) for w in words):
+        return Answer("Пожалуйста! Обращайтесь.")
+    if any(
+        w.startswith(("пока", "свидан", "встречи", "доброго", "хорошего", "удачи")) for w in words
+    ):
+        return Answer("До свидания!")
+    if any(w in ("ок", "окей", "хорошо", "понял", "ясно", "понятно", "отлично") for w in words):
+        return Answer("👍")
+    return Answer(
+        "Здравствуйте! Спросите, например: «дома бригады 3» или «график Пролетарская 112/1»."
+    )

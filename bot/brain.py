@@ -14,16 +14,18 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
 from bitrix.company import CompanySnapshot
-from bot.answers import REQUIRED_SLOTS, Answer, AnswerBuilder, stale_note
+from bitrix.models import Company, Employee, House
+from bot.answers import REQUIRED_SLOTS, Answer, AnswerBuilder, simple_answer, stale_note
 from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
+from bot.nlu.simple import simple_frame
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,11 @@ class Assistant:
     # ------------------------------------------------------------------ asking
     async def ask(self, text: str, *, conversation: Hashable = "default") -> Reply:
         """Understand and answer one request in a conversation."""
+        if self.cache.view() is None:
+            simple = simple_frame(text)
+            if simple is not None:
+                # "привет" before the first load: no reason to wait for Bitrix24.
+                return Reply(frame=simple, answer=simple_answer(simple))
         try:
             view = await self.cache.get()
         except SnapshotUnavailable as exc:
@@ -117,13 +124,21 @@ class Assistant:
         return self._reply(frame, builder, view, today, conversation)
 
     async def choose(self, frame: Frame, *, conversation: Hashable = "default") -> Reply:
-        """Answer a frame chosen from a clarifying question (a pressed button)."""
+        """Answer a frame chosen from a clarifying question (a pressed button).
+
+        The button may be pressed long after the question: its house, person or company is
+        looked up again in the current snapshot, so the answer is never older than the data.
+        """
         try:
             view = await self.cache.get()
         except SnapshotUnavailable as exc:
             return self._unavailable(frame.text, exc)
         _, builder = await self.engine(view.snapshot)
-        return self._reply(frame, builder, view, self._today(), conversation)
+        current = _in_snapshot(frame, view.snapshot)
+        if current is None:
+            answer = Answer("Этого варианта уже нет в Bitrix24 — спросите заново, пожалуйста.")
+            return Reply(frame=frame, answer=answer, age_s=view.age_s)
+        return self._reply(current, builder, view, self._today(), conversation)
 
     def forget(self, conversation: Hashable) -> None:
         """Drop a conversation's context."""
@@ -167,6 +182,12 @@ class Assistant:
 
     def _unavailable(self, text: str, exc: SnapshotUnavailable) -> Reply:
         cause = exc.cause
+        # Help and greetings need no company data: answer them even now.
+        simple = simple_frame(text)
+        if simple is not None:
+            answer = simple_answer(simple)
+            note = f"⚠️ {cause.user_message} Вопросы о данных пока не отвечу."
+            return Reply(frame=simple, answer=answer, stale_note=note, error=str(cause))
         log.warning("no company data to answer from: %s", cause)
         message = f"{cause.user_message} Сохранённых данных нет, поэтому ответить не могу."
         return Reply(
@@ -190,3 +211,21 @@ class Assistant:
         self._conversations.move_to_end(conversation)
         while len(self._conversations) > self._max_conversations:
             self._conversations.popitem(last=False)
+
+
+def _in_snapshot(frame: Frame, snapshot: CompanySnapshot) -> Frame | None:
+    """The frame with its entities replaced by the current snapshot's; None if one is gone."""
+    slots = dict(frame.slots)
+    for name, value in frame.slots.items():
+        if isinstance(value, House):
+            current: object = snapshot.houses_by_id.get(value.id)
+        elif isinstance(value, Employee):
+            current = snapshot.employees.get(value.id)
+        elif isinstance(value, Company):
+            current = snapshot.companies.get(value.id)
+        else:
+            continue
+        if current is None:
+            return None
+        slots[name] = current
+    return replace(frame, slots=slots)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bitrix.errors import BitrixConfigError
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 
@@ -278,3 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BitrixConfigError as exc:
+        # A malformed BITRIX_WEBHOOK_URL: one clear line, never a traceback (nor the URL).
+        print(f"audiobot: BITRIX_WEBHOOK_URL is not a Bitrix24 webhook URL ({exc.description})",
+              file=sys.stderr)  # fmt: skip
+        return 2

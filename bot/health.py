@@ -93,7 +93,12 @@ async def collect_health(
         last_error = str(cache.last_error)
     elif probe.error is not None:
         last_error = str(probe.error)
-    if probe.ok and (speech_status is None or speech_status.available):
+    cache_failed = cache.last_error is not None
+    if view is None and cache_failed:
+        # Nothing to answer from: Bitrix24 may answer `scope`, but the company data does not
+        # load (a wrong pipeline, unreadable fields) — every question would fail.
+        status = "down"
+    elif probe.ok and not cache_failed and (speech_status is None or speech_status.available):
         status = "ok"
     elif view is not None or probe.ok:
         # Bitrix24 down but a snapshot serves, or speech missing while text works.

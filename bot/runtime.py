@@ -21,6 +21,7 @@ from bitrix.cache import CompanyCache
 from bitrix.client import BitrixClient
 from bitrix.company import MappingOptions
 from bitrix.demo import build_demo_store
+from bitrix.errors import BitrixConfigError
 from bitrix.loader import CompanyLoader
 from bitrix.portal import PortalOptions, PortalThread
 from bot.brain import Assistant
@@ -30,8 +31,13 @@ from bot.speech.service import SpeechService
 
 log = logging.getLogger(__name__)
 
+#: Raises `BitrixConfigError` for a malformed webhook URL.
+validate_webhook = BitrixClient.parse_webhook
+
 #: Seconds a health probe waits for Bitrix24 before calling it unreachable.
 PROBE_TIMEOUT = 5.0
+#: Seconds a health report is reused (monitors may poll often; the portal's budget is shared).
+HEALTH_CACHE_SECONDS = 10.0
 
 EMBEDDED_NOTICE = (
     "BITRIX_WEBHOOK_URL is not set: using the embedded emulated Bitrix24 portal with the demo "
@@ -80,6 +86,10 @@ class Runtime:
     speech: SpeechService | None = None
     portal: PortalThread | None = None
     started_at: float = field(default_factory=time.monotonic)
+    #: How long a health report is reused (tests that change the portal's state use 0).
+    health_cache_seconds: float = HEALTH_CACHE_SECONDS
+    _health: tuple[float, HealthReport] | None = field(default=None, repr=False)
+    _health_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @classmethod
     async def create(
@@ -98,6 +108,12 @@ class Runtime:
         else:
             webhook = settings.bitrix_webhook_url.get_secret_value()
             path = snapshot_path(settings, webhook)
+        try:
+            validate_webhook(webhook)  # before anything starts
+        except BitrixConfigError:
+            if portal is not None:
+                await asyncio.to_thread(portal.stop)
+            raise
         client = BitrixClient(
             webhook,
             rate=settings.bitrix_rate,
@@ -142,14 +158,24 @@ class Runtime:
         return self.portal is not None
 
     async def health(self) -> HealthReport:
-        """Run every health check now."""
-        return await collect_health(
-            client=self.probe_client,
-            cache=self.cache,
-            speech=self.speech,
-            started_at=self.started_at,
-            embedded_portal=self.embedded,
-        )
+        """The health report, probing Bitrix24 at most every `HEALTH_CACHE_SECONDS`.
+
+        `/api/health` is open to monitors: without this, a burst of checks would spend the
+        portal's request budget that the bot needs (one probe in flight, a short-lived cache).
+        """
+        async with self._health_lock:
+            cached = self._health
+            if cached is not None and time.monotonic() - cached[0] < self.health_cache_seconds:
+                return cached[1]
+            report = await collect_health(
+                client=self.probe_client,
+                cache=self.cache,
+                speech=self.speech,
+                started_at=self.started_at,
+                embedded_portal=self.embedded,
+            )
+            self._health = (time.monotonic(), report)
+            return report
 
     async def aclose(self) -> None:
         """Stop background work and release connections, the model and the portal."""

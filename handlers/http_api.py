@@ -41,6 +41,7 @@ import logging
 import re
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
@@ -172,7 +173,21 @@ _HTTP_CODES = {
 
 @web.middleware
 async def _error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure as JSON ``{"error", "message"}``, whoever raised it."""
+    """Every failure as JSON ``{"error", "message"}``, whoever raised it; one DEBUG line per
+    request for the operator (method, path and status — never headers or the query)."""
+    started = time.perf_counter()
+    response = await _answer(request, handler)
+    log.debug(
+        "%s %s -> %d in %.1f ms",
+        request.method,
+        request.path,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:

@@ -70,6 +70,7 @@ async def api_stack(
         **overrides,
     )
     runtime = await Runtime.create(settings, speech=speech, notice=None)
+    runtime.health_cache_seconds = 0  # these tests change the portal's state between checks
     try:
         server = await serve_api(runtime, settings, port=0)
         assert server is not None

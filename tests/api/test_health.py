@@ -104,6 +104,9 @@ async def test_degraded_while_the_portal_is_down_then_ok_again(
         assert during.json()["items"] == before.json()["items"]
 
         await portal.start("127.0.0.1", port)
+        # Reachable again, but the data is still the stale copy until a refresh succeeds.
+        assert (await health(stack, 200))["status"] == "degraded"
+        await stack.runtime.cache.refresh()
         body = await health(stack, 200)
         assert body["status"] == "ok"
         await stack.runtime.cache.refresh()
