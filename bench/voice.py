@@ -34,9 +34,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bot.speech.audio import decode_audio, find_ffmpeg
 from bot.speech.recognizer import VoskModel, VoskRecognizer, load_model
 from bot.speech.service import SpeechService
+from tests.loop_stall import measure_loop_stall
 
 SENTENCE = "서울 시청 앞에서 만나요. 내일 아침 아홉 시에 회의가 있습니다. 감사합니다."
 GOAL_OVERHEAD = 1.10
@@ -103,29 +106,9 @@ def _pydub_decode(data: bytes, ffmpeg: Path) -> bytes:
 
 async def _worst_stall(work: Callable[[], Awaitable[Any]]) -> float:
     """Longest extra delay (s) seen by a 5 ms ticker while `work` runs."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    worst = 0.0
-    period = 0.005
-
-    async def ticker() -> None:
-        nonlocal worst
-        last = loop.time()
-        for _ in range(1_000_000):
-            if stop.is_set():
-                return
-            await asyncio.sleep(period)
-            now = loop.time()
-            worst = max(worst, now - last - period)
-            last = now
-
-    task = asyncio.create_task(ticker())
-    try:
+    async with measure_loop_stall() as stall:
         await work()
-    finally:
-        stop.set()
-        await task
-    return worst
+    return stall.worst
 
 
 async def _serve(notes: dict[str, bytes]) -> tuple[web.AppRunner, str]:
