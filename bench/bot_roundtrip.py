@@ -46,6 +46,7 @@ from bot.speech.recognizer import (
 from tests.bot.harness import (
     ADMIN,
     STRANGER,
+    TODAY,
     USER,
     BotUnderTest,
     ScriptedRecognizer,
@@ -192,7 +193,7 @@ async def voice_round_trips(
 
 
 async def benchmark(args: argparse.Namespace) -> None:
-    store = build_demo_store()
+    store = build_demo_store(TODAY)
     rows: list[tuple[str, str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)
@@ -282,7 +283,7 @@ def _show(direction: str, who: str, text: str, buttons: list[tuple[str, str | No
 
 async def transcript() -> None:
     """One session through the fake server, printed as a chat log."""
-    store = build_demo_store()
+    store = build_demo_store(TODAY)
     with tempfile.TemporaryDirectory() as tmp:
         note = make_note(Path(tmp), "ru", "ru", RUSSIAN, 3)
         async with running_bot(store, Path(tmp) / "cache", **BENCH_FLOOD) as bot:

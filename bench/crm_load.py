@@ -39,6 +39,7 @@ from multiprocessing.queues import Queue
 from zoneinfo import ZoneInfo
 
 from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
 from bitrix.company import CompanySnapshot, MappingOptions, RawCompanyData
 from bitrix.demo import build_demo_store
 from bitrix.loader import CompanyLoader
@@ -46,6 +47,9 @@ from bitrix.portal import EmulatedPortal, PortalOptions
 
 TIMEZONE = "Europe/Moscow"
 TZ = ZoneInfo(TIMEZONE)
+#: The benchmark's day: figures do not depend on when it runs.
+CLOCK = FixedClock(datetime(2026, 11, 25, 10, tzinfo=TZ))
+TODAY = CLOCK.today()
 OPTIONS = MappingOptions()
 LATENCY = 0.1
 GOAL_HOUSE_REQUESTS = 3
@@ -57,7 +61,7 @@ GOAL_P95_MS = 1.0
 def _serve(latency: float, bucket: bool, urls: Queue[str]) -> None:
     """Child process: the demo portal on a free loopback port until terminated."""
     options = PortalOptions(latency=latency, bucket=bucket)
-    portal = EmulatedPortal(build_demo_store(timezone=TIMEZONE), options)
+    portal = EmulatedPortal(build_demo_store(TODAY, timezone=TIMEZONE), options)
     asyncio.run(portal.serve_forever("127.0.0.1", 0, ready=urls.put))
 
 
@@ -83,7 +87,7 @@ class PortalProcess:
 # ------------------------------------------------------------------------------- loading
 async def _fetch(url: str) -> tuple[RawCompanyData, float, int]:
     async with BitrixClient(url) as client:
-        loader = CompanyLoader(client, tz=TZ, options=OPTIONS)
+        loader = CompanyLoader(client, tz=TZ, options=OPTIONS, clock=CLOCK)
         started = time.perf_counter()
         raw = await loader.fetch()
         return raw, time.perf_counter() - started, client.stats.requests
@@ -91,7 +95,9 @@ async def _fetch(url: str) -> tuple[RawCompanyData, float, int]:
 
 async def count_requests() -> tuple[int, int, RawCompanyData]:
     """(HTTP requests, requests with deal pages, raw data) of one cold load, portal-counted."""
-    async with EmulatedPortal(build_demo_store(timezone=TIMEZONE), PortalOptions()) as portal:
+    async with EmulatedPortal(
+        build_demo_store(TODAY, timezone=TIMEZONE), PortalOptions()
+    ) as portal:
         raw, _, _ = await _fetch(portal.webhook_url)
         houses = sum(1 for r in portal.requests if "crm.deal.list" in r.sub_methods)
         return portal.request_count, houses, raw
@@ -108,7 +114,7 @@ def peak_memory(url: str) -> tuple[float, float]:
     tracemalloc.start()
     try:
         raw, _, _ = asyncio.run(_fetch(url))
-        snapshot = CompanySnapshot(raw, tz=TZ, options=OPTIONS)
+        snapshot = CompanySnapshot(raw, tz=TZ, options=OPTIONS, clock=CLOCK)
         gc.collect()
         retained, peak = tracemalloc.get_traced_memory()
     finally:
@@ -134,8 +140,8 @@ Query = tuple[str, Callable[[], object]]
 def make_queries(snapshot: CompanySnapshot, count: int, seed: int = 1) -> list[Query]:
     """``count`` mixed queries over the snapshot, drawn with a fixed seed."""
     rng = random.Random(seed)
-    today = datetime.now(TZ).date()
-    now = datetime.now(TZ)
+    today = TODAY
+    now = CLOCK.now()
     brigades = sorted(snapshot.brigades)
     companies = [c.id for c, n in snapshot.companies_with_counts() if n]
     streets = list(snapshot.streets())
@@ -255,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    build_demo_store(timezone=TIMEZONE)
+    build_demo_store(TODAY, timezone=TIMEZONE)
     demo_seconds = time.perf_counter() - started
 
     requests, house_requests, raw = asyncio.run(count_requests())
@@ -266,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         remote = cold_seconds(url, args.runs)
 
     snapshot_seconds = median_seconds(
-        lambda: CompanySnapshot(raw, tz=TZ, options=OPTIONS), args.runs
+        lambda: CompanySnapshot(raw, tz=TZ, options=OPTIONS, clock=CLOCK), args.runs
     )
-    snapshot = CompanySnapshot(raw, tz=TZ, options=OPTIONS)
+    snapshot = CompanySnapshot(raw, tz=TZ, options=OPTIONS, clock=CLOCK)
 
     from bot.nlu.engine import LanguageEngine
     from bot.nlu.morph import default_morph

@@ -60,8 +60,8 @@ def main() -> int:
     )
     print(f"out-of-domain answered as something else: {ood_wrong} (goal 0)")
     if args.failures:
-        split = None if args.failures == "all" else args.failures
-        print("\n".join(failures(outcomes, split)))
+        chosen = None if args.failures == "all" else args.failures
+        print("\n".join(failures(outcomes, chosen)))
     return 0
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from bitrix.clock import Clock
 from bitrix.company import CompanySnapshot, MappingOptions, RawCompanyData
 from bitrix.errors import BitrixError, BitrixMappingError
 
@@ -77,16 +78,19 @@ class CompanyCache:
         *,
         tz: tzinfo,
         options: MappingOptions,
+        clock: Clock,
         ttl: float = 300.0,
         path: Path | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._tz = tz
         self._options = options
         self._ttl = ttl
         self._path = path
-        self._clock = clock
+        self._wall = clock
+        # Ages compare the wall clock with `fetched_at` (which the loader read from the same
+        # clock), so both must come from one `Clock`: with DEMO_DATE the clock runs shifted.
+        self._clock: Callable[[], float] = lambda: clock.now().timestamp()
         self._snapshot: CompanySnapshot | None = None
         self._source = "bitrix24"
         self._error: BitrixError | None = None
@@ -199,7 +203,7 @@ class CompanyCache:
         """A snapshot from raw data; data it cannot read is a mapping error, not a crash, so
         the last good snapshot keeps answering (flagged stale) instead."""
         try:
-            return CompanySnapshot(raw, tz=self._tz, options=self._options)
+            return CompanySnapshot(raw, tz=self._tz, options=self._options, clock=self._wall)
         except BitrixError:
             raise
         except Exception as exc:
@@ -231,7 +235,7 @@ class CompanyCache:
         try:
             with self._path.open(encoding="utf-8") as handle:
                 raw = RawCompanyData.from_json(json.load(handle))
-            snapshot = CompanySnapshot(raw, tz=self._tz, options=self._options)
+            snapshot = CompanySnapshot(raw, tz=self._tz, options=self._options, clock=self._wall)
         except (OSError, ValueError, KeyError, TypeError, BitrixError) as exc:
             log.warning("could not read the company snapshot %s: %s", self._path, exc)
             return False

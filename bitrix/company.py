@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from bitrix.address import Address, normalize_number, parse_address
+from bitrix.clock import Clock
 from bitrix.mapping import FieldMapping, build_mapping, cleaning_kind
 from bitrix.models import (
     Brigade,
@@ -121,9 +122,13 @@ class MappingOptions:
 class CompanySnapshot:
     """The company at one moment: typed models plus indexes for every question."""
 
-    def __init__(self, raw: RawCompanyData, *, tz: tzinfo, options: MappingOptions) -> None:
+    def __init__(
+        self, raw: RawCompanyData, *, tz: tzinfo, options: MappingOptions, clock: Clock
+    ) -> None:
         self.raw = raw
         self.tz = tz
+        #: The product's one clock (`bitrix.clock`): "today" in questions comes from it.
+        self.clock = clock
         self.fetched_at = raw.fetched_at
         today = raw.fetched_at.astimezone(tz).date()
         self.mapping: FieldMapping = build_mapping(
@@ -409,7 +414,11 @@ class CompanySnapshot:
     @property
     def today(self) -> date:
         """Today in the business time zone, at the moment of the question."""
-        return datetime.now(self.tz).date()
+        return self.clock.now().astimezone(self.tz).date()
+
+    def now(self) -> datetime:
+        """The current moment in the business time zone (from the injected clock)."""
+        return self.clock.now().astimezone(self.tz)
 
     def houses_where(
         self,
@@ -586,7 +595,7 @@ class CompanySnapshot:
         A brigade's tasks are those whose responsible person is in the brigade or that are
         linked to one of its houses. Done tasks are left out unless ``include_done``.
         """
-        moment = now or datetime.now(self.tz)
+        moment = now or self.now()
         brigade_people = (
             set(self.brigades[brigade].member_ids) if brigade in self.brigades else set()
         )

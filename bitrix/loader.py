@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from bitrix.client import BitrixClient, ListRequest
+from bitrix.clock import Clock
 from bitrix.company import MappingOptions, RawCompanyData
 from bitrix.mapping import FieldMapping, build_mapping
 
@@ -70,12 +70,12 @@ class CompanyLoader:
         *,
         tz: tzinfo,
         options: MappingOptions,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock,
     ) -> None:
         self.client = client
         self.tz = tz
         self.options = options
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self._previous: RawCompanyData | None = None
         self._mapping: FieldMapping | None = None
         self.last_stats: LoadStats | None = None
@@ -84,7 +84,7 @@ class CompanyLoader:
         """Load everything; raises `BitrixError` subclasses on failure."""
         started = time.perf_counter()
         requests_before = self.client.stats.requests
-        now = self._clock()
+        now = self._clock.utcnow()
         today = now.astimezone(self.tz).date()
         previous = self._previous
 

@@ -647,7 +647,7 @@ class AnswerBuilder:
         title = f"Задачи ({label})" if label else "Открытые задачи"
         if not tasks:
             return Answer(f"{title}: нет.")
-        now = datetime.now(self.snap.tz)
+        now = self.snap.now()
         items = tuple(self._task_line(t, now) for t in tasks)
         return Answer(f"{title}: {number(len(tasks))}.", items=items)
 

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
@@ -68,7 +68,6 @@ class Assistant:
         *,
         tz: tzinfo,
         morph: Morph | None = None,
-        today: Callable[[], date] | None = None,
         context_ttl: float = 1800.0,
         max_conversations: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
@@ -76,7 +75,6 @@ class Assistant:
         self.cache = cache
         self.tz = tz
         self.morph = morph or default_morph()
-        self._today = today or (lambda: datetime.now(tz).date())
         self._context_ttl = context_ttl
         self._max_conversations = max_conversations
         self._clock = clock
@@ -119,7 +117,8 @@ class Assistant:
             return self._unavailable(text, exc)
         engine, builder = await self.engine(view.snapshot)
         previous = self._previous(conversation)
-        today = self._today()
+        # "Today" comes from the product's one clock, which the snapshot carries.
+        today = view.snapshot.today
         frame = engine.understand(text, today=today, previous=previous)
         return self._reply(frame, builder, view, today, conversation)
 
@@ -138,7 +137,7 @@ class Assistant:
         if current is None:
             answer = Answer("Этого варианта уже нет в Bitrix24 — спросите заново, пожалуйста.")
             return Reply(frame=frame, answer=answer, age_s=view.age_s)
-        return self._reply(current, builder, view, self._today(), conversation)
+        return self._reply(current, builder, view, view.snapshot.today, conversation)
 
     def forget(self, conversation: Hashable) -> None:
         """Drop a conversation's context."""

@@ -32,10 +32,11 @@ import asyncio
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, tzinfo
 from typing import Any, Literal, TextIO
 
 from bitrix.client import BitrixClient, ListRequest
+from bitrix.clock import Clock
 from bitrix.company import CompanySnapshot, MappingOptions
 from bitrix.errors import (
     WEBHOOK_SETTINGS_PATH,
@@ -179,7 +180,7 @@ async def run_checks(
     *,
     tz: tzinfo,
     portal: str,
-    today: date | None = None,
+    clock: Clock,
 ) -> CheckReport:
     """Run every check against the portal behind ``client``; never raises `BitrixError`."""
     report = CheckReport(portal=portal)
@@ -189,10 +190,10 @@ async def run_checks(
     connection.extend(_connection_checks(probe))
     scopes = report.section("Scopes")
     scopes.extend(_scope_checks(probe))
-    day = today or datetime.now(tz).date()
+    day = clock.today()
     data = report.section("Company data")
     if probe.ok:
-        await _load_checks(report, data, client, options, tz=tz)
+        await _load_checks(report, data, client, options, tz=tz, clock=clock)
     else:
         data.append(Check("info", "company load", "skipped: fix the checks above first"))
         if probe.error is None and probe.granted is not None and "crm" in probe.granted:
@@ -274,11 +275,12 @@ async def _load_checks(
     options: MappingOptions,
     *,
     tz: tzinfo,
+    clock: Clock,
 ) -> None:
-    loader = CompanyLoader(client, tz=tz, options=options)
+    loader = CompanyLoader(client, tz=tz, options=options, clock=clock)
     try:
         raw = await loader.fetch()
-        snapshot = CompanySnapshot(raw, tz=tz, options=options)
+        snapshot = CompanySnapshot(raw, tz=tz, options=options, clock=clock)
     except BitrixMappingError as exc:
         data.append(_error_check("field mapping", exc, required=True))
         return
@@ -510,7 +512,7 @@ async def describe_fields(
     *,
     tz: tzinfo,
     portal: str,
-    today: date | None = None,
+    clock: Clock,
 ) -> FieldsReport:
     """How the portal's custom deal fields map to roles.
 
@@ -531,7 +533,7 @@ async def describe_fields(
         mapping=None,
     )
     try:
-        report.mapping = _mapping_from(fetched, options, today or datetime.now(tz).date())
+        report.mapping = _mapping_from(fetched, options, clock.today())
     except BitrixMappingError as exc:
         report.error = exc
     return report
@@ -709,6 +711,7 @@ def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
 
     stream = out or sys.stdout
     settings = load_settings()
+    clock = settings.clock()
     url: str | None = args.webhook_url
     if url is None and settings.bitrix_webhook_url is not None:
         url = settings.bitrix_webhook_url.get_secret_value()
@@ -716,7 +719,7 @@ def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
     configure_logging(level, [*settings.secrets(), *([url] if url else [])])
     portal_thread = None
     if url is None:
-        portal_thread = start_embedded_portal(settings, notice=sys.stderr)
+        portal_thread = start_embedded_portal(settings, clock=clock, notice=sys.stderr)
         url = portal_thread.webhook_url
     try:
         try:
@@ -738,7 +741,7 @@ def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
             portal = f"{client.host}, webhook of user {client.user_id}"
         options = mapping_options(settings)
         return asyncio.run(
-            _run_async(what, client, options=options, tz=settings.tz, portal=portal, out=stream)
+            _run_async(what, client, options=options, clock=clock, portal=portal, out=stream)
         )
     finally:
         if portal_thread is not None:
@@ -750,17 +753,18 @@ async def _run_async(
     client: BitrixClient,
     *,
     options: MappingOptions,
-    tz: tzinfo,
+    clock: Clock,
     portal: str,
     out: TextIO,
 ) -> int:
+    tz = clock.tz
     async with client:
         if what == "check":
-            report = await run_checks(client, options, tz=tz, portal=portal)
+            report = await run_checks(client, options, tz=tz, portal=portal, clock=clock)
             out.write(render_checks(report) + "\n")
             return 0 if report.passed else 1
         try:
-            fields = await describe_fields(client, options, tz=tz, portal=portal)
+            fields = await describe_fields(client, options, tz=tz, portal=portal, clock=clock)
         except BitrixError as exc:
             out.write(
                 f"AudioBot — CRM field mapping\nPortal: {portal}\n\n"

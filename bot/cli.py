@@ -185,7 +185,8 @@ async def _demo_portal(settings: Settings, host: str, port: int) -> int:
     from bitrix.demo import build_demo_store
     from bitrix.portal import EmulatedPortal, PortalOptions
 
-    portal = EmulatedPortal(build_demo_store(timezone=settings.timezone), PortalOptions())
+    store = build_demo_store(settings.clock().today(), timezone=settings.timezone)
+    portal = EmulatedPortal(store, PortalOptions())
 
     def ready(url: str) -> None:
         print(f"Emulated Bitrix24 portal with the demo company: {url}", flush=True)
@@ -242,7 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _second_pass_factory(recognizer: Any) -> Any:
     """The grammar second pass for `transcribe`, built from the language engine's vocabulary."""
-    from datetime import datetime
 
     from bot.runtime import Runtime
     from bot.voice import make_second_pass
@@ -257,7 +257,7 @@ async def _second_pass_factory(recognizer: Any) -> Any:
         return None
     finally:
         await runtime.aclose()
-    return make_second_pass(recognizer, engine, lambda: datetime.now(settings.tz).date())
+    return make_second_pass(recognizer, engine, runtime.clock.today)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -9,12 +9,15 @@ reprs, logs or `/health` output.
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bitrix.clock import Clock, system_clock
 
 BrigadeSource = Literal["auto", "responsible_name", "responsible_department", "field"]
 
@@ -88,6 +91,9 @@ class Settings(BaseSettings):
     # --- General ------------------------------------------------------------------------
     timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
+    #: The day the demo company is built around, and the day the product takes for today
+    #: (SPEC §4): the same date gives the same company and the same answers.
+    demo_date: date | None = None
 
     def secrets(self) -> list[str]:
         """Secret values to scrub from logs (the webhook URL itself, tokens)."""
@@ -129,6 +135,10 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The business time zone: "today" and every date slot are resolved in it."""
         return ZoneInfo(self.timezone)
+
+    def clock(self) -> Clock:
+        """The product's one clock (`bitrix.clock`): built once per command, then passed in."""
+        return system_clock(self.tz, self.demo_date)
 
     @property
     def field_overrides(self) -> dict[str, str]:

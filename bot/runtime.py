@@ -19,6 +19,7 @@ from typing import TextIO
 
 from bitrix.cache import CompanyCache
 from bitrix.client import BitrixClient
+from bitrix.clock import Clock
 from bitrix.company import MappingOptions
 from bitrix.demo import build_demo_store
 from bitrix.errors import BitrixConfigError
@@ -56,10 +57,11 @@ def mapping_options(settings: Settings) -> MappingOptions:
 
 
 def start_embedded_portal(
-    settings: Settings, *, notice: TextIO | None = sys.stderr
+    settings: Settings, *, clock: Clock, notice: TextIO | None = sys.stderr
 ) -> PortalThread:
-    """Start the demo portal on a free loopback port in a background thread."""
-    portal = PortalThread(build_demo_store(timezone=settings.timezone), PortalOptions())
+    """Start the demo portal, dated around ``clock``'s today, on a free loopback port."""
+    store = build_demo_store(clock.today(), timezone=settings.timezone)
+    portal = PortalThread(store, PortalOptions())
     url = portal.start("127.0.0.1", 0)
     if notice is not None:
         host = url.split("/rest/", 1)[0]
@@ -78,6 +80,8 @@ class Runtime:
     """The wired application (see the module docstring)."""
 
     settings: Settings
+    #: The product's one clock; everything that needs "now" or "today" got it from here.
+    clock: Clock
     client: BitrixClient
     probe_client: BitrixClient
     loader: CompanyLoader
@@ -98,11 +102,19 @@ class Runtime:
         *,
         speech: bool = False,
         notice: TextIO | None = sys.stderr,
+        clock: Clock | None = None,
     ) -> Runtime:
-        """Wire everything; ``speech`` loads the Vosk model too (seconds, in a thread)."""
+        """Wire everything; ``speech`` loads the Vosk model too (seconds, in a thread).
+
+        ``clock`` is the product's one clock (tests pass a `FixedClock`); by default the
+        machine's, shifted to ``DEMO_DATE`` when that is set.
+        """
+        clock = clock or settings.clock()
         portal = None
         if settings.bitrix_webhook_url is None:
-            portal = await asyncio.to_thread(start_embedded_portal, settings, notice=notice)
+            portal = await asyncio.to_thread(
+                start_embedded_portal, settings, clock=clock, notice=notice
+            )
             webhook = portal.webhook_url
             path = None  # the demo company is regenerated on every start; nothing to keep
         else:
@@ -129,9 +141,14 @@ class Runtime:
             limiter=client.limiter,
         )
         options = mapping_options(settings)
-        loader = CompanyLoader(client, tz=settings.tz, options=options)
+        loader = CompanyLoader(client, tz=settings.tz, options=options, clock=clock)
         cache = CompanyCache(
-            loader.fetch, tz=settings.tz, options=options, ttl=settings.bitrix_cache_ttl, path=path
+            loader.fetch,
+            tz=settings.tz,
+            options=options,
+            clock=clock,
+            ttl=settings.bitrix_cache_ttl,
+            path=path,
         )
         assistant = Assistant(cache, tz=settings.tz)
         service = None
@@ -143,6 +160,7 @@ class Runtime:
             )
         return cls(
             settings=settings,
+            clock=clock,
             client=client,
             probe_client=probe_client,
             loader=loader,

@@ -9,12 +9,13 @@ to it, saying which message is being answered and why so late.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import UTC, datetime
+from datetime import UTC
 
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
+from bitrix.clock import Clock
 from bot.config import Settings
 from bot.runtime import Runtime
 from handlers import texts
@@ -50,11 +51,12 @@ async def answer_request(
 
 
 async def note_if_late(
-    bot: Bot, message: Message, *, settings: Settings, responder: Responder
+    bot: Bot, message: Message, *, settings: Settings, responder: Responder, clock: Clock
 ) -> None:
     """Send the "late answer" note when ``message`` waited longer than `LATE_AFTER_S`."""
     sent_at = message.date if message.date.tzinfo else message.date.replace(tzinfo=UTC)
-    if (datetime.now(UTC) - sent_at).total_seconds() <= LATE_AFTER_S:
+    # Telegram stamps messages with real time: compare with the real clock, not DEMO_DATE's.
+    if (clock.real_utcnow() - sent_at).total_seconds() <= LATE_AFTER_S:
         return
     stamp = sent_at.astimezone(settings.tz).strftime("%d.%m %H:%M")
     await responder.send_text(
@@ -77,7 +79,7 @@ async def on_text(
     conversation: Hashable,
 ) -> None:
     """Any text: understood and answered by the brain."""
-    await note_if_late(bot, message, settings=settings, responder=responder)
+    await note_if_late(bot, message, settings=settings, responder=responder, clock=runtime.clock)
     await answer_request(
         bot,
         message,

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import PurePosixPath
 
 import aiohttp
@@ -137,7 +137,7 @@ class VoicePipeline:
             else MAX_DOWNLOAD_BYTES
         )
         self._download_timeout_s = download_timeout_s
-        self._today = today or (lambda: datetime.now(settings.tz).date())
+        self._today = today or runtime.clock.today
         self._second_pass: tuple[Recognizer, LanguageEngine, SecondPass] | None = None
 
     def precheck(self, media: Media) -> str | None:
@@ -267,7 +267,7 @@ async def on_media(
     if media is None:
         await responder.send_text(bot, chat_id, texts.NOT_AUDIO, thread_id=thread_id)
         return
-    await note_if_late(bot, message, settings=settings, responder=responder)
+    await note_if_late(bot, message, settings=settings, responder=responder, clock=runtime.clock)
     problem = voice.precheck(media)
     if problem is not None:
         log.info("%s note refused before download: %s", media.kind, problem)

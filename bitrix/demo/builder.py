@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from faker import Faker
 
-from bitrix.demo.dates import Clock, YearMonth
+from bitrix.demo.dates import DemoCalendar, YearMonth
 from bitrix.demo.fields import FieldSet, build_fields
 from bitrix.demo.houses import (
     STREETS,
@@ -159,7 +159,7 @@ class _Deal:
 
 
 def build_demo(
-    today: date | None = None,
+    today: date,
     *,
     seed: int = 7,
     timezone: str = "Europe/Moscow",
@@ -167,14 +167,13 @@ def build_demo(
 ) -> DemoCompany:
     """Generate the demo company deterministically from ``seed``, dated around ``today``.
 
-    ``today`` defaults to the current date in ``timezone``. Each part of the company draws from
-    its own random stream, so changing one part does not reshuffle the others.
+    ``today`` is required: the caller's clock decides it (`bitrix.clock`), so a test pins its
+    day and the product passes ``Clock.today()``. Each part of the company draws from its own
+    random stream, so changing one part does not reshuffle the others.
     """
     tz = ZoneInfo(timezone)
-    if today is None:
-        today = datetime.now(tz).date()
     layout = layout or DemoLayout()
-    clock = Clock(today, tz)
+    clock = DemoCalendar(today, tz)
     this_month = YearMonth.of(today)
     months = (this_month.shift(-1), this_month, this_month.shift(1))
 
@@ -292,7 +291,7 @@ def build_demo(
 
 
 def build_demo_store(
-    today: date | None = None,
+    today: date,
     *,
     seed: int = 7,
     timezone: str = "Europe/Moscow",
@@ -362,7 +361,7 @@ def _responsibles(
 
 def _house_record(
     rng: random.Random,
-    clock: Clock,
+    clock: DemoCalendar,
     *,
     layout: DemoLayout,
     house: House,
@@ -441,7 +440,7 @@ def _house_record(
 
 def _house_userfields(
     rng: random.Random,
-    clock: Clock,
+    clock: DemoCalendar,
     *,
     layout: DemoLayout,
     fields: FieldSet,
@@ -503,7 +502,7 @@ def _empty_userfields(fields: FieldSet) -> Record:
 
 def _sale_record(
     rng: random.Random,
-    clock: Clock,
+    clock: DemoCalendar,
     *,
     deal_id: int,
     index: int,

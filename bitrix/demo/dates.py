@@ -3,7 +3,7 @@
 Bitrix24 writes dates in several shapes (reference `bitrix24.md` §7.14): ISO 8601 with the
 portal's offset for CRM, tasks and users, UTC midnight shown in the portal zone for CRM
 ``date``-typed fields, and the site format ``DD.MM.YYYY HH:MI:SS`` for calendar events.
-`Clock` renders all of them from one ``today`` and one time zone, so every date in the demo
+`DemoCalendar` renders all of them from one ``today`` and one time zone, so every date in the demo
 store moves together when ``today`` changes.
 """
 
@@ -90,7 +90,7 @@ def working_days(month: YearMonth) -> list[date]:
 
 
 @dataclass(frozen=True)
-class Clock:
+class DemoCalendar:
     """``today`` in the portal's zone, and renderers for every date shape the store needs."""
 
     today: date

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bitrix.demo.dates import Clock
+from bitrix.demo.dates import DemoCalendar
 from bitrix.portal.store import Record
 
 KONDROVO = "Кондрово"
@@ -281,7 +281,7 @@ def _size(rng: random.Random, kind: str) -> tuple[int, int, int]:
     return floors, entrances, apartments
 
 
-def plan_houses(rng: random.Random, clock: Clock) -> list[House]:
+def plan_houses(rng: random.Random, clock: DemoCalendar) -> list[House]:
     """490 active houses on the brigades' routes plus the closed ones, ids not yet assigned."""
     titles: set[str] = set()
     houses: list[House] = []
@@ -363,7 +363,11 @@ def build_companies(rng: random.Random) -> list[Company]:
 
 
 def company_record(
-    company: Company, rng: random.Random, clock: Clock, manager_ids: list[int], phone_id: int
+    company: Company,
+    rng: random.Random,
+    clock: DemoCalendar,
+    manager_ids: list[int],
+    phone_id: int,
 ) -> Record:
     """A ``crm.company.get`` record for a management company."""
     created = clock.today - timedelta(days=rng.randint(400, 2400))

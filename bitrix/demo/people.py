@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from faker import Faker
 
-from bitrix.demo.dates import Clock
+from bitrix.demo.dates import DemoCalendar
 from bitrix.demo.layout import BrigadeSource, DemoLayout
 from bitrix.portal.store import Record
 
@@ -226,7 +226,7 @@ def build_org(
     rng: random.Random,
     fake: Faker,
     layout: DemoLayout,
-    clock: Clock,
+    clock: DemoCalendar,
     avoid_surnames: Iterable[str] = (),
 ) -> Org:
     """Generate departments and users for ``layout`` (service accounts only where it uses them).
@@ -343,7 +343,7 @@ def build_org(
     )
 
 
-def _user_record(person: Person, clock: Clock, rng: random.Random) -> Record:
+def _user_record(person: Person, clock: DemoCalendar, rng: random.Random) -> Record:
     registered = person.registered or clock.today
     record: Record = {
         "ID": str(person.id),
@@ -375,7 +375,7 @@ def _user_record(person: Person, clock: Clock, rng: random.Random) -> Record:
     return record
 
 
-def _service_record(uid: int, brigade: int, clock: Clock, registered: date) -> Record:
+def _service_record(uid: int, brigade: int, clock: DemoCalendar, registered: date) -> Record:
     # The real portal spells brigade users both ways (NAME="1" LAST_NAME="бригада" and
     # NAME="4 бригада" LAST_NAME=""), so the domain layer must read both.
     if brigade % 2:

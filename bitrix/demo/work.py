@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from bitrix.demo.dates import Clock, YearMonth, is_working_day
+from bitrix.demo.dates import DemoCalendar, YearMonth, is_working_day
 from bitrix.demo.houses import Company, House
 from bitrix.demo.people import Org, Person
 from bitrix.portal.store import Record
@@ -95,7 +95,7 @@ class _TaskDraft:
     deadline: datetime | None = None
 
 
-def _deadline(rng: random.Random, clock: Clock, bucket: str) -> datetime | None:
+def _deadline(rng: random.Random, clock: DemoCalendar, bucket: str) -> datetime | None:
     today = clock.today
     hour = rng.choice((10, 12, 14, 17, 18, 19))
     if bucket == "done":
@@ -120,7 +120,7 @@ def _deadline(rng: random.Random, clock: Clock, bucket: str) -> datetime | None:
 
 def build_tasks(
     rng: random.Random,
-    clock: Clock,
+    clock: DemoCalendar,
     org: Org,
     houses: Sequence[House],
     companies: Sequence[Company],
@@ -187,7 +187,7 @@ def build_tasks(
     return tasks
 
 
-def _task_record(rng: random.Random, clock: Clock, draft: _TaskDraft) -> Record:
+def _task_record(rng: random.Random, clock: DemoCalendar, draft: _TaskDraft) -> Record:
     now = clock.at(clock.today, 9, 5)
     deadline = draft.deadline
     anchor = deadline if deadline is not None and deadline < now else now
@@ -298,7 +298,7 @@ class _EventDraft:
 
 def build_events(
     rng: random.Random,
-    clock: Clock,
+    clock: DemoCalendar,
     org: Org,
     houses: Sequence[House],
     companies: Sequence[Company],
@@ -373,7 +373,7 @@ def _formatted(moment: datetime, *, with_time: bool) -> str:
 
 
 def _event_record(
-    rng: random.Random, clock: Clock, org: Org, draft: _EventDraft, event_id: int
+    rng: random.Random, clock: DemoCalendar, org: Org, draft: _EventDraft, event_id: int
 ) -> Record:
     tz_name = clock.tz.key
     creator = org.director if rng.random() < 0.5 else org.office[0]

@@ -52,10 +52,6 @@ _STREETS = (
 )
 
 
-def _today(today: date | None, tz: ZoneInfo) -> date:
-    return today if today is not None else datetime.now(tz).date()
-
-
 def _at(day: date, tz: tzinfo, hour: int = 0, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz)
 
@@ -584,10 +580,10 @@ def _events(today: date, tz: ZoneInfo) -> list[Record]:
     ]  # fmt: skip
 
 
-def sample_store(today: date | None = None, *, timezone: str = "Europe/Moscow") -> PortalStore:
-    """The small sample company (see the module docstring); a fresh store on every call."""
+def sample_store(today: date, *, timezone: str = "Europe/Moscow") -> PortalStore:
+    """The small sample company dated around ``today``; a fresh store on every call."""
     tz = ZoneInfo(timezone)
-    day = _today(today, tz)
+    day = today
     return PortalStore(
         deals=_houses(day, tz),
         deal_userfields=_userfields(),
@@ -607,13 +603,13 @@ def deals_store(
     n: int,
     *,
     category_id: int = HOUSES_CATEGORY_ID,
-    today: date | None = None,
+    today: date,
     timezone: str = "Europe/Moscow",
 ) -> PortalStore:
     """The sample company with exactly ``n`` deals (IDs 1..n) in ``category_id``."""
     store = sample_store(today, timezone=timezone)
     tz = ZoneInfo(timezone)
-    created = _at(_today(today, tz) - timedelta(days=30), tz, 10)
+    created = _at(today - timedelta(days=30), tz, 10)
     stage = f"C{category_id}:EXECUTING" if category_id else "NEW"
     store.deals = {
         i: deal_record(
@@ -638,9 +634,7 @@ def deals_store(
     return store
 
 
-def users_store(
-    n: int, *, today: date | None = None, timezone: str = "Europe/Moscow"
-) -> PortalStore:
+def users_store(n: int, *, today: date, timezone: str = "Europe/Moscow") -> PortalStore:
     """The sample company with exactly ``n`` users (IDs 1..n; user 1 is the webhook owner)."""
     store = sample_store(today, timezone=timezone)
     owner = store.users[1]
@@ -652,13 +646,11 @@ def users_store(
     return store
 
 
-def tasks_store(
-    n: int, *, today: date | None = None, timezone: str = "Europe/Moscow"
-) -> PortalStore:
+def tasks_store(n: int, *, today: date, timezone: str = "Europe/Moscow") -> PortalStore:
     """The sample company with exactly ``n`` tasks (IDs 1..n)."""
     store = sample_store(today, timezone=timezone)
     tz = ZoneInfo(timezone)
-    day = _today(today, tz)
+    day = today
     created = _at(day - timedelta(days=14), tz, 9)
     store.tasks = {
         i: _task(

@@ -2,7 +2,7 @@
 
 Usage in async code (tests)::
 
-    async with EmulatedPortal(sample_store(), PortalOptions(bucket=True)) as portal:
+    async with EmulatedPortal(sample_store(TODAY), PortalOptions(bucket=True)) as portal:
         url = portal.webhook_url      # http://127.0.0.1:<port>/rest/1/<token>/
         ...                           # call f"{url}crm.deal.list" with any HTTP client
         assert portal.count("crm.deal.list") == 1

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bitrix.demo import DemoCompany, build_demo
-from tests.api.conftest import AUTH, TOKEN, Stack, api_stack
+from tests.api.conftest import AUTH, TODAY, TOKEN, Stack, api_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -26,7 +26,7 @@ DATA_PATHS = [
 @pytest.fixture(scope="module")
 def demo() -> DemoCompany:
     """The demo company."""
-    return build_demo()
+    return build_demo(TODAY)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

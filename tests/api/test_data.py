@@ -15,7 +15,15 @@ import pytest
 import pytest_asyncio
 
 from bitrix.demo import DemoCompany, build_demo
-from tests.api.conftest import AUTH, HOME_TOWN, Expected, Stack, api_stack, fetch_expected
+from tests.api.conftest import (
+    AUTH,
+    HOME_TOWN,
+    TODAY,
+    Expected,
+    Stack,
+    api_stack,
+    fetch_expected,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,7 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def demo() -> DemoCompany:
     """The demo company (dated today) and its ground truth."""
-    return build_demo()
+    return build_demo(TODAY)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -17,13 +17,13 @@ from bitrix.client import BitrixClient
 from bitrix.demo import DemoCompany, build_demo
 from bitrix.errors import BitrixError
 from bitrix.portal import EmulatedPortal, PortalOptions
-from tests.api.conftest import AUTH, TOKEN, Stack, api_stack
+from tests.api.conftest import AUTH, TODAY, TOKEN, Stack, api_stack
 
 
 @pytest.fixture
 def demo() -> DemoCompany:
     """A fresh demo company."""
-    return build_demo()
+    return build_demo(TODAY)
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from bitrix.demo import build_demo
 
-from .conftest import api_stack
+from .conftest import TODAY, api_stack
 
 
 async def test_concurrent_health_checks_share_one_probe(tmp_path: Path) -> None:
-    async with api_stack(build_demo(), tmp_path) as stack:
+    async with api_stack(build_demo(TODAY), tmp_path) as stack:
         stack.runtime.health_cache_seconds = 10.0
         before = stack.portal.count("scope")
         answers = await asyncio.gather(*(stack.client.get("/api/health") for _ in range(30)))

@@ -6,7 +6,7 @@ noon of that day in Moscow, so dates, overdue tasks and the limiters are determi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from bitrix.portal import EmulatedPortal, ManualClock, PortalOptions, PortalStor
 TODAY = date(2026, 3, 16)
 NOON = datetime(2026, 3, 16, 12, 0, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()
 
-Rest = Callable[..., Awaitable[httpx.Response]]
+Rest = Callable[..., Coroutine[Any, Any, httpx.Response]]
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ from bitrix.portal import (
     users_store,
 )
 from tests.bitrix.client_fixtures import SteppedTime, VirtualTime
+from tests.bitrix.conftest import TODAY
 
 DEAL_SELECT = ["ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID"]
 
@@ -87,7 +88,7 @@ def ids(rows: list[dict[str, Any]], field: str = "ID") -> list[int]:
 
 @pytest.mark.parametrize("n", [0, 1, 49, 50, 51, 2500, 2501])
 async def test_deal_lists_are_complete_in_ceil_n_over_2500_requests(n: int) -> None:
-    async with serving(deals_store(n)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(n, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         rows = await bx.list_all("crm.deal.list", {"select": DEAL_SELECT})
         assert ids(rows) == list(range(1, n + 1))
@@ -99,7 +100,7 @@ async def test_deal_lists_are_complete_in_ceil_n_over_2500_requests(n: int) -> N
 
 
 async def test_second_batch_carries_exactly_the_pages_still_needed() -> None:
-    async with serving(deals_store(2620)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(2620, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         rows = await bx.list_all("crm.deal.list", {"select": ["ID"]})
         assert ids(rows) == list(range(1, 2621))
@@ -109,7 +110,7 @@ async def test_second_batch_carries_exactly_the_pages_still_needed() -> None:
 
 
 async def test_expected_rows_hint_allocates_just_enough_pages() -> None:
-    async with serving(deals_store(490)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(490, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         rows = await bx.list_all("crm.deal.list", {"select": ["ID"]}, expected_rows=490)
         assert len(rows) == 490
@@ -124,7 +125,7 @@ async def test_expected_rows_hint_allocates_just_enough_pages() -> None:
 
 
 async def test_caller_filter_and_lower_bound_are_kept() -> None:
-    async with serving(deals_store(300)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(300, today=TODAY)) as portal, client_for(portal) as bx:
         rows = await bx.list_all(
             "crm.deal.list", {"filter": {">ID": 120, "ASSIGNED_BY_ID": 4}, "select": ["ID"]}
         )
@@ -133,7 +134,7 @@ async def test_caller_filter_and_lower_bound_are_kept() -> None:
 
 @pytest.mark.parametrize("n", [1, 50, 51, 130])
 async def test_users_are_listed_completely_in_one_request(n: int) -> None:
-    async with serving(users_store(n)) as portal, client_for(portal) as bx:
+    async with serving(users_store(n, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         rows = await bx.list_all("user.get")
         assert ids(rows) == list(range(1, n + 1))
@@ -144,7 +145,7 @@ async def test_users_are_listed_completely_in_one_request(n: int) -> None:
 
 @pytest.mark.parametrize("n", [0, 50, 51, 130])
 async def test_tasks_are_listed_completely_in_one_request(n: int) -> None:
-    async with serving(tasks_store(n)) as portal, client_for(portal) as bx:
+    async with serving(tasks_store(n, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         rows = await bx.list_all("tasks.task.list", {"select": ["ID", "TITLE", "STATUS"]})
         assert ids(rows, "id") == list(range(1, n + 1))
@@ -152,7 +153,7 @@ async def test_tasks_are_listed_completely_in_one_request(n: int) -> None:
 
 
 async def test_classic_paging_for_departments() -> None:
-    store = sample_store()
+    store = sample_store(TODAY)
     root = store.departments[1]
     store.departments = {1: root} | {
         i: {"ID": str(i), "NAME": f"Бригада {i}", "SORT": 500, "PARENT": "1"}
@@ -174,7 +175,7 @@ async def test_classic_paging_for_departments() -> None:
 
 
 async def test_list_many_loads_the_whole_company_in_one_request() -> None:
-    store = deals_store(490)
+    store = deals_store(490, today=TODAY)
     company = {
         "deals": ListRequest("crm.deal.list", {"select": DEAL_SELECT}),
         "companies": ListRequest("crm.company.list", {"select": ["ID", "TITLE"]}),
@@ -208,7 +209,7 @@ async def test_list_many_loads_the_whole_company_in_one_request() -> None:
 
 
 async def test_list_many_with_hints_packs_a_bigger_company_in_one_request() -> None:
-    store = deals_store(1200)
+    store = deals_store(1200, today=TODAY)
     requests = {
         "deals": ListRequest("crm.deal.list", {"select": ["ID"]}, expected_rows=1200),
         "users": ListRequest("user.get", None, expected_rows=len(store.users)),
@@ -229,7 +230,7 @@ async def test_list_many_with_hints_packs_a_bigger_company_in_one_request() -> N
 
 
 async def test_batch_with_references_and_partial_errors() -> None:
-    async with serving(sample_store()) as portal, client_for(portal) as bx:
+    async with serving(sample_store(TODAY)) as portal, client_for(portal) as bx:
         portal.options.scopes.discard("task")
         result = await bx.batch(
             {
@@ -256,7 +257,7 @@ async def test_batch_with_references_and_partial_errors() -> None:
 
 
 async def test_batch_halt_stops_at_the_first_error() -> None:
-    async with serving(sample_store()) as portal, client_for(portal) as bx:
+    async with serving(sample_store(TODAY)) as portal, client_for(portal) as bx:
         result = await bx.batch(
             [
                 ("server.time", None),
@@ -271,7 +272,7 @@ async def test_batch_halt_stops_at_the_first_error() -> None:
 
 
 async def test_batch_of_120_commands_goes_in_three_requests() -> None:
-    async with serving(deals_store(120)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(120, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         result = await bx.batch({f"d{i}": ("crm.deal.get", {"id": i}) for i in range(1, 121)})
         assert portal.request_count == 3
@@ -282,7 +283,7 @@ async def test_batch_of_120_commands_goes_in_three_requests() -> None:
 
 
 async def test_errors_from_the_portal_map_to_their_exceptions() -> None:
-    store = sample_store()
+    store = sample_store(TODAY)
     async with serving(store) as portal:
         good = portal.webhook_url
         async with BitrixClient(good.replace(portal.options.token, "wrong")) as bx:
@@ -340,7 +341,7 @@ async def test_errors_from_the_portal_map_to_their_exceptions() -> None:
 async def test_200_parallel_calls_never_see_query_limit_exceeded() -> None:
     time = SteppedTime()
     async with serving(
-        sample_store(), bucket=True, bucket_rate=2.0, bucket_burst=50, clock=time.manual
+        sample_store(TODAY), bucket=True, bucket_rate=2.0, bucket_burst=50, clock=time.manual
     ) as portal:
         # max_retries=0: a single 503 from the portal would reach the caller.
         async with BitrixClient(
@@ -371,7 +372,7 @@ async def test_200_parallel_calls_never_see_query_limit_exceeded() -> None:
 async def test_a_bucket_shared_with_another_app_is_survived() -> None:
     vt = VirtualTime()
     async with (
-        serving(sample_store(), vt, bucket=True) as portal,
+        serving(sample_store(TODAY), vt, bucket=True) as portal,
         client_for(portal, vt) as bx,
         httpx.AsyncClient() as other_app,
     ):
@@ -391,7 +392,7 @@ async def test_a_bucket_shared_with_another_app_is_survived() -> None:
 
 @pytest.mark.parametrize("fault", [Fault.HTML_502, Fault.DROP, Fault.ERROR_500])
 async def test_reads_recover_from_injected_faults(fault: Fault) -> None:
-    async with serving(deals_store(120)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(120, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         portal.inject_fault(fault, count=2)
         rows = await bx.list_all("crm.deal.list", {"select": ["ID"]})
@@ -401,7 +402,10 @@ async def test_reads_recover_from_injected_faults(fault: Fault) -> None:
 
 
 async def test_reads_recover_from_a_hung_request() -> None:
-    async with serving(deals_store(10)) as portal, client_for(portal, timeout=0.3) as bx:
+    async with (
+        serving(deals_store(10, today=TODAY)) as portal,
+        client_for(portal, timeout=0.3) as bx,
+    ):
         portal.reset()
         portal.inject_fault(Fault.HANG)
         response = await bx.call("crm.deal.list", {"select": ["ID"]})
@@ -412,7 +416,7 @@ async def test_reads_recover_from_a_hung_request() -> None:
 
 
 async def test_a_500_on_the_nth_request_is_retried() -> None:
-    async with serving(deals_store(2700)) as portal, client_for(portal) as bx:
+    async with serving(deals_store(2700, today=TODAY)) as portal, client_for(portal) as bx:
         portal.reset()
         portal.inject_fault(Fault.ERROR_500, after=1)  # the 2nd request fails
         rows = await bx.list_all("crm.deal.list", {"select": ["ID"]})
@@ -431,7 +435,7 @@ async def test_a_500_on_the_nth_request_is_retried() -> None:
 async def test_a_write_is_never_retried_after_a_failure(
     fault: Fault, expected: type[BitrixError]
 ) -> None:
-    store = sample_store()
+    store = sample_store(TODAY)
     async with serving(store) as portal, client_for(portal) as bx:
         before = len(store.tasks)
         portal.reset()
@@ -443,7 +447,7 @@ async def test_a_write_is_never_retried_after_a_failure(
 
 
 async def test_a_write_that_hangs_times_out_without_retry() -> None:
-    async with serving(sample_store()) as portal, client_for(portal, timeout=0.3) as bx:
+    async with serving(sample_store(TODAY)) as portal, client_for(portal, timeout=0.3) as bx:
         portal.reset()
         portal.inject_fault(Fault.HANG)
         with pytest.raises(BitrixTimeoutError):
@@ -459,7 +463,7 @@ async def test_429_waits_for_operating_reset_at_then_succeeds() -> None:
     vt = VirtualTime()
     options = {"operating_budget": 1.0, "operating_cost": 0.6}
     async with (
-        serving(sample_store(), vt, **options) as portal,
+        serving(sample_store(TODAY), vt, **options) as portal,
         # the client's own budget is the cloud's 480 s, so only the portal's 429 stops it
         client_for(portal, vt, max_operating_wait=700) as bx,
     ):
@@ -478,7 +482,7 @@ async def test_429_fails_clearly_when_the_reset_is_too_far() -> None:
     vt = VirtualTime()
     options = {"operating_budget": 1.0, "operating_cost": 0.6}
     async with (
-        serving(sample_store(), vt, **options) as portal,
+        serving(sample_store(TODAY), vt, **options) as portal,
         client_for(portal, vt, max_operating_wait=60) as bx,
     ):
         await bx.call("tasks.task.list")
@@ -499,7 +503,7 @@ async def test_the_client_waits_before_a_method_over_its_budget() -> None:
     vt = VirtualTime()
     options = {"operating_budget": 1.0, "operating_cost": 0.6}
     async with (
-        serving(sample_store(), vt, **options) as portal,
+        serving(sample_store(TODAY), vt, **options) as portal,
         client_for(portal, vt, operating_budget=1.0, max_operating_wait=700) as bx,
     ):
         for _ in range(3):
@@ -512,7 +516,7 @@ async def test_list_pages_wait_for_the_operating_reset_inside_batches() -> None:
     vt = VirtualTime()
     options = {"operating_budget": 1.0, "operating_costs": {"crm.deal.list": 0.3}}
     async with (
-        serving(deals_store(300), vt, **options) as portal,
+        serving(deals_store(300, today=TODAY), vt, **options) as portal,
         client_for(portal, vt, max_operating_wait=700) as bx,
     ):
         await bx.call("crm.deal.list", {"select": ["ID"], "start": -1})  # learn reset_at
@@ -530,7 +534,7 @@ async def test_no_secret_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixtur
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "bitrix.client", "bitrix.portal"):
         caplog.set_level(logging.DEBUG, logger=name)
-    async with serving(deals_store(60)) as portal:
+    async with serving(deals_store(60, today=TODAY)) as portal:
         token = portal.options.token
         texts: list[str] = []
         async with client_for(portal, timeout=0.3) as bx:

@@ -10,7 +10,14 @@ import pytest
 from bitrix.demo import build_demo_store
 from bitrix.portal import PortalStore
 from bot.speech.recognizer import VoskModel, load_model
-from tests.bot.harness import BotUnderTest, add_special_house, require_tools, run_tool, running_bot
+from tests.bot.harness import (
+    TODAY,
+    BotUnderTest,
+    add_special_house,
+    require_tools,
+    run_tool,
+    running_bot,
+)
 
 RUSSIAN_REQUEST = "дома третьей бригады"
 KOREAN_SENTENCE = "서울 시청 앞에서 만나요. 내일 아침 아홉 시에 회의가 있습니다"
@@ -19,7 +26,7 @@ KOREAN_SENTENCE = "서울 시청 앞에서 만나요. 내일 아침 아홉 시�
 @pytest.fixture(scope="session")
 def demo_store() -> PortalStore:
     """The demo company plus a house whose address holds ``<``, ``&`` and ``_``."""
-    store = build_demo_store()
+    store = build_demo_store(TODAY)
     add_special_house(store)
     return store
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ from bot.speech.service import SpeechService
 from handlers.app import create_bot, create_dispatcher
 from tests.fakes.telegram import BotMessage, FakeTelegram, UserEvent, run_polling
 
+#: The day every bot test runs on (``DEMO_DATE``): the demo and the product clock use it.
+TODAY = date(2026, 11, 25)
 TOKEN = "4242424242:AAF-test-token-for-the-fake-server-x1"
 """Shaped like a real token (so the log scrubber's pattern applies); only the fake knows it."""
 ADMIN = 1001
@@ -154,6 +157,7 @@ def make_settings(
         "cache_dir": cache_dir,
         "api_port": 0,
         "vosk_model_path": cache_dir / "no-model",
+        "demo_date": TODAY,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -170,17 +174,20 @@ def runtime_without_retries(settings: Settings) -> Runtime:
     client = BitrixClient(webhook, timeout=5.0, max_retries=0)
     probe_client = BitrixClient(webhook, timeout=5.0, max_retries=0, limiter=client.limiter)
     options = mapping_options(settings)
-    loader = CompanyLoader(client, tz=settings.tz, options=options)
+    clock = settings.clock()
+    loader = CompanyLoader(client, tz=settings.tz, options=options, clock=clock)
     cache = CompanyCache(
         loader.fetch,
         tz=settings.tz,
         options=options,
+        clock=clock,
         ttl=settings.bitrix_cache_ttl,
         path=snapshot_path(settings, webhook),
     )
     assistant = Assistant(cache, tz=settings.tz)
     return Runtime(
         settings=settings,
+        clock=clock,
         client=client,
         probe_client=probe_client,
         loader=loader,

@@ -12,9 +12,8 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +24,8 @@ from bot.cli import main
 
 SECRET = "s3cretWebhookCode77"
 WRONG = "wrongWebhookCode42"
-TODAY = datetime.now(ZoneInfo("Europe/Moscow")).date()
+#: The day every command in these tests runs on (``DEMO_DATE``), whatever the real date.
+TODAY = date(2026, 11, 25)
 
 
 @dataclass
@@ -44,6 +44,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     for name in list(os.environ):
         if name.upper().startswith(("BITRIX_", "TELEGRAM_", "LOG_LEVEL", "CACHE_DIR", "TIMEZONE")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("DEMO_DATE", TODAY.isoformat())
     root = logging.getLogger()
     level = root.level
     yield

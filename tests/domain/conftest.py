@@ -2,8 +2,9 @@
 
 Each test talks real HTTP to an `EmulatedPortal` serving a demo company; the same
 `CompanyLoader` + `CompanySnapshot` code must work on every `DemoLayout`. The demo is dated
-around the real "today" in Moscow because `CompanySnapshot.statistics` measures schedule
-coverage for the current month; the loader's clock is pinned to noon of that day.
+around ``LOAD_DAY``, a pinned day (`CompanySnapshot.statistics` measures schedule coverage for
+the current month, so the loads' clock stands at noon of that same day); `test_calendar.py`
+sweeps the hard days of the calendar.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
 from bitrix.company import CompanySnapshot, MappingOptions, RawCompanyData
 from bitrix.demo import DemoLayout, build_demo
 from bitrix.demo.builder import DemoCompany
@@ -27,9 +29,10 @@ from .raw import RawPortal
 MSK = ZoneInfo("Europe/Moscow")
 #: A fixed "today" for tests that do not depend on the wall clock.
 TODAY = date(2026, 11, 5)
-#: The real today in Moscow, and noon of it: the loads' "now".
-REAL_TODAY = datetime.now(MSK).date()
-NOON = datetime.combine(REAL_TODAY, time(12), tzinfo=MSK)
+#: The day the layout tests load the demo on, and noon of it: the loads' "now". 3 December
+#: 2026 is the day the suite once went red (same-day visits of two cleaning types).
+LOAD_DAY = date(2026, 12, 3)
+NOON = datetime.combine(LOAD_DAY, time(12), tzinfo=MSK)
 
 
 class Sleeps:
@@ -59,23 +62,25 @@ class Loaded:
 async def load(client: BitrixClient, options: MappingOptions | None = None) -> Loaded:
     """Fetch the company with a fresh loader and build its snapshot."""
     options = options or MappingOptions()
-    loader = CompanyLoader(client, tz=MSK, options=options, clock=lambda: NOON)
+    clock = FixedClock(NOON)
+    loader = CompanyLoader(client, tz=MSK, options=options, clock=clock)
     raw = await loader.fetch()
     assert loader.last_stats is not None
-    return Loaded(raw, CompanySnapshot(raw, tz=MSK, options=options), loader.last_stats)
+    snapshot = CompanySnapshot(raw, tz=MSK, options=options, clock=clock)
+    return Loaded(raw, snapshot, loader.last_stats)
 
 
 @pytest.fixture(scope="module", params=DemoLayout.all(), ids=lambda layout: layout.name)
 def demo(request: pytest.FixtureRequest) -> DemoCompany:
     """The demo company on each layout (built once per module and layout; read-only)."""
     layout: DemoLayout = request.param
-    return build_demo(REAL_TODAY, layout=layout)
+    return build_demo(LOAD_DAY, layout=layout)
 
 
 @pytest.fixture(scope="module")
 def default_demo() -> DemoCompany:
     """The demo company on the company's own layout."""
-    return build_demo(REAL_TODAY)
+    return build_demo(LOAD_DAY)
 
 
 @pytest.fixture

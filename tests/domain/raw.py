@@ -141,7 +141,12 @@ class RawPortal:
         return None
 
     def schedule(self, deal: Record, month: YearMonth) -> list[tuple[date, str]]:
-        """(day, cleaning-type text) of every planned cleaning of a house in a month."""
+        """(day, cleaning-type text) of every planned cleaning of a house in a month.
+
+        Ordered by day; visits on the same day keep field order (period 1 before period 2),
+        as the portal's form shows them: a house can get two cleanings of different types on
+        one day, and their order is not alphabetical.
+        """
         visits = []
         for period in (1, 2):
             date_code = self.code(self.layout.schedule_label("date", month, period))
@@ -149,7 +154,7 @@ class RawPortal:
             label = self.options(type_code).get(str(deal.get(type_code)), "")
             days = deal.get(date_code) or []
             visits += [(date.fromisoformat(str(d)[:10]), label) for d in days]
-        return sorted(visits)
+        return sorted(visits, key=lambda visit: visit[0])  # stable: ties keep field order
 
     # ------------------------------------------------------------------ people
     def people(self) -> list[Record]:

@@ -11,12 +11,14 @@ import logging
 import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bitrix.cache import CompanyCache, SnapshotUnavailable
 from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
 from bitrix.company import MappingOptions
 from bitrix.demo.builder import DemoCompany
 from bitrix.errors import BitrixConnectError
@@ -29,23 +31,13 @@ OPTIONS = MappingOptions()
 TTL = 300.0
 
 
-class WallClock:
-    """Unix seconds for the cache, moved by the test."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Setup:
     """A portal that can be stopped, and what a fresh process would build against it."""
 
     portal: EmulatedPortal
     url: str
-    clock: WallClock
+    clock: FixedClock
     path: Path
     sleeps: Sleeps
     clients: list[BitrixClient]
@@ -54,7 +46,7 @@ class Setup:
         """A new cache (as after a restart) with its own client and loader."""
         client = make_client(self.url, self.sleeps)
         self.clients.append(client)
-        loader = CompanyLoader(client, tz=MSK, options=OPTIONS, clock=lambda: NOON)
+        loader = CompanyLoader(client, tz=MSK, options=OPTIONS, clock=self.clock)
         return CompanyCache(
             loader.fetch,
             tz=MSK,
@@ -72,7 +64,7 @@ async def setup(default_demo: DemoCompany, tmp_path: Path) -> AsyncIterator[Setu
     state = Setup(
         portal=portal,
         url=url,
-        clock=WallClock(NOON.timestamp() + 5),
+        clock=FixedClock(NOON),
         path=tmp_path / "cache" / "company.json",
         sleeps=Sleeps(),
         clients=[],
@@ -90,15 +82,17 @@ async def test_stale_snapshot_is_served_with_its_age_while_the_portal_is_down(
 ) -> None:
     cache = setup.cache()
     fresh = await cache.get()
-    assert (fresh.stale, fresh.source, fresh.error, fresh.age_s) == (False, "bitrix24", None, 5.0)
+    assert (fresh.stale, fresh.source, fresh.error, fresh.age_s) == (False, "bitrix24", None, 0.0)
     assert len(fresh.snapshot.houses) == 490
     assert stat.S_IMODE(setup.path.stat().st_mode) == 0o600  # it holds staff phone numbers
 
     await setup.portal.stop()
-    setup.clock.now += 600  # past the TTL: the next question tries to refresh in line
+    setup.clock.advance(
+        timedelta(seconds=600)
+    )  # past the TTL: the next question tries to refresh in line
     view = await cache.get()
     assert view.stale is True
-    assert view.age_s == 605.0
+    assert view.age_s == 600.0
     assert isinstance(view.error, BitrixConnectError)
     assert view.error.user_message
     assert view.snapshot is fresh.snapshot
@@ -117,12 +111,12 @@ async def test_restart_while_the_portal_is_down_serves_the_disk_snapshot(setup: 
     port = setup.portal.port
     await setup.portal.stop()
 
-    setup.clock.now += 3600
+    setup.clock.advance(timedelta(seconds=3600))
     restarted = setup.cache()  # a new process: nothing in memory
     view = await restarted.get()
     assert view.source == "disk"
     assert view.stale is True
-    assert view.age_s == 3605.0  # the age of the data, not of the file
+    assert view.age_s == 3600.0  # the age of the data, not of the file
     assert isinstance(view.error, BitrixConnectError)
     assert {h.id: (h.brigade, h.apartments, h.visits) for h in view.snapshot.houses} == houses
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bitrix.cache import FAILED_LOAD_BACKOFF, CompanyCache, SnapshotUnavailable
+from bitrix.clock import FixedClock
 from bitrix.company import MappingOptions, RawCompanyData
 from bitrix.errors import BitrixConnectError
 
@@ -28,16 +29,8 @@ class CountingFetch:
         raise BitrixConnectError("cannot connect", method="batch")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 9, tzinfo=UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_waiting_users_share_one_failed_attempt_then_fail_fast() -> None:
-    fetch, clock = CountingFetch(), Clock()
+    fetch, clock = CountingFetch(), FixedClock(datetime(2026, 11, 25, 9, tzinfo=UTC))
     cache = CompanyCache(fetch, tz=MSK, options=MappingOptions(), clock=clock)
     waiting = [asyncio.create_task(cache.get()) for _ in range(5)]
     await asyncio.wait_for(_until(lambda: fetch.calls == 1), 5)
@@ -50,7 +43,7 @@ async def test_waiting_users_share_one_failed_attempt_then_fail_fast() -> None:
         await cache.get()  # right after the failure: no new attempt
     assert fetch.calls == 1
 
-    clock.now += FAILED_LOAD_BACKOFF + 1
+    clock.advance(timedelta(seconds=FAILED_LOAD_BACKOFF + 1))
     with pytest.raises(SnapshotUnavailable):
         await cache.get()  # later: Bitrix24 is tried again
     assert fetch.calls == 2

@@ -17,7 +17,7 @@ from bitrix.demo.builder import DemoCompany
 from bitrix.mapping import cleaning_kind
 from bitrix.models import periodicity
 
-from .conftest import REAL_TODAY, load
+from .conftest import LOAD_DAY, load
 from .raw import RawPortal
 
 
@@ -75,7 +75,7 @@ async def test_schedules_and_periodicities(
     client: BitrixClient, rest: RawPortal, demo: DemoCompany
 ) -> None:
     snapshot = (await load(client)).snapshot
-    this_month = YearMonth.of(REAL_TODAY)
+    this_month = YearMonth.of(LOAD_DAY)
     assert {(s.year, s.month) for s in snapshot.mapping.schedule} == {
         (m.year, m.month) for m in demo.truth.months
     }

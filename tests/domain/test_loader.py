@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
 from bitrix.company import CompanySnapshot, MappingOptions
 from bitrix.demo import YearMonth
 from bitrix.demo.builder import DemoCompany
 from bitrix.loader import CompanyLoader
 from bitrix.portal import EmulatedPortal
 
-from .conftest import MSK, NOON, REAL_TODAY
+from .conftest import LOAD_DAY, MSK, NOON
 
 ROUND_ONE = {
     "crm.deal.fields",
@@ -38,7 +39,7 @@ def _batches(portal: EmulatedPortal) -> list[set[str]]:
 
 
 async def test_cold_load(client: BitrixClient, portal: EmulatedPortal, demo: DemoCompany) -> None:
-    loader = CompanyLoader(client, tz=MSK, options=MappingOptions(), clock=lambda: NOON)
+    loader = CompanyLoader(client, tz=MSK, options=MappingOptions(), clock=FixedClock(NOON))
     portal.reset()
     raw = await loader.fetch()
     assert loader.last_stats is not None
@@ -60,7 +61,7 @@ async def test_reload_with_a_configured_pipeline_is_one_request(
     client: BitrixClient, portal: EmulatedPortal, demo: DemoCompany
 ) -> None:
     options = MappingOptions(category_id=demo.truth.layout.category_id)
-    loader = CompanyLoader(client, tz=MSK, options=options, clock=lambda: NOON)
+    loader = CompanyLoader(client, tz=MSK, options=options, clock=FixedClock(NOON))
     first = await loader.fetch()
     portal.reset()
     again = await loader.fetch()
@@ -72,7 +73,7 @@ async def test_reload_with_a_configured_pipeline_is_one_request(
 async def test_reload_without_a_configured_pipeline_is_two_requests(
     client: BitrixClient, portal: EmulatedPortal
 ) -> None:
-    loader = CompanyLoader(client, tz=MSK, options=MappingOptions(), clock=lambda: NOON)
+    loader = CompanyLoader(client, tz=MSK, options=MappingOptions(), clock=FixedClock(NOON))
     await loader.fetch()
     portal.reset()
     await loader.fetch()
@@ -85,9 +86,9 @@ async def test_a_new_schedule_field_between_loads_is_picked_up(
     """The real portal adds a field pair each month: the next load must map and fetch it."""
     layout = demo.truth.layout
     options = MappingOptions(category_id=layout.category_id)
-    loader = CompanyLoader(client, tz=MSK, options=options, clock=lambda: NOON)
+    loader = CompanyLoader(client, tz=MSK, options=options, clock=FixedClock(NOON))
     await loader.fetch()
-    month = YearMonth.of(REAL_TODAY).shift(2)
+    month = YearMonth.of(LOAD_DAY).shift(2)
     code = "UF_CRM_9990000001"
     label = layout.schedule_label("date", month, 1)
     store = portal.store
@@ -100,7 +101,7 @@ async def test_a_new_schedule_field_between_loads_is_picked_up(
         raw = await loader.fetch()
         # The early deals lacked the new field, so they were fetched again in round 2.
         assert _batches(portal) == [ROUND_ONE | {"crm.deal.list"}, {"crm.deal.list"}]
-        snapshot = CompanySnapshot(raw, tz=MSK, options=options)
+        snapshot = CompanySnapshot(raw, tz=MSK, options=options, clock=FixedClock(NOON))
         assert any(s.date_field.code == code for s in snapshot.mapping.schedule)
         visits = snapshot.houses_by_id[str(house_id)].visits_in(month.year, month.month)
         assert [v.day.day for v in visits] == [10]

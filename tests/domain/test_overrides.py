@@ -17,18 +17,18 @@ from bitrix.demo.builder import DemoCompany
 from bitrix.errors import BitrixMappingError
 from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
 
-from .conftest import REAL_TODAY, load, make_client
+from .conftest import LOAD_DAY, load, make_client
 from .raw import RawPortal
 
 
 @pytest.fixture(scope="module")
 def alternative() -> DemoCompany:
-    return build_demo(REAL_TODAY, layout=DemoLayout.alternative())
+    return build_demo(LOAD_DAY, layout=DemoLayout.alternative())
 
 
 @pytest.fixture(scope="module")
 def enum_brigade() -> DemoCompany:
-    return build_demo(REAL_TODAY, layout=DemoLayout.enum_brigade())
+    return build_demo(LOAD_DAY, layout=DemoLayout.enum_brigade())
 
 
 class Served:

@@ -115,7 +115,7 @@ def test_selecting_a_declared_user_field_missing_from_records(demo_store: Portal
 
 
 def test_keys_that_are_not_the_ids_fall_back_to_the_scan() -> None:
-    store = deals_store(120)
+    store = deals_store(120, today=TODAY)
     stray = dict(store.deals.pop(3))
     stray["ID"] = "1000"  # a record whose key (3) is not its ID: the index cannot be trusted
     store.deals[3] = stray
@@ -127,7 +127,7 @@ def test_keys_that_are_not_the_ids_fall_back_to_the_scan() -> None:
 
 
 def test_a_store_filled_out_of_id_order() -> None:
-    store = deals_store(300)
+    store = deals_store(300, today=TODAY)
     store.deals = dict(reversed(list(store.deals.items())))
     for start in (-1, 0, 250):
         params = {"filter": {">ID": "120"}, "select": ["ID", "TITLE"]}

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
 from bitrix.company import CompanySnapshot, MappingOptions
 from bitrix.demo import build_demo_store
 from bitrix.loader import CompanyLoader
@@ -86,9 +87,9 @@ async def load_snapshot() -> CompanySnapshot:
         EmulatedPortal(build_demo_store(today=TODAY), PortalOptions()) as portal,
         BitrixClient(portal.webhook_url) as client,
     ):
-        loader = CompanyLoader(client, tz=TZ, options=options, clock=lambda: moment)
+        loader = CompanyLoader(client, tz=TZ, options=options, clock=FixedClock(moment))
         raw = await loader.fetch()
-    return CompanySnapshot(raw, tz=TZ, options=options)
+    return CompanySnapshot(raw, tz=TZ, options=options, clock=FixedClock(moment))
 
 
 def build_engine() -> tuple[LanguageEngine, float]:
