@@ -86,22 +86,24 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 audiobot \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin audiobot \
  && mkdir -p /app/var/cache /models \
- && chown -R audiobot:audiobot /app/var
+ && chown -R audiobot:audiobot /app/var /models
 COPY --from=build /opt/venv /opt/venv
 # A baked-in model lives in the image, not in a volume: a rebuilt image with another model
-# brings it along, and VOSK_MODEL_PATH names it. /models is for models you mount yourself.
+# brings it along, and VOSK_MODEL_PATH names it. /models is for models you mount yourself (owned
+# by uid 10001, so a new named volume there is writable for `audiobot model download`).
 ARG VOSK_MODEL=""
 COPY --from=model /opt/audiobot/models /opt/audiobot/models
 
 # API_HOST=0.0.0.0 so the API (and the HEALTHCHECK) is reachable through a published port;
 # publish it on 127.0.0.1 only, or behind a reverse proxy. Data endpoints need API_TOKEN.
 # VOSK_MODEL_PATH is empty (= unset) without a baked-in model: then
-# /models/vosk-model-small-ru-0.22 is used when mounted.
+# /models/vosk-model-small-ru-0.22 is used when mounted. (`$VOSK_MODEL` without braces inside
+# `${...:+...}`: buildah leaves a nested `${...}` empty.)
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     VOSK_MODELS_DIR=/models \
-    VOSK_MODEL_PATH=${VOSK_MODEL:+/opt/audiobot/models/${VOSK_MODEL}} \
+    VOSK_MODEL_PATH=${VOSK_MODEL:+/opt/audiobot/models/$VOSK_MODEL} \
     CACHE_DIR=/app/var/cache \
     API_HOST=0.0.0.0 \
     API_PORT=8001

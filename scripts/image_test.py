@@ -15,7 +15,8 @@ What it checks, with everything listening on 127.0.0.1 only:
 4. the portal stops on SIGTERM at once; the bot, restarted with the same `/app/var` volume and
    the portal gone, answers from the saved snapshot, saying how old it is;
 5. the bot stops gracefully on SIGTERM (`podman stop -t 30`, timed, exit code 0);
-6. a bind mount on `/app/var` that uid 10001 cannot write stops the bot with one clear line.
+6. a bind mount on `/app/var` that uid 10001 cannot write stops the bot with one clear line;
+   a new named volume on `/models` is writable by uid 10001 (for `audiobot model download`).
 
 Every wait is bounded polling for readiness; every podman call has a time limit.
 """
@@ -164,6 +165,7 @@ class SmokeTest:
         self.portal = f"audiobot-it-portal-{run_id}"
         self.bot = f"audiobot-it-bot-{run_id}"
         self.volume = f"audiobot-it-var-{run_id}"
+        self.models_volume = f"audiobot-it-models-{run_id}"
         self.portal_port = free_port()
         self.api_port = free_port()
         self.env_file = work / "audiobot.env"
@@ -177,7 +179,8 @@ class SmokeTest:
     async def cleanup(self) -> None:
         for name in (self.bot, self.portal):
             await podman("rm", "--force", "--time", "0", name, check=False, timeout=60)
-        await podman("volume", "rm", "--force", self.volume, check=False, timeout=60)
+        for volume in (self.volume, self.models_volume):
+            await podman("volume", "rm", "--force", volume, check=False, timeout=60)
 
     async def show_logs(self) -> None:
         for name in (self.bot, self.portal):
@@ -304,6 +307,18 @@ class SmokeTest:
             raise CheckFailed(f"unwritable /app/var: exit {code}, output {output.strip()[-300:]}")
         self.ok("a bind mount on /app/var that uid 10001 cannot write: one clear line, exit 2")
 
+    async def check_models_volume(self) -> None:
+        """A new named volume on /models takes the image's owner: uid 10001 can download there."""
+        code, output = await podman(
+            "run", "--rm", "--network", "none", "--no-healthcheck",
+            "--volume", f"{self.models_volume}:/models", self.image,
+            "python", "-c", "open('/models/.probe', 'w').close()",
+            check=False, timeout=120,
+        )  # fmt: skip
+        if code != 0:
+            raise CheckFailed(f"a new volume on /models is not writable: {output.strip()[-300:]}")
+        self.ok("a new named volume on /models is writable by uid 10001")
+
     async def run(self) -> None:
         webhook_path = await self.start_portal()
         self.write_env_file(webhook_path)
@@ -350,6 +365,7 @@ class SmokeTest:
         self.ok(f"bot stopped gracefully in {seconds:.1f} s (exit code 0)")
 
         await self.check_unwritable_bind_mount()
+        await self.check_models_volume()
 
 
 async def main_async(image: str) -> int:
