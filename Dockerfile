@@ -13,6 +13,8 @@
 #   PYTHON_IMAGE         base image (default python:3.11-slim); any Debian-like image with
 #                        `python` 3.11+, venv and useradd works
 #   VOSK_MODEL           a Vosk model to bake into the image (downloaded at build time)
+#   VOSK_MODEL_BASE_URL  where to download it from (default: alphacephei.com; a mirror
+#                        serves <base>/<name>.zip)
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST   a package index or mirror for pip
 # Build secret:
 #   ca                   a CA bundle (PEM) for pip and the model download, for networks behind
@@ -69,6 +71,7 @@ RUN --mount=type=secret,id=ca \
 # never at run time). Only the speech package is copied, so most code changes keep this layer.
 FROM deps AS model
 ARG VOSK_MODEL=""
+ARG VOSK_MODEL_BASE_URL=https://alphacephei.com/vosk/models
 COPY bot/__init__.py ./bot/
 COPY bot/speech ./bot/speech
 RUN --mount=type=secret,id=ca \
@@ -76,7 +79,7 @@ RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
     mkdir -p /opt/audiobot/models; \
     if [ -n "${VOSK_MODEL}" ]; then \
-        /opt/venv/bin/python -c 'import asyncio, sys; from pathlib import Path; from bot.speech.models import download_model; asyncio.run(download_model(sys.argv[1], Path("/opt/audiobot/models"), progress=False))' "${VOSK_MODEL}"; \
+        /opt/venv/bin/python -c 'import asyncio, sys; from pathlib import Path; from bot.speech.models import download_model; asyncio.run(download_model(sys.argv[1], Path("/opt/audiobot/models"), sys.argv[2], progress=False))' "${VOSK_MODEL}" "${VOSK_MODEL_BASE_URL}"; \
     fi
 
 # ---------------------------------------------------------------------------------------------

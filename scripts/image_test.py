@@ -16,7 +16,13 @@ What it checks, with everything listening on 127.0.0.1 only:
    the portal gone, answers from the saved snapshot, saying how old it is;
 5. the bot stops gracefully on SIGTERM (`podman stop -t 30`, timed, exit code 0);
 6. a bind mount on `/app/var` that uid 10001 cannot write stops the bot with one clear line;
-   a new named volume on `/models` is writable by uid 10001 (for `audiobot model download`).
+   a new named volume on `/models` is writable by uid 10001 (for `audiobot model download`);
+7. an image built with `--build-arg VOSK_MODEL=...` (downloaded from `serve-model`, a stand-in
+   model server on loopback) has that model where its `VOSK_MODEL_PATH` points.
+
+`image_test.py check IMAGE [--baked-image IMAGE --baked-model NAME]` runs the checks;
+`image_test.py serve-model NAME` serves `NAME.zip` (a stand-in with a Vosk model's layout) on
+127.0.0.1 and prints its port, until SIGTERM or 10 minutes.
 
 Every wait is bounded polling for readiness; every podman call has a time limit.
 """
@@ -26,16 +32,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zipfile
 from collections.abc import Awaitable, Callable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -319,6 +330,22 @@ class SmokeTest:
             raise CheckFailed(f"a new volume on /models is not writable: {output.strip()[-300:]}")
         self.ok("a new named volume on /models is writable by uid 10001")
 
+    async def check_baked_model(self, image: str, name: str) -> None:
+        """The image's VOSK_MODEL_PATH names the baked-in model, and a complete one is there."""
+        probe = (
+            "from bot.config import Settings; from bot.speech.models import resolve_model_path; "
+            "from bot.speech.recognizer import validate_model_dir; "
+            "path = resolve_model_path(Settings()); validate_model_dir(path); print(path)"
+        )
+        code, output = await podman(
+            "run", "--rm", "--network", "none", "--no-healthcheck", image, "python", "-c", probe,
+            check=False, timeout=120,
+        )  # fmt: skip
+        expected = f"/opt/audiobot/models/{name}"
+        if code != 0 or output.strip() != expected:
+            raise CheckFailed(f"baked-in model: expected {expected}, got {output.strip()[-300:]}")
+        self.ok(f"--build-arg VOSK_MODEL={name}: VOSK_MODEL_PATH={expected}, model complete")
+
     async def run(self) -> None:
         webhook_path = await self.start_portal()
         self.write_env_file(webhook_path)
@@ -368,7 +395,7 @@ class SmokeTest:
         await self.check_models_volume()
 
 
-async def main_async(image: str) -> int:
+async def main_async(image: str, baked: tuple[str, str] | None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="audiobot-image-test-") as tmp:
         async with FakeTelegram(token=TOKEN) as fake:
@@ -376,6 +403,8 @@ async def main_async(image: str) -> int:
             test = SmokeTest(image, fake, Path(tmp))
             try:
                 await test.run()
+                if baked is not None:
+                    await test.check_baked_model(*baked)
             except (CheckFailed, AssertionError) as exc:
                 say(f"FAIL {exc}")
                 await test.show_logs()
@@ -386,15 +415,54 @@ async def main_async(image: str) -> int:
     return 0
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_model(name: str, lifetime_s: float = 600.0) -> int:
+    """Serve `<name>.zip`, a stand-in with a Vosk model's layout, on 127.0.0.1 (port on stdout)."""
+    with tempfile.TemporaryDirectory(prefix="audiobot-model-server-") as tmp:
+        with zipfile.ZipFile(Path(tmp) / f"{name}.zip", "w") as archive:
+            for member in ("am/final.mdl", "conf/mfcc.conf", "graph/HCLG.fst", "README"):
+                info = zipfile.ZipInfo(f"{name}/{member}", date_time=(2026, 1, 1, 0, 0, 0))
+                archive.writestr(info, f"image-test stand-in, not a real model: {member}\n")
+        handler = functools.partial(_QuietHandler, directory=tmp)
+        with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+
+            def stop(*_: object) -> None:
+                threading.Thread(target=server.shutdown, daemon=True).start()
+
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            timer = threading.Timer(lifetime_s, stop)
+            timer.daemon = True
+            timer.start()
+            sys.stdout.write(f"{server.server_address[1]}\n")
+            sys.stdout.flush()
+            server.serve_forever()
+            timer.cancel()
+    return 0
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("image", help="the image to test, e.g. localhost/audiobot:image-test")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run the checks against an image")
+    check.add_argument("image", help="the image to test, e.g. localhost/audiobot:image-test")
+    check.add_argument("--baked-image", help="the same Dockerfile built with VOSK_MODEL")
+    check.add_argument("--baked-model", help="the VOSK_MODEL it was built with")
+    serve = sub.add_parser("serve-model", help="serve a stand-in model zip on 127.0.0.1")
+    serve.add_argument("name")
     args = parser.parse_args()
+    if args.command == "serve-model":
+        return serve_model(args.name)
     if os.geteuid() != 0:
         say("FAIL podman must run as root here (rootful: slirp4netns with host loopback)")
         return 1
+    baked = (args.baked_image, args.baked_model) if args.baked_image else None
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(main_async(args.image))
+        return asyncio.run(main_async(args.image, baked))
     return 130
 
 
