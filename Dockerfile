@@ -29,9 +29,9 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # deps: a virtualenv with the dependencies only. It depends on pyproject.toml alone, so a change
 # to the code does not reinstall them.
 FROM ${PYTHON_IMAGE} AS deps
-ARG PIP_INDEX_URL
-ARG PIP_EXTRA_INDEX_URL
-ARG PIP_TRUSTED_HOST
+ARG PIP_INDEX_URL=""
+ARG PIP_EXTRA_INDEX_URL=""
+ARG PIP_TRUSTED_HOST=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_DEFAULT_TIMEOUT=60
@@ -49,8 +49,15 @@ RUN --mount=type=secret,id=ca \
     /opt/venv/bin/pip install -r requirements.txt
 
 # ---------------------------------------------------------------------------------------------
-# build: the application itself, on top of the dependencies; pip and setuptools are not needed
-# at run time (25 MB), so they leave the virtualenv.
+# venv: the dependencies as they go into the runtime image, without pip and setuptools (25 MB
+# not needed at run time). Its own stage, so its layer is reused while pyproject.toml is
+# unchanged.
+FROM deps AS venv
+RUN /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools
+
+# ---------------------------------------------------------------------------------------------
+# build: the application itself, installed apart from the dependencies (in /opt/app), so a code
+# change makes a layer of a few MB rather than a new copy of the 300 MB virtualenv.
 FROM deps AS build
 COPY README.md ./
 COPY bot ./bot
@@ -62,9 +69,8 @@ RUN --mount=type=secret,id=ca \
     [ -n "${PIP_INDEX_URL:-}" ] || unset PIP_INDEX_URL; \
     [ -n "${PIP_EXTRA_INDEX_URL:-}" ] || unset PIP_EXTRA_INDEX_URL; \
     [ -n "${PIP_TRUSTED_HOST:-}" ] || unset PIP_TRUSTED_HOST; \
-    /opt/venv/bin/pip install --no-deps .; \
-    /opt/venv/bin/audiobot --help > /dev/null; \
-    /opt/venv/bin/pip uninstall --yes --quiet pip setuptools
+    /opt/venv/bin/pip install --no-deps --target /opt/app .; \
+    PYTHONPATH=/opt/app /opt/app/bin/audiobot --help > /dev/null
 
 # ---------------------------------------------------------------------------------------------
 # model: optionally download and unpack a Vosk model at build time (needs the internet then,
@@ -83,14 +89,15 @@ RUN --mount=type=secret,id=ca \
     fi
 
 # ---------------------------------------------------------------------------------------------
-# runtime: the base image, the virtualenv, an unprivileged user. No system ffmpeg: the
-# imageio-ffmpeg wheel (a dependency) carries an ffmpeg that decodes Opus, MP3, AAC, ...
+# runtime: the base image, the virtualenv, the application, an unprivileged user. No system
+# ffmpeg: the imageio-ffmpeg wheel (a dependency) carries one that decodes Opus, MP3, AAC, ...
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 audiobot \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin audiobot \
  && mkdir -p /app/var/cache /models \
  && chown -R audiobot:audiobot /app/var /models
-COPY --from=build /opt/venv /opt/venv
+COPY --from=venv /opt/venv /opt/venv
+COPY --from=build /opt/app /opt/app
 # A baked-in model lives in the image, not in a volume: a rebuilt image with another model
 # brings it along, and VOSK_MODEL_PATH names it. /models is for models you mount yourself (owned
 # by uid 10001, so a new named volume there is writable for `audiobot model download`).
@@ -102,7 +109,8 @@ COPY --from=model /opt/audiobot/models /opt/audiobot/models
 # VOSK_MODEL_PATH is empty (= unset) without a baked-in model: then
 # /models/vosk-model-small-ru-0.22 is used when mounted. (`$VOSK_MODEL` without braces inside
 # `${...:+...}`: buildah leaves a nested `${...}` empty.)
-ENV PATH=/opt/venv/bin:${PATH} \
+ENV PATH=/opt/app/bin:/opt/venv/bin:${PATH} \
+    PYTHONPATH=/opt/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     VOSK_MODELS_DIR=/models \
