@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint format bench install sysdeps run portal clean
+.PHONY: help demo test lint format bench install sysdeps run portal clean image-test
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,9 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+image-test: $(STAMP) ## Build the container image with podman and smoke-test it (no Docker needed)
+	@scripts/image-test.sh
 
 format: $(STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff format .

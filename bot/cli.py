@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -193,8 +194,14 @@ async def _demo_portal(settings: Settings, host: str, port: int) -> int:
         print(f"Try: curl '{url}crm.deal.list.json'", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
+    # SIGTERM as well as Ctrl-C: as a container's PID 1 the process has no default SIGTERM
+    # action, so without a handler `docker stop` would wait for its timeout and kill it.
+    serving = asyncio.create_task(portal.serve_forever(host, port, ready=ready))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, serving.cancel)
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        await portal.serve_forever(host, port, ready=ready)
+        await serving
     return 0
 
 

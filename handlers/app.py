@@ -37,9 +37,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import sys
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -76,6 +79,19 @@ BAD_TOKEN = (
     "audiobot run: TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<secret>); "
     "copy it again from @BotFather."
 )
+
+
+def cache_dir_problem(path: Path) -> str | None:
+    """Why the snapshot directory `CACHE_DIR` cannot be written, or None when it can."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 EMBEDDED_WARNING = (
     "BITRIX_WEBHOOK_URL is not set: the bot answers from the embedded DEMO company, not from "
     "your Bitrix24. Set BITRIX_WEBHOOK_URL for real data (docs/bitrix24-setup.md)."
@@ -320,12 +336,22 @@ async def serve(
 def run_bot(settings: Settings) -> int:
     """Run the bot (``audiobot run``); returns the process exit code.
 
-    2 for a missing or rejected token (with a clear message), 1 if Telegram refuses to start
-    the bot otherwise, 0 after a clean shutdown.
+    2 for a missing or rejected token or an unwritable `CACHE_DIR` (with a clear message), 1 if
+    Telegram refuses to start the bot otherwise, 0 after a clean shutdown.
     """
     token = settings.telegram_bot_token
     if token is None or not token.get_secret_value().strip():
         sys.stderr.write(MISSING_TOKEN + "\n")
+        return 2
+    problem = cache_dir_problem(settings.cache_dir)
+    if problem is not None:
+        # Fatal rather than a warning: without it a restart while Bitrix24 is down has no data.
+        # The usual cause is a host directory bind-mounted on /app/var that uid 10001 cannot write.
+        sys.stderr.write(
+            f"audiobot run: CACHE_DIR {settings.cache_dir} is not writable by uid {os.getuid()} "
+            f"({problem}); make it writable (in a container: a named volume on /app/var, or "
+            "`chown 10001:10001` the host directory; see docs/deploy.md) and start again.\n"
+        )
         return 2
     try:
         return asyncio.run(serve(settings))
