@@ -1,0 +1,157 @@
+"""Answer-level evaluation: real answers to independently written questions, checked by the oracle.
+
+Each split in `tests/nlu/answers/` is a YAML list of questions with what they mean
+(`tests/nlu/oracle.py`). The demo company is built for the corpus's day (Wednesday 2026-11-25),
+served by the emulated portal over loopback, and every question goes through the one path from
+text to answer, `Assistant.ask`, with a `FixedClock` — exactly what the bot would send. Earlier
+messages of a conversation (``context``) are asked first in the same conversation.
+
+Shared by the regression floors (`tests/nlu/test_answers.py`) and the report
+(`bench/nlu_answers.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from bitrix.cache import CompanyCache
+from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
+from bitrix.company import MappingOptions
+from bitrix.demo import build_demo
+from bitrix.loader import CompanyLoader
+from bitrix.portal import EmulatedPortal, PortalOptions
+from bot.brain import Assistant
+from tests.nlu.oracle import Oracle, Score, Unscorable, score
+
+ANSWERS_DIR = Path(__file__).parent / "answers"
+TODAY = date(2026, 11, 25)
+TZ = ZoneInfo("Europe/Moscow")
+#: Splits in report order: ``indep`` is tuned on; ``heldout`` is frozen (score only).
+SPLITS = ("indep", "heldout")
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """One question, its real answer and the verdict."""
+
+    split: str
+    item: dict[str, Any]
+    answer: str
+    intent: str
+    clarify: bool
+    score: Score
+    seconds: float
+
+
+def load_split(split: str) -> list[dict[str, Any]]:
+    """The items of one split."""
+    items = yaml.safe_load((ANSWERS_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
+    assert isinstance(items, list)
+    return items
+
+
+async def evaluate(splits: tuple[str, ...] = SPLITS) -> list[AnswerOutcome]:
+    """Ask every question of ``splits`` and score the answers."""
+    demo = build_demo(TODAY)
+    clock = FixedClock(datetime(TODAY.year, TODAY.month, TODAY.day, 10, 0, tzinfo=TZ))
+    outcomes: list[AnswerOutcome] = []
+    async with (
+        EmulatedPortal(demo.store, PortalOptions()) as portal,
+        BitrixClient(portal.webhook_url) as client,
+    ):
+        oracle = await Oracle.fetch(
+            portal.webhook_url, demo.truth.layout, TODAY, demo.truth.months
+        )
+        options = MappingOptions()
+        loader = CompanyLoader(client, tz=TZ, options=options, clock=clock)
+        cache = CompanyCache(loader.fetch, tz=TZ, options=options, clock=clock)
+        assistant = Assistant(cache, tz=TZ)
+        await assistant.warm_up()
+        for split in splits:
+            for item in load_split(split):
+                conversation = f"{split}:{item['id']}"
+                for earlier in item.get("context") or []:
+                    await assistant.ask(str(earlier), conversation=conversation)
+                started = time.perf_counter()
+                reply = await assistant.ask(str(item["text"]), conversation=conversation)
+                seconds = time.perf_counter() - started
+                try:
+                    verdict = score(
+                        oracle.facts(item),
+                        reply.text,
+                        intent=reply.frame.intent,
+                        clarify=reply.frame.clarify,
+                    )
+                except Unscorable as exc:
+                    verdict = Score("unscorable", str(exc))
+                outcomes.append(
+                    AnswerOutcome(
+                        split=split,
+                        item=item,
+                        answer=reply.text,
+                        intent=reply.frame.intent,
+                        clarify=reply.frame.clarify,
+                        score=verdict,
+                        seconds=seconds,
+                    )
+                )
+    return outcomes
+
+
+@dataclass
+class SplitSummary:
+    """The figures of one split."""
+
+    n: int
+    scorable: int
+    correct: int
+    wrong_facts: int
+    declined_ok: int
+    declines_expected: int
+    wrong_declines: int
+    other: int
+    unscorable: int
+    ood_with_data: int
+    p95_ms: float
+
+    @property
+    def correct_pct(self) -> float:
+        """Answers correct among scorable items (a correct decline counts as correct)."""
+        good = self.correct + self.declined_ok
+        return 100.0 * good / self.scorable if self.scorable else 0.0
+
+
+def summarise(outcomes: list[AnswerOutcome], split: str) -> SplitSummary:
+    """Count a split's outcomes."""
+    rows = [o for o in outcomes if o.split == split]
+    count = {k: sum(1 for o in rows if o.score.outcome == k) for k in (
+        "correct", "wrong_fact", "declined_ok", "wrong_decline", "other", "unscorable"
+    )}  # fmt: skip
+    ms = sorted(1000 * o.seconds for o in rows)
+    return SplitSummary(
+        n=len(rows),
+        scorable=len(rows) - count["unscorable"],
+        correct=count["correct"],
+        wrong_facts=count["wrong_fact"],
+        declined_ok=count["declined_ok"],
+        declines_expected=sum(
+            1 for o in rows if o.item["expect"] in ("not_found", "clarify", "ood", "write")
+        ),
+        wrong_declines=count["wrong_decline"],
+        other=count["other"],
+        unscorable=count["unscorable"],
+        ood_with_data=sum(
+            1
+            for o in rows
+            if o.item["expect"] in ("ood", "write") and o.score.outcome == "wrong_fact"
+        ),
+        p95_ms=ms[int(0.95 * (len(ms) - 1))] if ms else 0.0,
+    )
