@@ -72,9 +72,13 @@ else
         mkdir -p "$cache"
         rootfs="$cache/rootfs.tmp"
         rm -rf "$rootfs"
+        # The Debian mirror this machine's apt already uses (deb822 or one-line sources).
+        mirror=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | head -1)
+        [ -n "$mirror" ] || mirror=$(grep -hs '^deb ' /etc/apt/sources.list | awk '{print $2}' | head -1)
+        [ -n "$mirror" ] || { say "FAIL: no Debian mirror in the apt sources"; exit 1; }
         debootstrap --variant=minbase \
             --include=python3,python3-venv,python-is-python3,ca-certificates \
-            bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
+            bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
             || { tail -20 "$work/debootstrap.log"; say "FAIL: debootstrap"; exit 1; }
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
         tar -C "$rootfs" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
