@@ -48,6 +48,13 @@ from bitrix.values import (
 _BRIGADE_NAME = re.compile(
     r"(?:бригада\s*(?:№|n|номер)?\s*(\d{1,2})\b|\b(\d{1,2})\s*(?:-?я\s*)?бригада)"
 )
+#: The largest value each count field may plausibly hold for one house (one deal). Anything
+#: above it — '1e9', '99999999999999999999' — is a typo or junk, as are negative, fractional and
+#: non-finite cells ('nan', 'inf'): such a cell is read as unknown (never summed) and counted in
+#: `CompanySnapshot.implausible` and the statistics' coverage. Bounds are generous: the tallest
+#: Russian residential towers have about 100 floors, the largest single buildings a few
+#: thousand apartments.
+PLAUSIBLE = {"apartments": 5_000, "entrances": 100, "floors": 150}
 _COORDS = re.compile(r"\|\s*(-?\d+(?:\.\d+)?)\s*[;,]\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -271,7 +278,21 @@ class CompanySnapshot:
         visits.sort(key=lambda v: v.day)
         return tuple(visits)
 
+    def _count(self, deal: Mapping[str, Any], role: str) -> int | None:
+        """A count cell within its plausible bound, else None (and the cell is counted)."""
+        field = self.mapping.roles.get(role)
+        if field is None:
+            return None
+        cell = deal.get(field.code)
+        value = as_int(cell, high=PLAUSIBLE[role])
+        if value is None and as_str(cell) is not None:
+            # Something was written there, but nothing a house can have.
+            self.implausible[role] += 1
+        return value
+
     def _build_houses(self, raw: RawCompanyData) -> None:
+        #: Per count field, how many filled cells were implausible and read as unknown.
+        self.implausible: dict[str, int] = dict.fromkeys(PLAUSIBLE, 0)
         mapping = self.mapping
         pipeline = str(mapping.pipeline.id)
         houses: list[House] = []
@@ -304,13 +325,9 @@ class CompanySnapshot:
                     coordinates=coordinates,
                     brigade=self._house_brigade(deal),
                     company_id=as_id(deal.get("COMPANY_ID")),
-                    apartments=as_int(deal.get(roles["apartments"].code))
-                    if "apartments" in roles
-                    else None,
-                    entrances=as_int(deal.get(roles["entrances"].code))
-                    if "entrances" in roles
-                    else None,
-                    floors=as_int(deal.get(roles["floors"].code)) if "floors" in roles else None,
+                    apartments=self._count(deal, "apartments"),
+                    entrances=self._count(deal, "entrances"),
+                    floors=self._count(deal, "floors"),
                     visits=self._visits(deal),
                 )
             )
@@ -564,7 +581,12 @@ class CompanySnapshot:
             "schedule": lambda h: bool(h.visits_in(today.year, today.month)),
         }
         coverage = tuple(
-            Coverage(field=name, filled=sum(1 for h in self.houses if check(h)), total=total)
+            Coverage(
+                field=name,
+                filled=sum(1 for h in self.houses if check(h)),
+                total=total,
+                invalid=self.implausible.get(name, 0),
+            )
             for name, check in checks.items()
         )
         return Statistics(

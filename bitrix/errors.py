@@ -8,6 +8,8 @@ webhook")::
     ├── BitrixConfigError                the webhook URL itself is malformed (also a ValueError)
     ├── BitrixMappingError               the portal's data cannot be mapped to houses (no houses
     │                                    pipeline, a configured field that does not exist)
+    │   └── BitrixImplausibleData        a refresh shrank the company implausibly; held back
+    │                                    (`bitrix.cache`) until an admin accepts it
     ├── BitrixTransportError             no HTTP answer at all
     │   ├── BitrixConnectError           cannot connect (DNS, refused, TLS, connect timeout)
     │   ├── BitrixTimeoutError           connected, but no answer within the timeout
@@ -280,6 +282,24 @@ class BitrixMappingError(BitrixError):
     kind = "field mapping error"
     default_user_message = "Данные в Bitrix24 настроены не так, как ожидает бот."
     default_admin_hint = "Проверьте настройки воронки и полей (audiobot fields)."
+
+
+class BitrixImplausibleData(BitrixMappingError):
+    """A refresh that would shrink the company implausibly (`bitrix.cache.implausible_change`).
+
+    The portal answered, but with far fewer houses or people, or with a required field gone
+    from most houses — what a permission change or a broken filter looks like. The last good
+    snapshot keeps serving; ``reasons`` are English operator lines.
+    """
+
+    kind = "implausible refresh held back"
+    default_user_message = (
+        "Bitrix24 прислал неполные данные, поэтому отвечаю по последним проверенным."
+    )
+    default_admin_hint = (
+        "Если компания действительно так изменилась, примите новые данные: audiobot snapshot "
+        "accept (применится при следующем обновлении); иначе проверьте права вебхука."
+    )
 
 
 class BitrixTransportError(BitrixError):

@@ -20,6 +20,7 @@ from typing import Any
 from bitrix.client import BitrixClient, ListRequest
 from bitrix.clock import Clock
 from bitrix.company import MappingOptions, RawCompanyData
+from bitrix.errors import BitrixError, BitrixMappingError
 from bitrix.mapping import FieldMapping, build_mapping
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,28 @@ class CompanyLoader:
         self.last_stats: LoadStats | None = None
 
     async def fetch(self) -> RawCompanyData:
-        """Load everything; raises `BitrixError` subclasses on failure."""
+        """Load everything; raises `BitrixError` subclasses on failure, and only those.
+
+        Anything else that goes wrong while reading the portal's answers (a category id 'abc',
+        a list where an object belongs) is a `BitrixMappingError`: the cache keeps serving the
+        last good snapshot for it exactly as for an outage, instead of a raw ValueError killing
+        the refresh.
+        """
+        try:
+            return await self._fetch()
+        except BitrixError:
+            raise
+        except Exception as exc:
+            log.exception("could not read the company data from Bitrix24")
+            raise BitrixMappingError(
+                f"could not read the company data: {type(exc).__name__}: {exc}",
+                admin_hint=(
+                    "Ответ Bitrix24 не удалось разобрать (подробности в журнале бота); "
+                    "проверьте воронку и поля сделок командой audiobot fields."
+                ),
+            ) from exc
+
+    async def _fetch(self) -> RawCompanyData:
         started = time.perf_counter()
         requests_before = self.client.stats.requests
         now = self._clock.utcnow()

@@ -18,6 +18,7 @@ from typing import Any
 
 from bitrix.errors import BitrixMappingError
 from bitrix.models import CleaningKind
+from bitrix.values import as_int
 
 ROLE_TITLES = {
     "address": "Адрес",
@@ -233,7 +234,13 @@ def _find_pipeline(
     category_id: int | None,
     pipeline_name: str | None,
 ) -> Pipeline:
-    known = {int(c["id"]): str(c.get("name", "")) for c in categories if "id" in c}
+    # A category whose id is not a whole number ('abc' from a broken portal or proxy) cannot be
+    # the houses pipeline: skip it rather than fail the whole load with a ValueError.
+    known = {
+        number: str(c.get("name", ""))
+        for c in categories
+        if isinstance(c, Mapping) and (number := as_int(c.get("id"))) is not None
+    }
     if category_id is not None:
         if category_id not in known:
             raise BitrixMappingError(

@@ -224,6 +224,9 @@ class Coverage:
     field: str
     filled: int
     total: int
+    #: Cells that held something implausible ('1e9', 'nan', a negative) and were read as
+    #: unknown; they are not in ``filled``.
+    invalid: int = 0
 
     @property
     def percent(self) -> float:

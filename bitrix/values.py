@@ -7,27 +7,42 @@ with an offset, or in the portal's locale format for calendar events (reference 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 
-def as_int(value: Any) -> int | None:
-    """``"120"``, ``120``, ``"120.0"`` → 120; ``""``, ``None``, ``"abc"``, negatives → None."""
+def as_int(value: Any, *, high: int | None = None) -> int | None:
+    """``"120"``, ``120``, ``"120.0"`` → 120; ``""``, ``None``, ``"abc"`` → None.
+
+    Negatives, fractions, non-finite numbers (``"nan"``, ``"inf"``) and anything above ``high``
+    (``"1e9"``, ``"99999999999999999999"``) are None too: a count nobody can have is unknown, and
+    it must not reach a sum. Never raises.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if value >= 0 and (high is None or value <= high) else None
     if isinstance(value, float):
-        return int(value) if value >= 0 and value == int(value) else None
-    text = str(value).strip().replace(" ", "").replace(",", ".")
-    if not text:
+        number = value
+    else:
+        text = str(value).strip().replace(" ", "").replace(",", ".")
+        # A cell is a handful of digits; a 10 kB string is not a number worth parsing.
+        if not text or len(text) > 32:
+            return None
+        if text.isascii() and text.isdigit():
+            # Exact for ids longer than a float's 53-bit mantissa.
+            exact = int(text)
+            return exact if high is None or exact <= high else None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    # `int(nan)` raises ValueError and `int(inf)` OverflowError: check finiteness first.
+    if not math.isfinite(number) or number < 0 or (high is not None and number > high):
         return None
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    if number < 0 or number != int(number):
+    if number != int(number):
         return None
     return int(number)
 

@@ -367,6 +367,8 @@ class AnswerBuilder:
             "Заполненность полей: "
             + ", ".join(
                 f"{names[c.field]} {c.filled}/{c.total} ({c.percent:.0f} %)"
+                # Implausible cells ('1e9', 'nan') are unknown, not summed: say how many.
+                + (f", неправдоподобных {c.invalid}" if c.invalid else "")
                 for c in stats.coverage
             )
         )

@@ -240,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     portal.add_argument("--port", type=int, default=8024, help="port (default 8024)")
     portal.set_defaults(handler=_cmd_demo_portal)
 
+    snapshot = sub.add_parser("snapshot", help="manage the saved company snapshot")
+    snapshot_sub = snapshot.add_subparsers(dest="snapshot_command", metavar="ACTION")
+    accept = snapshot_sub.add_parser(
+        "accept",
+        help=(
+            "accept the next refresh from Bitrix24 even if it shrinks the company implausibly "
+            "(the running bot takes it at its next refresh, within a minute)"
+        ),
+    )
+    accept.set_defaults(handler=_cmd_snapshot_accept)
+
     from bot.checks import add_commands as add_check_commands
     from bot.speech.commands import add_commands as add_speech_commands
 
@@ -265,6 +276,23 @@ async def _second_pass_factory(recognizer: Any) -> Any:
     finally:
         await runtime.aclose()
     return make_second_pass(recognizer, engine, runtime.clock.today)
+
+
+def _cmd_snapshot_accept(args: argparse.Namespace) -> int:
+    """``audiobot snapshot accept``: leave the marker the running bot's cache looks for."""
+    settings = load_settings()
+    from bitrix.cache import request_accept
+
+    try:
+        marker = request_accept(settings.cache_dir)
+    except OSError as exc:
+        print(f"audiobot: cannot write to CACHE_DIR {settings.cache_dir}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"The next company refresh will be accepted whatever its size ({marker}); "
+        "the bot applies it within a minute, or at the next start."
+    )
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -60,7 +60,8 @@ class Settings(BaseSettings):
 
     # --- Bitrix24 -----------------------------------------------------------------------
     bitrix_webhook_url: SecretStr | None = None
-    bitrix_houses_category_id: int | None = None
+    # Validated here (a whole number ≥ 0), so 'abc' is one line at start, not a failing load.
+    bitrix_houses_category_id: int | None = Field(default=None, ge=0)
     bitrix_houses_pipeline_name: str = "Уборка подъездов"
     bitrix_brigade_source: BrigadeSource = "auto"
     bitrix_field_address: str | None = None

@@ -38,6 +38,8 @@ class HealthReport:
     ffmpeg: str | None
     last_error: str | None
     embedded_portal: bool
+    #: Why the last refresh was held back (`bitrix.cache`), while the old snapshot serves.
+    held_back: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """`GET /api/health`: no secrets, no personal data."""
@@ -60,6 +62,8 @@ class HealthReport:
             "cache_age_s": None if self.cache_age_s is None else round(self.cache_age_s, 1),
             "cache_source": self.cache_source,
             "houses": self.houses,
+            # A refresh that would have shrunk the company implausibly: not served, not saved.
+            "snapshot_held_back": list(self.held_back) or None,
         }
 
 
@@ -116,6 +120,7 @@ async def collect_health(
         ffmpeg=str(ffmpeg) if ffmpeg else None,
         last_error=last_error,
         embedded_portal=embedded_portal,
+        held_back=tuple(cache.held_back or ()),
     )
 
 
@@ -148,6 +153,13 @@ def render_health(report: HealthReport) -> str:
         )
     else:
         lines.append("Данные: ещё не загружены")
+    if report.held_back:
+        lines.append(
+            "Новые данные Bitrix24 отложены как неправдоподобные ("
+            + "; ".join(report.held_back)
+            + "); отвечаю по последним проверенным. Если изменение настоящее: "
+            "audiobot snapshot accept"
+        )
     speech = report.speech
     if speech is None:
         lines.append("Распознавание речи: не запускалось")

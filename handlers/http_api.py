@@ -510,6 +510,7 @@ class _Api:
                         "filled": c.filled,
                         "total": c.total,
                         "percent": round(c.percent, 1),
+                        "invalid": c.invalid,
                     }
                     for c in stats.coverage
                 ],
