@@ -2,7 +2,15 @@
 
 One ffmpeg process per input, run with `asyncio.create_subprocess_exec`, so the event loop never
 blocks; bounded in time (a timeout kills the process) and in work (`-t` just above the limit, so a
-two-hour file costs no more than a note at the limit).
+two-hour file costs no more than a note at the limit; `-fs` caps the output bytes as well).
+
+What ffmpeg may touch is fenced in, because the bytes come from strangers: a "voice note" that
+is really an HLS playlist or a concat list would otherwise make ffmpeg fetch URLs or open files
+the sender chose (SSRF). So ffmpeg reads only from its stdin (files are read by us and piped
+in, within `MAX_INPUT_BYTES`), with ``-protocol_whitelist`` `PROTOCOLS` (the pipe and the
+in-memory cache that makes it seekable: no network, no ``file:``) and ``-format_whitelist``
+`FORMATS` (the containers a voice note, audio file or video note comes in: no playlists, no
+concat, no image sequences).
 
 Why a direct ffmpeg pipe and not pydub (`bench/voice.py` measures both): pydub with an explicit
 `format=`/`codec=` avoids its ffprobe round trip, but it blocks (it needs a worker thread), holds
@@ -60,6 +68,14 @@ BYTES_PER_SECOND = SAMPLE_RATE * 2
 DURATION_TOLERANCE_S = 0.5
 """Telegram reports whole seconds, so a note shown as "120 s" may hold up to ~120.5 s of audio."""
 DEFAULT_DECODE_TIMEOUT_S = 30.0
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+"""Largest input piped to ffmpeg (Telegram's local Bot API allows 2 GB files; a voice note at
+the duration limit is a few megabytes, a video note some tens)."""
+PROTOCOLS = "pipe,cache"
+"""ffmpeg protocols allowed: stdin and the cache layer over it; nothing that leaves the process."""
+FORMATS = "ogg,mp3,mov,mp4,m4a,wav,matroska,webm,flac,aac"
+"""ffmpeg demuxers allowed: Ogg/Opus, MP3, MP4/M4A/MOV, WAV, WebM/Matroska, FLAC, raw AAC.
+(ffmpeg names demuxers by their first alias too: ``mov`` is mov,mp4,m4a,3gp,3g2,mj2.)"""
 
 # ffmpeg's cache protocol logs this at "error" level on every non-seekable input although it is
 # harmless (the cache serves the seeks); keep it out of the diagnostics we attach to errors.
@@ -177,23 +193,39 @@ async def decode_audio(
     to the `SpeechError` tree in the module docstring.
     """
     if isinstance(source, bytes | bytearray | memoryview):
-        data: bytes | None = bytes(source)
-        if not data:
-            raise EmptyAudioError("input has zero bytes")
-        # `cache:` makes the pipe seekable, which MP4/M4A need when the `moov` atom comes after the
-        # media data (common for files not written with +faststart); plain `pipe:0` fails there.
-        input_args = ["-read_ahead_limit", "-1", "-i", "cache:pipe:0"]
+        data = bytes(source)
+        name = "input"
     else:
-        data = None
         path = Path(source)
+        name = path.name
         try:
             size = path.stat().st_size
+            if size > MAX_INPUT_BYTES:
+                raise AudioDecodeError(
+                    f"{name} is {size} bytes; at most {MAX_INPUT_BYTES} are decoded"
+                )
+            # Read here and piped: ffmpeg itself never opens a path (see the module docstring).
+            data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
-            raise AudioDecodeError(f"cannot read {path.name}: {exc.strerror}") from exc
-        if size == 0:
-            raise EmptyAudioError(f"{path.name} has zero bytes")
-        # `file:` stops ffmpeg from reading a colon in the name as a protocol prefix.
-        input_args = ["-i", f"file:{path.resolve()}"]
+            raise AudioDecodeError(f"cannot read {name}: {exc.strerror}") from exc
+    if not data:
+        raise EmptyAudioError(f"{name} has zero bytes")
+    if len(data) > MAX_INPUT_BYTES:
+        raise AudioDecodeError(
+            f"{name} is {len(data)} bytes; at most {MAX_INPUT_BYTES} are decoded"
+        )
+    # `cache:` makes the pipe seekable, which MP4/M4A need when the `moov` atom comes after the
+    # media data (common for files not written with +faststart); plain `pipe:0` fails there.
+    input_args = [
+        "-protocol_whitelist",
+        PROTOCOLS,
+        "-format_whitelist",
+        FORMATS,
+        "-read_ahead_limit",
+        "-1",
+        "-i",
+        "cache:pipe:0",
+    ]
 
     binary = ffmpeg or find_ffmpeg()
     if binary is None:
@@ -208,6 +240,9 @@ async def decode_audio(
         *input_args,
         "-t",
         str(cap),
+        # The output can never exceed `cap` seconds of PCM, whatever the input claims.
+        "-fs",
+        str(cap * BYTES_PER_SECOND + 4096),
         "-vn",
         "-sn",
         "-dn",
@@ -226,7 +261,7 @@ async def decode_audio(
         proc = await asyncio.create_subprocess_exec(
             str(binary),
             *args,
-            stdin=asyncio.subprocess.PIPE if data is not None else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -5,7 +5,9 @@ partial file with an HTTP Range request (and starts over when the server ignores
 a dropped connection a few times, checks every member's CRC, refuses members that would land
 outside the target (path traversal, absolute paths, links), unpacks into a staging directory,
 checks the layout Vosk expects (`am/`, `conf/`, `graph/`, optionally `ivector/`) and only then
-moves it to `<target_dir>/<name>/`.
+moves it to `<target_dir>/<name>/`. Unpacking is capped (`MAX_UNPACKED_BYTES`, `MAX_MEMBERS`):
+the sizes the archive declares are checked first, and the bytes actually written are counted,
+since a zip bomb can lie in its headers; a bomb is refused without filling the disk.
 
 Errors (English; these are operator messages, not the bot's)::
 
@@ -53,6 +55,14 @@ DEFAULT_BASE_URL = "https://alphacephei.com/vosk/models"
 _MODELS_PAGE = "https://alphacephei.com/vosk/models"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHUNK = 1 << 16
+#: Most bytes one model may unpack to. The largest Vosk models (big Russian, 1.8 GB zipped)
+#: unpack to under 3 GB; anything far beyond is not a model.
+MAX_UNPACKED_BYTES = 8 * 1024**3
+#: Most members one archive may hold (models have a few dozen files).
+MAX_MEMBERS = 10_000
+#: Highest unpacked/packed size ratio accepted. Model files (weights, FSTs) compress about 2:1;
+#: deflate's ceiling is about 1000:1, which only runs of identical bytes reach — a bomb.
+MAX_RATIO = 100
 
 
 class ModelDownloadError(Exception):
@@ -95,24 +105,57 @@ def _member_target(root: Path, info: zipfile.ZipInfo) -> Path | None:
     return None if info.is_dir() else target
 
 
-def _verify_and_unpack(archive: Path, target_dir: Path, name: str) -> Path:
-    """Blocking: check the zip, unpack it safely, validate the layout, move it in place."""
+def _copy_capped(src: BinaryIO, out: BinaryIO, budget: int, name: str) -> int:
+    """Copy until EOF; raise once more than ``budget`` bytes came out. Returns bytes copied."""
+    copied = 0
+    while chunk := src.read(_CHUNK):
+        copied += len(chunk)
+        if copied > budget:
+            raise ModelArchiveError(
+                f"archive member {name!r} unpacks to more than the archive declares or the "
+                "cap allows; refusing it (zip bomb?)"
+            )
+        out.write(chunk)
+    return copied
+
+
+def _verify_and_unpack(
+    archive: Path, target_dir: Path, name: str, max_unpacked: int = MAX_UNPACKED_BYTES
+) -> Path:
+    """Blocking: check the zip, unpack it safely within ``max_unpacked`` bytes, validate the
+    layout, move it in place. CRCs are checked as members are read (zipfile does it at EOF)."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            bad = zf.testzip()
-            if bad is not None:
-                raise ModelArchiveError(f"archive member {bad!r} fails its CRC check")
+            members = zf.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise ModelArchiveError(
+                    f"archive has {len(members)} members (at most {MAX_MEMBERS}); not a model"
+                )
+            declared = sum(info.file_size for info in members)
+            packed = sum(info.compress_size for info in members)
+            if declared > max_unpacked:
+                raise ModelArchiveError(
+                    f"archive unpacks to {declared} bytes, more than the {max_unpacked} allowed"
+                )
+            if declared > MAX_RATIO * max(packed, 1) and declared > 1024 * 1024:
+                raise ModelArchiveError(
+                    f"archive unpacks {packed} bytes into {declared} (more than {MAX_RATIO}:1); "
+                    "not a model (zip bomb?)"
+                )
             staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target_dir))
             try:
-                members = zf.infolist()
                 # Check every member before writing any, so a bad archive leaves nothing behind.
                 targets = [(info, _member_target(staging, info)) for info in members]
+                left = max_unpacked
                 for info, dest in targets:
                     if dest is None:
                         continue
                     dest.parent.mkdir(parents=True, exist_ok=True)
+                    # A member may not write more than it declares, nor the whole archive more
+                    # than the cap: headers can lie, the byte count cannot.
+                    budget = min(info.file_size, left)
                     with zf.open(info) as src, dest.open("wb") as out:
-                        shutil.copyfileobj(src, out, _CHUNK)
+                        left -= _copy_capped(src, out, budget, info.filename)  # type: ignore[arg-type]
                 root = _model_root(staging)
                 try:
                     validate_model_dir(root)
@@ -126,6 +169,7 @@ def _verify_and_unpack(archive: Path, target_dir: Path, name: str) -> Path:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except zipfile.BadZipFile as exc:
+        # Also a member whose CRC does not match ("Bad CRC-32"), found while reading it.
         raise ModelArchiveError(f"download is not a valid zip archive ({exc})") from exc
     except (zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ModelArchiveError(f"archive cannot be unpacked ({exc})") from exc
@@ -235,6 +279,7 @@ async def download_model(
     retries: int = 3,
     timeout: float = 30.0,
     force: bool = False,
+    max_unpacked: int = MAX_UNPACKED_BYTES,
 ) -> Path:
     """Download and unpack model `name` into `<target_dir>/<name>/`; return that directory.
 
@@ -282,7 +327,7 @@ async def download_model(
             if attempts > retries:
                 raise ModelDownloadError(f"download of {name} did not complete")
     try:
-        result = await asyncio.to_thread(_verify_and_unpack, part, target_dir, name)
+        result = await asyncio.to_thread(_verify_and_unpack, part, target_dir, name, max_unpacked)
     except ModelArchiveError:
         # A corrupt archive cannot be resumed into a good one: remove it so a rerun starts clean.
         part.unlink(missing_ok=True)

@@ -6,7 +6,9 @@ import io
 import re
 import socket
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,3 +343,75 @@ def test_resolve_model_path_finds_the_default_model_in_the_models_dir(
     assert resolve_model_path(settings) is None
     (tmp_path / DEFAULT_MODEL_NAME).mkdir()
     assert resolve_model_path(settings) == tmp_path / DEFAULT_MODEL_NAME
+
+
+# ---------------------------------------------------------------- issue 13: zip bombs
+_GIB = 1 << 30
+
+
+def _bomb(name: str, *, declared: int) -> bytes:
+    """A ~1 MB zip whose one member inflates to 1 GiB of zeros, declaring ``declared`` bytes.
+
+    Built by hand in well under a second: after a full flush deflate's state is reset, so the
+    compressed form of each 1 MiB of zeros is the same bytes, repeated 1024 times.
+    """
+    zeros = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    stream = block * 1024 + deflate.flush()
+    crc = 0
+    for _ in range(1024):
+        crc = zlib.crc32(zeros, crc)
+    member = f"{name}/am/final.mdl".encode()
+    local = struct.pack(
+        "<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 33, crc, len(stream), declared, len(member), 0
+    )
+    central = struct.pack(
+        "<4s6H3L5H2L",
+        b"PK\x01\x02",
+        20,
+        20,
+        0,
+        8,
+        0,
+        33,
+        crc,
+        len(stream),
+        declared,
+        len(member),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    body = local + member + stream
+    directory = central + member
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(directory), len(body), 0)
+    return body + directory + end
+
+
+def _disk_use(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    ("declared", "cap", "why"),
+    [
+        (_GIB, 8 << 20, "more than the"),  # honest headers, over the cap
+        (_GIB, 4 * _GIB, "zip bomb"),  # under a generous cap, but 1000:1
+        (1024, 8 << 20, "zip|CRC|more than"),  # headers lie: stopped while inflating
+    ],
+    ids=["over-cap", "ratio", "lying-headers"],
+)
+async def test_a_zip_bomb_is_refused_without_filling_the_disk(
+    server: ModelServer, tmp_path: Path, declared: int, cap: int, why: str
+) -> None:
+    server.blobs["vosk-model-bomb.zip"] = _bomb("vosk-model-bomb", declared=declared)
+    with pytest.raises(ModelArchiveError, match=why):
+        await download_model(
+            "vosk-model-bomb", tmp_path, server.base_url, progress=False, max_unpacked=cap
+        )
+    assert _leftovers(tmp_path) == []
+    assert _disk_use(tmp_path) < 16 << 20
