@@ -20,8 +20,16 @@ Every answer other than 200 is JSON ``{"error": code, "message": text}``, raised
     ├── Forbidden               403 api_disabled: no API_TOKEN configured
     └── Unavailable             503 bitrix_unavailable: no snapshot and Bitrix24 failed
 
-Router errors (404 unknown path, 405 wrong method) and anything unexpected (500, logged) are
-turned into the same JSON shape by a middleware, so a client never has to parse HTML or text.
+Router errors (404 unknown path, 405 wrong method, 413 a body over the limit) and anything
+unexpected (500, logged) are turned into the same JSON shape by a middleware, and the HTTP
+parser's own refusals by `handlers.serving`, so a client never has to parse HTML or text.
+
+Abuse: the listener is a `handlers.serving.GuardedSite` (header timeout, a connection cap,
+rate-limited error logs, no version banner). Serialising a page of 500 houses takes
+milliseconds of CPU; a storm of such requests must not stall the bot's Telegram answers, which
+share this event loop. So each answer's data part is rendered at most once per snapshot, day
+and query (`RENDER_CACHE` entries), off the event loop in a worker thread, at most
+`RENDER_SLOTS` at a time; a storm of the same request costs one render.
 
 Use it standalone (``python -m handlers.http_api``) or from the bot's process::
 
@@ -42,6 +50,7 @@ import re
 import signal
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
@@ -55,6 +64,14 @@ from bitrix.company import CompanySnapshot
 from bitrix.models import Department, Employee, House
 from bot.config import Settings
 from bot.runtime import Runtime
+from handlers.serving import (
+    HEADER_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    GuardedSite,
+    harden,
+    rate_limit_noisy_logs,
+    runner_options,
+)
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -84,6 +101,12 @@ MAX_VALUE_LENGTH = 200
 #: a plain-text 400 before our code runs; with 32 KiB a 10 kB query value still reaches the
 #: validation below and gets a JSON 400 that names the parameter.
 MAX_LINE_SIZE = 32 * 1024
+
+#: Rendered answers kept (per snapshot, day and query), and renders run at once.
+RENDER_CACHE = 64
+RENDER_SLOTS = 2
+#: Request bodies accepted (the API is GET-only; anything bigger is a 413).
+MAX_BODY = 64 * 1024
 
 _JSON = "application/json"
 _DIGITS = re.compile(r"\d{1,9}")
@@ -189,6 +212,10 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            # GET handlers never read a body, so aiohttp would not refuse it by itself.
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=length)
         return await handler(request)
     except ApiError as exc:
         return _json_response(exc.body(), status=exc.status, headers=exc.headers)
@@ -203,7 +230,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 f"{', '.join(sorted(exc.allowed_methods))}"
             )
         elif exc.status == 404:
-            message = f"no such endpoint: {request.path}; see docs/http-api.md"
+            message = f"no such endpoint: {request.path[:100]}; see docs/http-api.md"
+        elif exc.status == 413:
+            message = f"request body too large (at most {MAX_BODY} bytes; this API is GET-only)"
         else:
             message = exc.reason
         code = _HTTP_CODES.get(exc.status, exc.reason.lower().replace(" ", "_"))
@@ -365,6 +394,36 @@ class _Api:
         self.runtime = runtime
         token = settings.api_token.get_secret_value() if settings.api_token else ""
         self._token = token.encode() if token else None
+        self._rendered: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._slots = asyncio.Semaphore(RENDER_SLOTS)
+        self.renders = 0
+
+    async def _respond(
+        self, view: SnapshotView, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
+    ) -> web.Response:
+        """``build()``'s JSON with the view's freshness in front; rendered once per snapshot,
+        day and ``key``, in a worker thread (see the module docstring)."""
+        snapshot = view.snapshot
+        full_key = (id(snapshot), snapshot.fetched_at, snapshot.today, *key)
+        payload = self._rendered.get(full_key)
+        if payload is None:
+            async with self._slots:
+                payload = self._rendered.get(full_key)  # rendered while we waited?
+                if payload is None:
+                    payload = await asyncio.to_thread(
+                        lambda: json.dumps(build(), ensure_ascii=False)
+                    )
+                    self.renders += 1
+                    self._rendered[full_key] = payload
+                    while len(self._rendered) > RENDER_CACHE:
+                        self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(full_key)
+        fresh = json.dumps(_freshness(view))
+        body = fresh[:-1] + ", " + payload[1:] if payload != "{}" else fresh
+        response = web.Response(text=body, content_type=_JSON, charset="utf-8")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- access and data ---------------------------------------------------------------
     def _authorize(self, request: web.Request) -> None:
@@ -425,20 +484,23 @@ class _Api:
         assert limit is not None and offset is not None  # both have defaults
         view = await self._view()
         snapshot = view.snapshot
-        houses = snapshot.houses_where(brigade=brigade, company_id=company)
-        if street_match is not None:
-            houses = [h for h in houses if street_match(h)]
-        today = snapshot.today
-        page = houses[offset : offset + limit]
-        return _json_response(
-            {
-                **_freshness(view),
+
+        def build() -> dict[str, Any]:
+            houses = snapshot.houses_where(brigade=brigade, company_id=company)
+            if street_match is not None:
+                houses = [h for h in houses if street_match(h)]
+            today = snapshot.today
+            page = houses[offset : offset + limit]
+            return {
                 "month": f"{today.year:04d}-{today.month:02d}",
                 "total": len(houses),
                 "limit": limit,
                 "offset": offset,
                 "items": [_house_json(h, snapshot, today) for h in page],
             }
+
+        return await self._respond(
+            view, ("houses", limit, offset, brigade, company, street), build
         )
 
     async def employees(self, request: web.Request) -> web.Response:
@@ -446,97 +508,115 @@ class _Api:
         self._authorize(request)
         view = await self._view()
         snapshot = view.snapshot
-        people = snapshot.people()
-        return _json_response(
-            {
-                **_freshness(view),
+
+        def build() -> dict[str, Any]:
+            people = snapshot.people()
+            return {
                 "total": len(people),
                 "items": [_employee_json(p, snapshot) for p in people],
             }
-        )
+
+        return await self._respond(view, ("employees",), build)
 
     async def departments(self, request: web.Request) -> web.Response:
         """``GET /api/dashboard/departments``."""
         self._authorize(request)
         view = await self._view()
         snapshot = view.snapshot
-        tree = snapshot.department_tree()
-        return _json_response(
-            {
-                **_freshness(view),
+
+        def build() -> dict[str, Any]:
+            tree = snapshot.department_tree()
+            return {
                 "total": len(tree),
                 "items": [_department_json(d, snapshot) for d in tree],
             }
-        )
+
+        return await self._respond(view, ("departments",), build)
 
     async def statistics(self, request: web.Request) -> web.Response:
         """``GET /api/dashboard/statistics``."""
         self._authorize(request)
         view = await self._view()
-        snapshot = view.snapshot
-        stats = snapshot.statistics()
-        today = snapshot.today
-        totals = stats.totals
-        return _json_response(
+        return await self._respond(view, ("statistics",), lambda: _statistics_json(view.snapshot))
+
+
+def _statistics_json(snapshot: CompanySnapshot) -> dict[str, Any]:
+    stats = snapshot.statistics()
+    today = snapshot.today
+    totals = stats.totals
+    return {
+        "date": today.isoformat(),
+        "month": f"{today.year:04d}-{today.month:02d}",
+        "totals": {
+            "houses": totals.houses,
+            "apartments": totals.apartments,
+            "entrances": totals.entrances,
+            "floors": totals.floors,
+            "employees": stats.employees,
+            "brigades": stats.brigades,
+            "companies": stats.companies,
+            "houses_without_brigade": stats.houses_without_brigade,
+            "houses_without_company": stats.houses_without_company,
+        },
+        "per_brigade": [
             {
-                **_freshness(view),
-                "date": today.isoformat(),
-                "month": f"{today.year:04d}-{today.month:02d}",
-                "totals": {
-                    "houses": totals.houses,
-                    "apartments": totals.apartments,
-                    "entrances": totals.entrances,
-                    "floors": totals.floors,
-                    "employees": stats.employees,
-                    "brigades": stats.brigades,
-                    "companies": stats.companies,
-                    "houses_without_brigade": stats.houses_without_brigade,
-                    "houses_without_company": stats.houses_without_company,
-                },
-                "per_brigade": [
-                    {
-                        "brigade": number,
-                        "houses": t.houses,
-                        "apartments": t.apartments,
-                        "entrances": t.entrances,
-                        "floors": t.floors,
-                        "people": t.people,
-                    }
-                    for number, t in sorted(stats.per_brigade.items())
-                ],
-                "coverage": [
-                    {
-                        "field": c.field,
-                        "filled": c.filled,
-                        "total": c.total,
-                        "percent": round(c.percent, 1),
-                        "invalid": c.invalid,
-                    }
-                    for c in stats.coverage
-                ],
+                "brigade": number,
+                "houses": t.houses,
+                "apartments": t.apartments,
+                "entrances": t.entrances,
+                "floors": t.floors,
+                "people": t.people,
             }
-        )
+            for number, t in sorted(stats.per_brigade.items())
+        ],
+        "coverage": [
+            {
+                "field": c.field,
+                "filled": c.filled,
+                "total": c.total,
+                "percent": round(c.percent, 1),
+                "invalid": c.invalid,
+            }
+            for c in stats.coverage
+        ],
+    }
+
+
+API_KEY = web.AppKey("api", _Api)
+"""The `_Api` of an app made by `create_api_app` (its ``renders`` count)."""
 
 
 def create_api_app(runtime: Runtime, settings: Settings) -> web.Application:
     """The API as an aiohttp application (serve it with `ApiServer` or mount it yourself)."""
     api = _Api(runtime, settings)
     # GET-only API: a small body limit keeps uploads to nowhere cheap to refuse.
-    app = web.Application(middlewares=[_error_middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[_error_middleware], client_max_size=MAX_BODY)
     app.router.add_get("/api/health", api.health)
     app.router.add_get("/api/cleaning/houses", api.houses)
     app.router.add_get("/api/dashboard/employees", api.employees)
     app.router.add_get("/api/dashboard/departments", api.departments)
     app.router.add_get("/api/dashboard/statistics", api.statistics)
-    return app
+    app[API_KEY] = api  # tests and the storm benchmark read `renders`
+    return harden(app)
 
 
 # ---------------------------------------------------------------------- serving
 class ApiServer:
     """An aiohttp runner and TCP site for the API app; ``async with`` or `start`/`stop`."""
 
-    def __init__(self, app: web.Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_connections: int = MAX_CONNECTIONS,
+        header_timeout: float = HEADER_TIMEOUT_S,
+    ) -> None:
         self.app = app
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.site: GuardedSite | None = None
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -545,13 +625,19 @@ class ApiServer:
         """Listen on ``host:port`` (0 = a free port); returns the base URL."""
         if self._runner is not None:
             raise RuntimeError("the API server is already running")
+        rate_limit_noisy_logs()
         runner = web.AppRunner(
-            self.app, handle_signals=False, max_line_size=MAX_LINE_SIZE, shutdown_timeout=5.0
+            self.app,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+            access_log=None,
+            **runner_options(max_line_size=MAX_LINE_SIZE, header_timeout=self.header_timeout),
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site = GuardedSite(runner, self.host, self.port, max_connections=self.max_connections)
             await site.start()
+            self.site = site
         except BaseException:
             await runner.cleanup()
             raise
