@@ -26,6 +26,7 @@ from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.simple import simple_frame
+from bot.safe_text import printable
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class Assistant:
     # ------------------------------------------------------------------ asking
     async def ask(self, text: str, *, conversation: Hashable = "default") -> Reply:
         """Understand and answer one request in a conversation."""
+        # Whatever of the request an answer quotes must not carry bidi overrides or controls.
+        text = printable(text)
         if self.cache.view() is None:
             simple = simple_frame(text)
             if simple is not None:

@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -30,6 +31,29 @@ def _parse_id_set(value: object) -> object:
     if isinstance(value, int):
         return {value}
     return value
+
+
+def _check_url(value: str, *, name: str, https_only: bool = False) -> str:
+    """A URL with an http(s) scheme, a host and, if given, a valid port; else ValueError.
+
+    The message never repeats the value: the Bitrix24 webhook URL embeds its secret code.
+    """
+    text = value.strip()
+    parts = urlsplit(text)
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"{name} must start with {' or '.join(s + '://' for s in schemes)}")
+    if not parts.hostname:
+        raise ValueError(f"{name} has no host name")
+    try:
+        port = parts.port  # raises ValueError for 99999 or "abc"
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port (1-65535)") from None
+    if port == 0:
+        raise ValueError(f"{name} has an invalid port (1-65535)")
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        raise ValueError(f"{name} contains spaces or control characters")
+    return text
 
 
 class Settings(BaseSettings):
@@ -114,6 +138,25 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         return _parse_id_set(value)
+
+    @field_validator("bitrix_webhook_url")
+    @classmethod
+    def _bitrix_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start: a port of 99999 would otherwise make every answer a generic error.
+        if value is not None and value.get_secret_value().strip():
+            return SecretStr(_check_url(value.get_secret_value(), name="BITRIX_WEBHOOK_URL"))
+        return value
+
+    @field_validator("telegram_api_server")
+    @classmethod
+    def _api_server_url(cls, value: str | None) -> str | None:
+        return _check_url(value, name="TELEGRAM_API_SERVER") if value else value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        # Telegram delivers webhooks over HTTPS only.
+        return _check_url(value, name="TELEGRAM_WEBHOOK_URL", https_only=True) if value else value
 
     @field_validator("timezone")
     @classmethod

@@ -25,6 +25,9 @@ bot at another Bot API server (e.g. a self-hosted one; ``TELEGRAM_API_LOCAL`` wh
 ``--local``). The read-only HTTP API (SPEC §7, ``handlers.http_api``) is served alongside on
 ``API_HOST:API_PORT`` unless ``API_PORT=0``.
 
+Signals: SIGINT/SIGTERM stop (below); SIGHUP is logged and ignored — settings are read once at
+start, so there is nothing to reload in place, and its default action would kill the bot.
+
 Startup: the command menu, the company cache's background refresh, the language engine warmed
 (bounded: a Bitrix24 outage must not keep the bot from starting; the cache keeps retrying), the
 speech model loaded by `Runtime.create`. Shutdown on SIGINT/SIGTERM: stop taking updates, let
@@ -36,12 +39,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 import os
 import secrets
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +73,14 @@ from handlers.middlewares import (
     RetryAfterMiddleware,
 )
 from handlers.replies import Responder
+from handlers.serving import (
+    BODY_TIMEOUT_S,
+    GuardedSite,
+    harden,
+    json_error,
+    rate_limit_noisy_logs,
+    runner_options,
+)
 from handlers.voice import VoicePipeline
 
 log = logging.getLogger(__name__)
@@ -105,6 +119,22 @@ POLLING_CONCURRENCY = 64
 downtime; Vosk has its own, smaller worker pool)."""
 WEBHOOK_PATH = "/telegram/webhook"
 """Used when ``TELEGRAM_WEBHOOK_URL`` has no path of its own."""
+WEBHOOK_MAX_BODY = 1024 * 1024
+"""Largest webhook body accepted (Telegram's updates are a few kilobytes)."""
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The webhook listener's router errors (404, 405, 413) as JSON, never HTML or text."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return json_error(exc.status, code, exc.reason)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -231,6 +261,46 @@ def webhook_secret(settings: Settings) -> str:
     return secrets.token_urlsafe(32)
 
 
+class WebhookHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, hardened for a port the whole internet can reach.
+
+    - the secret is compared as bytes in constant time: aiogram compares `str`s with
+      `secrets.compare_digest`, which raises (a 500) on a header with non-ASCII characters;
+      here any wrong header is a 401, and an empty configured secret accepts nothing;
+    - the body is read within `BODY_TIMEOUT_S` and must be a JSON object with an
+      ``update_id``: malformed JSON is a 400, not a 500 with a traceback;
+    - every refusal is JSON ``{"error", "message"}`` like the HTTP API's.
+    """
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        """Whether the header carries our secret (bytes, constant time)."""
+        expected = (self.secret_token or "").encode()
+        # aiohttp decodes header bytes that are not UTF-8 as surrogates; surrogateescape gives
+        # the original bytes back instead of an encoding error.
+        given = telegram_secret_token.encode("utf-8", "surrogateescape")
+        return bool(expected) and hmac.compare_digest(given, expected)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Check the secret, parse the update, hand it to the dispatcher in the background."""
+        bot = await self.resolve_bot(request)
+        if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
+            return json_error(401, "unauthorized", "wrong or missing secret token")
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                body = await request.read()
+            update = json.loads(body)
+        except TimeoutError:
+            return json_error(408, "request_timeout", "the body did not arrive in time")
+        except (ValueError, UnicodeDecodeError):
+            return json_error(400, "bad_request", "the body is not JSON")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return json_error(400, "bad_request", "the body is not a Telegram update")
+        task = asyncio.create_task(self._background_feed_update(bot=bot, update=update))
+        self._background_feed_update_tasks.add(task)
+        task.add_done_callback(self._background_feed_update_tasks.discard)
+        return web.json_response({})
+
+
 async def _run_webhook(
     dispatcher: Dispatcher, bot: Bot, settings: Settings, stop: asyncio.Event
 ) -> None:
@@ -238,17 +308,20 @@ async def _run_webhook(
     assert url is not None
     path = urlsplit(url).path or WEBHOOK_PATH
     secret = webhook_secret(settings)
-    app = web.Application()
+    # Telegram's updates are small (a message, a button press); 1 MiB is generous.
+    app = web.Application(middlewares=[_json_errors], client_max_size=WEBHOOK_MAX_BODY)
     # Startup/shutdown hooks first, so on shutdown the dispatcher drains before the handler
     # below closes the bot session.
     setup_application(app, dispatcher, bot=bot)
-    SimpleRequestHandler(dispatcher, bot, handle_in_background=True, secret_token=secret).register(
+    WebhookHandler(dispatcher, bot, handle_in_background=True, secret_token=secret).register(
         app, path=path
     )
-    runner = web.AppRunner(app, access_log=None)
+    harden(app)
+    rate_limit_noisy_logs()
+    runner = web.AppRunner(app, access_log=None, **runner_options())
     await runner.setup()
     try:
-        site = web.TCPSite(
+        site = GuardedSite(
             runner, settings.telegram_webhook_listen_host, settings.telegram_webhook_listen_port
         )
         await site.start()
@@ -258,16 +331,22 @@ async def _run_webhook(
             allowed_updates=dispatcher.resolve_used_update_types(),
             drop_pending_updates=False,
         )
+        # Not the path: it is often the secret that keeps strangers from posting updates.
         log.info(
-            "webhook mode: listening on %s:%d%s",
+            "webhook mode: listening on %s:%d",
             settings.telegram_webhook_listen_host,
             settings.telegram_webhook_listen_port,
-            path,
         )
         await stop.wait()
         log.info("stopping the webhook server")
     finally:
         await runner.cleanup()
+
+
+def _ignore_hangup() -> None:
+    log.warning(
+        "SIGHUP ignored: configuration is read at start; restart the service to apply changes"
+    )
 
 
 async def serve(
@@ -298,6 +377,12 @@ async def serve(
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
+    hangup = getattr(signal, "SIGHUP", None) if handle_signals else None
+    if hangup is not None:
+        # SIGHUP's default action kills the process: an operator's `kill -HUP` (or a closed
+        # terminal) would silently stop the bot. Nothing can be reloaded in place (settings are
+        # read once), so it is logged and ignored; docs/deploy.md says to restart instead.
+        loop.add_signal_handler(hangup, _ignore_hangup)
     api: ApiServer | None = None
     try:
         dispatcher = create_dispatcher(runtime, settings)
@@ -325,6 +410,8 @@ async def serve(
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+        if hangup is not None:
+            loop.remove_signal_handler(hangup)
         if api is not None:
             await api.stop()
         await bot.session.close()

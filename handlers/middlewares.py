@@ -15,8 +15,10 @@ handler):
    chat id, update type, never the content).
 2. `FloodMiddleware` — a token bucket per user (``FLOOD_RATE`` messages per second,
    ``FLOOD_BURST`` at once); over it, the message is dropped with one "слишком часто" per
-   ``notice_interval_s``. Button presses are not counted: they only page through or pick from
-   what the bot itself sent, and paging quickly is normal use.
+   ``notice_interval_s``. Button presses count in a bucket of their own, `BUTTON_FACTOR` times
+   as generous: paging quickly through the bot's own list is normal use, but a script pressing
+   a page button hundreds of times a second is a flood like any other (each press costs an
+   edit of the message at Telegram, under the bot's own rate limit).
 3. `ChatSequencer` — one update at a time per chat, in arrival order (aiogram runs updates as
    concurrent tasks, so two quick messages could otherwise be answered out of order). Button
    presses that only page through the bot's own message go in a second, per-chat button lane:
@@ -195,6 +197,10 @@ class _Bucket:
     at: float
 
 
+BUTTON_FACTOR = 4
+"""How much more rate and burst button presses get than messages (see the module docstring)."""
+
+
 class FloodMiddleware(BaseMiddleware):
     """Per-user token bucket for messages: ``rate`` per second on average, ``burst`` at once."""
 
@@ -211,22 +217,25 @@ class FloodMiddleware(BaseMiddleware):
             raise ValueError("flood control needs rate > 0 and burst >= 1")
         self._rate = rate
         self._burst = float(burst)
-        self._buckets: OrderedDict[int, _Bucket] = OrderedDict()
+        self._buckets: OrderedDict[tuple[int, bool], _Bucket] = OrderedDict()
         self._noticed = _Recent(max_tracked)
         self._notice_interval = notice_interval_s
         self._max_tracked = max_tracked
         self._clock = clock
         self.dropped = 0
 
-    def _take(self, user_id: int) -> bool:
+    def _take(self, user_id: int, *, button: bool = False) -> bool:
         now = self._clock()
-        bucket = self._buckets.get(user_id)
+        factor = BUTTON_FACTOR if button else 1
+        burst, rate = self._burst * factor, self._rate * factor
+        key = (user_id, button)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[user_id] = _Bucket(self._burst, now)
+            bucket = self._buckets[key] = _Bucket(burst, now)
             while len(self._buckets) > self._max_tracked:
                 self._buckets.popitem(last=False)
-        self._buckets.move_to_end(user_id)
-        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
+        self._buckets.move_to_end(key)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
         bucket.at = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
@@ -236,7 +245,9 @@ class FloodMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         assert isinstance(event, Update)
-        if user is None or event.message is None or self._take(user.id):
+        button = event.callback_query is not None
+        counted = event.message is not None or button
+        if user is None or not counted or self._take(user.id, button=button):
             return await handler(event, data)
         self.dropped += 1
         log.info(

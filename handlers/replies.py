@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyPar
 
 from bot.brain import Reply
 from bot.paging import needs_paging, paginate, split_text
+from bot.safe_text import printable
 from handlers import texts
 from handlers.keyboards import ChoiceSet, KeyboardStore, PagedList, choice_keyboard, page_keyboard
 
@@ -74,8 +75,12 @@ class Responder:
         markup: InlineKeyboardMarkup | None = None,
         thread_id: int | None = None,
     ) -> list[Message]:
-        """Send any text, split under the limit; ``markup`` goes on the last part."""
-        chunks = split_text(text) or [texts.ERROR]
+        """Send any text, split under the limit; ``markup`` goes on the last part.
+
+        Control and bidi-override characters are removed first (`bot.safe_text`): the text may
+        quote what a user typed or said, or what someone wrote into the CRM.
+        """
+        chunks = split_text(printable(text)) or [texts.ERROR]
         sent: list[Message] = []
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -145,7 +150,8 @@ class Responder:
         page = max(0, min(page, len(paged.pages) - 1))
         try:
             await message.edit_text(
-                paged.pages[page], reply_markup=page_keyboard(key, page, len(paged.pages))
+                printable(paged.pages[page]),
+                reply_markup=page_keyboard(key, page, len(paged.pages)),
             )
         except TelegramBadRequest as error:
             if not is_not_modified(error):
