@@ -105,6 +105,9 @@ MAX_LINE_SIZE = 32 * 1024
 #: Rendered answers kept (per snapshot, day and query), and renders run at once.
 RENDER_CACHE = 64
 RENDER_SLOTS = 2
+#: Data answers being sent at once, and the piece written before yielding to the loop.
+SEND_SLOTS = 4
+SEND_CHUNK = 64 * 1024
 #: Request bodies accepted (the API is GET-only; anything bigger is a 413).
 MAX_BODY = 64 * 1024
 
@@ -394,15 +397,24 @@ class _Api:
         self.runtime = runtime
         token = settings.api_token.get_secret_value() if settings.api_token else ""
         self._token = token.encode() if token else None
-        self._rendered: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._rendered: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._slots = asyncio.Semaphore(RENDER_SLOTS)
+        self._sending = asyncio.Semaphore(SEND_SLOTS)
         self.renders = 0
 
     async def _respond(
-        self, view: SnapshotView, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]
-    ) -> web.Response:
-        """``build()``'s JSON with the view's freshness in front; rendered once per snapshot,
-        day and ``key``, in a worker thread (see the module docstring)."""
+        self,
+        request: web.Request,
+        view: SnapshotView,
+        key: tuple[Any, ...],
+        build: Callable[[], dict[str, Any]],
+    ) -> web.StreamResponse:
+        """``build()``'s JSON with the view's freshness in front (see the module docstring).
+
+        Rendered once per snapshot, day and ``key``, in a worker thread, and kept as UTF-8
+        bytes; sent in `SEND_CHUNK` pieces by at most `SEND_SLOTS` requests at a time, so
+        hundreds of waiting requests never wake in one loop turn and stall the bot.
+        """
         snapshot = view.snapshot
         full_key = (id(snapshot), snapshot.fetched_at, snapshot.today, *key)
         payload = self._rendered.get(full_key)
@@ -411,7 +423,7 @@ class _Api:
                 payload = self._rendered.get(full_key)  # rendered while we waited?
                 if payload is None:
                     payload = await asyncio.to_thread(
-                        lambda: json.dumps(build(), ensure_ascii=False)
+                        lambda: json.dumps(build(), ensure_ascii=False).encode()
                     )
                     self.renders += 1
                     self._rendered[full_key] = payload
@@ -419,11 +431,21 @@ class _Api:
                         self._rendered.popitem(last=False)
         else:
             self._rendered.move_to_end(full_key)
-        fresh = json.dumps(_freshness(view))
-        body = fresh[:-1] + ", " + payload[1:] if payload != "{}" else fresh
-        response = web.Response(text=body, content_type=_JSON, charset="utf-8")
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        async with self._sending:
+            fresh = json.dumps(_freshness(view)).encode()
+            body = fresh[:-1] + b", " + payload[1:] if payload != b"{}" else fresh
+            response = web.StreamResponse(headers={"Cache-Control": "no-store"})
+            response.content_type = _JSON
+            response.charset = "utf-8"
+            response.content_length = len(body)
+            await response.prepare(request)
+            try:
+                for start in range(0, len(body), SEND_CHUNK):
+                    await response.write(body[start : start + SEND_CHUNK])
+                await response.write_eof()
+            except ConnectionError:
+                log.debug("HTTP API: the client left before the answer was sent")
+            return response
 
     # -- access and data ---------------------------------------------------------------
     def _authorize(self, request: web.Request) -> None:
@@ -469,7 +491,7 @@ class _Api:
         status = 503 if report.status == "down" else 200
         return _json_response(report.to_json(), status=status)
 
-    async def houses(self, request: web.Request) -> web.Response:
+    async def houses(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/cleaning/houses``."""
         self._authorize(request)
         query = request.query
@@ -500,10 +522,10 @@ class _Api:
             }
 
         return await self._respond(
-            view, ("houses", limit, offset, brigade, company, street), build
+            request, view, ("houses", limit, offset, brigade, company, street), build
         )
 
-    async def employees(self, request: web.Request) -> web.Response:
+    async def employees(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/dashboard/employees``."""
         self._authorize(request)
         view = await self._view()
@@ -516,9 +538,9 @@ class _Api:
                 "items": [_employee_json(p, snapshot) for p in people],
             }
 
-        return await self._respond(view, ("employees",), build)
+        return await self._respond(request, view, ("employees",), build)
 
-    async def departments(self, request: web.Request) -> web.Response:
+    async def departments(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/dashboard/departments``."""
         self._authorize(request)
         view = await self._view()
@@ -531,13 +553,15 @@ class _Api:
                 "items": [_department_json(d, snapshot) for d in tree],
             }
 
-        return await self._respond(view, ("departments",), build)
+        return await self._respond(request, view, ("departments",), build)
 
-    async def statistics(self, request: web.Request) -> web.Response:
+    async def statistics(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/dashboard/statistics``."""
         self._authorize(request)
         view = await self._view()
-        return await self._respond(view, ("statistics",), lambda: _statistics_json(view.snapshot))
+        return await self._respond(
+            request, view, ("statistics",), lambda: _statistics_json(view.snapshot)
+        )
 
 
 def _statistics_json(snapshot: CompanySnapshot) -> dict[str, Any]:
