@@ -20,6 +20,7 @@ from typing import Any
 from bitrix.errors import BitrixConfigError
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
+from bot.safe_text import printable
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -61,7 +62,7 @@ async def _ask(settings: Settings, texts: list[str], *, as_json: bool, keep_cont
             else:
                 if index:
                     print()
-                print(reply.text, flush=True)
+                print(printable(reply.text), flush=True)
     finally:
         await runtime.aclose()
     return 1 if failed else 0
@@ -124,7 +125,7 @@ async def _chat(settings: Settings) -> int:
             if text in ("/help", "help"):
                 print(CHAT_HELP)
                 reply = await runtime.assistant.ask("/help", conversation="chat")
-                print(reply.text)
+                print(printable(reply.text))
                 continue
             if text == "/health":
                 print(render_health(await runtime.health()))
@@ -139,7 +140,7 @@ async def _chat(settings: Settings) -> int:
             else:
                 reply = await runtime.assistant.ask(text, conversation="chat")
             choices = list(reply.frame.choices)
-            print(reply.text)
+            print(printable(reply.text))
     except KeyboardInterrupt:
         print()
     finally:
@@ -171,9 +172,10 @@ async def _chat_voice(runtime: Any, argument: str) -> None:
     if not result.text:
         print("Не расслышал, повторите.")
         return
-    print(f"🎙 Распознал: «{result.text}»")
+    # A terminal obeys control sequences: nothing from a transcript or the CRM reaches it raw.
+    print(f"🎙 Распознал: «{printable(result.text)}»")
     reply = await runtime.assistant.ask(result.text, conversation="chat")
-    print(reply.text)
+    print(printable(reply.text))
 
 
 # ---------------------------------------------------------------------- demo portal
