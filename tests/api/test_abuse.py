@@ -17,6 +17,7 @@ import pytest
 
 from bitrix.demo import DemoCompany, build_demo
 from handlers.http_api import API_KEY, ApiServer, create_api_app
+from handlers.serving import rate_limit_noisy_logs
 from tests.loop_stall import measure_loop_stall
 
 from .conftest import AUTH, TODAY, Stack, api_stack
@@ -146,3 +147,16 @@ async def test_a_storm_of_large_pages_renders_once_off_the_loop(stack: Stack) ->
     assert api.renders == renders  # served from the rendered page, not built 200 times
     # The loop never blocked on building or serialising a page (generous on 2 shared cores).
     assert stall.worst < 0.5
+
+
+def test_accept_errors_are_logged_at_a_limited_rate(caplog: pytest.LogCaptureFixture) -> None:
+    rate_limit_noisy_logs()
+    logger = logging.getLogger("asyncio")
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        for _ in range(100):
+            # What asyncio logs on every failed accept when the process is out of descriptors.
+            logger.error("socket.accept() out of system resources", exc_info=None)
+        logger.error("Task exception was never retrieved")  # everything else still passes
+    messages = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert messages.count("socket.accept() out of system resources") <= 1
+    assert "Task exception was never retrieved" in messages
