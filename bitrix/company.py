@@ -34,6 +34,7 @@ from bitrix.models import (
     Totals,
     Visit,
 )
+from bitrix.phones import normalize_phone, phone_numbers
 from bitrix.values import (
     as_bool,
     as_date,
@@ -195,9 +196,16 @@ class CompanySnapshot:
                 or as_str(user.get("PERSONAL_PHONE")),
                 email=as_str(user.get("EMAIL")),
                 active=as_bool(user.get("ACTIVE", True)),
+                phones=phone_numbers(
+                    user.get("PERSONAL_MOBILE"), user.get("WORK_PHONE"), user.get("PERSONAL_PHONE")
+                ),
             )
         self.all_people = employees
         self.employees = {k: e for k, e in employees.items() if e.active}
+        self.by_phone: dict[str, tuple[Employee, ...]] = {}
+        for person in self.employees.values():
+            for phone in person.phones:
+                self.by_phone[phone] = (*self.by_phone.get(phone, ()), person)
         sizes: dict[str, int] = defaultdict(int)
         for person in self.employees.values():
             for dep_id in person.department_ids:
@@ -504,6 +512,11 @@ class CompanySnapshot:
         ]
         result.sort(key=lambda p: (p.full_name, p.id))
         return result
+
+    def people_with_phone(self, phone: str) -> tuple[Employee, ...]:
+        """Active people one of whose phone fields holds ``phone`` (any written form)."""
+        number = normalize_phone(phone)
+        return self.by_phone.get(number, ()) if number else ()
 
     def person(self, person_id: str | None) -> Employee | None:
         """A person by id, active or not (tasks may point at fired people)."""

@@ -85,6 +85,9 @@ class Employee:
     phone: str | None
     email: str | None
     active: bool
+    #: Every number in PERSONAL_MOBILE, WORK_PHONE and PERSONAL_PHONE, normalised
+    #: (`bitrix.phones`): what sign-in by phone matches against.
+    phones: tuple[str, ...] = ()
 
     @property
     def full_name(self) -> str:
