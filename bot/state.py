@@ -1,0 +1,354 @@
+"""The bot's own durable state (SPEC §8): who is linked to whom, preferences, one-time marks,
+pending confirmations and the write journal.
+
+`StateStore` is the one interface callers see; `open_state(STATE_URL)` picks the backend.
+Today that is `SqliteState` (``sqlite:///var/state.db``, the default): a file next to the
+bot, created and migrated on first use, surviving restarts and a ``kill -9``. A server
+database can back the same protocol later without touching a caller.
+
+Why the standard library's ``sqlite3`` and not an async driver or an ORM: the data is tiny
+(one row per employee and per morning), writes are rare, and sqlite3 ships with Python, so
+the bot needs no extra package and no database server. Its calls block, so each one runs in a
+worker thread (`asyncio.to_thread`) on one connection guarded by a lock: the event loop never
+waits on the disk, and concurrent tasks (updates handled at once, the digest) are serialised
+by the lock. The file is in WAL mode with ``synchronous=FULL``: a committed write is on disk
+before the call returns, and a killed process never leaves a half-written database.
+
+Schema changes are migrations: `MIGRATIONS` is an append-only list of SQL scripts, and
+``schema_version`` records how many ran. To grow the store (a durable inbox, say), append a
+script creating the new table and add methods for it to the protocol and the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["JournalEntry", "Link", "SqliteState", "StateStore", "open_state"]
+
+T = TypeVar("T")
+
+DEFAULT_URL = "sqlite:///var/state.db"
+
+#: Append only: each script moves the schema one version up (never edit a released one).
+MIGRATIONS: tuple[str, ...] = (
+    # 1: links, preferences, one-time marks, pending confirmations, the write journal.
+    """
+    CREATE TABLE links (
+        telegram_id INTEGER PRIMARY KEY,
+        employee_id TEXT NOT NULL,
+        linked_at REAL NOT NULL
+    );
+    CREATE TABLE preferences (
+        telegram_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (telegram_id, name)
+    );
+    CREATE TABLE marks (
+        mark TEXT PRIMARY KEY,
+        made_at REAL NOT NULL
+    );
+    CREATE TABLE pending (
+        key TEXT PRIMARY KEY,
+        payload TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A Telegram user signed in as a Bitrix24 employee."""
+
+    telegram_id: int
+    employee_id: str
+    linked_at: float
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled action: who, what, when, and its details (e.g. the Bitrix24 id)."""
+
+    id: int
+    at: float
+    actor: str
+    kind: str
+    payload: dict[str, Any]
+
+
+class StateStore(Protocol):
+    """What the bot keeps between runs. Every method is safe to call from concurrent tasks."""
+
+    # links (SPEC §8)
+    async def link(self, telegram_id: int, employee_id: str) -> None:
+        """Link a Telegram user to an employee (replacing an earlier link of that user)."""
+
+    async def unlink(self, telegram_id: int) -> bool:
+        """Remove a user's link; False if there was none."""
+
+    async def linked(self, telegram_id: int) -> Link | None:
+        """The user's link, if any."""
+
+    async def links(self) -> list[Link]:
+        """Every link, oldest first."""
+
+    # per-user preferences
+    async def preference(self, telegram_id: int, name: str) -> str | None:
+        """A user's preference value, None when never set."""
+
+    async def set_preference(self, telegram_id: int, name: str, value: str) -> None:
+        """Set a user's preference."""
+
+    # one-time marks ("the digest of 2026-11-25 went to user 42")
+    async def mark_once(self, mark: str) -> bool:
+        """Make ``mark`` if it is new: True for the first caller ever, False afterwards."""
+
+    async def unmark(self, mark: str) -> None:
+        """Remove a mark (the work it stood for did not happen after all)."""
+
+    # pending confirmations (SPEC §9)
+    async def put_pending(self, key: str, payload: dict[str, Any], ttl_s: float) -> None:
+        """Keep a confirmation's payload for ``ttl_s`` seconds."""
+
+    async def take_pending(self, key: str) -> dict[str, Any] | None:
+        """Remove and return a pending payload; None if absent or expired (exactly once)."""
+
+    # the write journal (SPEC §9)
+    async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:
+        """Record an action; returns its journal id."""
+
+    async def journal_entries(self, limit: int = 100) -> list[JournalEntry]:
+        """The latest entries, newest first."""
+
+    async def close(self) -> None:
+        """Release the backend (further calls reopen it)."""
+
+
+class StateUrlError(ValueError):
+    """``STATE_URL`` names no backend this build has."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///relative`` / ``sqlite:////absolute`` URL (None: in memory)."""
+    if not url.startswith("sqlite:///"):
+        raise StateUrlError(
+            f"STATE_URL must start with sqlite:/// (e.g. {DEFAULT_URL}); "
+            "other databases are not supported yet"
+        )
+    rest = url[len("sqlite:///") :]
+    if rest in ("", ":memory:"):
+        return None
+    return Path(rest)
+
+
+def open_state(url: str = DEFAULT_URL, *, clock: Callable[[], float] = time.time) -> StateStore:
+    """The store behind ``url`` (opened lazily: nothing touches the disk before first use)."""
+    return SqliteState(sqlite_path(url), clock=clock)
+
+
+class SqliteState:
+    """`StateStore` on one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is not None:
+            return self._connection
+        if self.path is None:
+            connection = sqlite3.connect(":memory:", check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+            connection = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=30.0, isolation_level=None
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+        connection.isolation_level = None
+        self._migrate(connection)
+        self._connection = connection
+        return connection
+
+    @staticmethod
+    def _migrate(connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            row = connection.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if row is None:
+                connection.execute("INSERT INTO schema_version VALUES (0)")
+            if version > len(MIGRATIONS):
+                msg = (
+                    f"the state database has schema version {version}, newer than this "
+                    f"build knows ({len(MIGRATIONS)}); upgrade AudioBot"
+                )
+                raise RuntimeError(msg)
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute("UPDATE schema_version SET version = ?", (number,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one transaction, under the lock (called in a worker thread)."""
+        with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return result
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._run, work)
+
+    async def schema_version(self) -> int:
+        """The schema version of the open database (migrations ran)."""
+        row = await self._call(
+            lambda c: c.execute("SELECT version FROM schema_version").fetchone()
+        )
+        return int(row[0])
+
+    # ------------------------------------------------------------------ links
+    async def link(self, telegram_id: int, employee_id: str) -> None:
+        now = self._clock()
+        await self._call(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO links VALUES (?, ?, ?)", (telegram_id, employee_id, now)
+            )
+        )
+
+    async def unlink(self, telegram_id: int) -> bool:
+        cursor = await self._call(
+            lambda c: c.execute("DELETE FROM links WHERE telegram_id = ?", (telegram_id,))
+        )
+        return cursor.rowcount > 0
+
+    async def linked(self, telegram_id: int) -> Link | None:
+        row = await self._call(
+            lambda c: c.execute(
+                "SELECT telegram_id, employee_id, linked_at FROM links WHERE telegram_id = ?",
+                (telegram_id,),
+            ).fetchone()
+        )
+        return Link(*row) if row else None
+
+    async def links(self) -> list[Link]:
+        rows = await self._call(
+            lambda c: c.execute(
+                "SELECT telegram_id, employee_id, linked_at FROM links ORDER BY linked_at"
+            ).fetchall()
+        )
+        return [Link(*row) for row in rows]
+
+    # ------------------------------------------------------------------ preferences
+    async def preference(self, telegram_id: int, name: str) -> str | None:
+        row = await self._call(
+            lambda c: c.execute(
+                "SELECT value FROM preferences WHERE telegram_id = ? AND name = ?",
+                (telegram_id, name),
+            ).fetchone()
+        )
+        return str(row[0]) if row else None
+
+    async def set_preference(self, telegram_id: int, name: str, value: str) -> None:
+        await self._call(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO preferences VALUES (?, ?, ?)", (telegram_id, name, value)
+            )
+        )
+
+    # ------------------------------------------------------------------ marks
+    async def mark_once(self, mark: str) -> bool:
+        now = self._clock()
+        cursor = await self._call(
+            lambda c: c.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (mark, now))
+        )
+        return cursor.rowcount == 1
+
+    async def unmark(self, mark: str) -> None:
+        await self._call(lambda c: c.execute("DELETE FROM marks WHERE mark = ?", (mark,)))
+
+    # ------------------------------------------------------------------ pending
+    async def put_pending(self, key: str, payload: dict[str, Any], ttl_s: float) -> None:
+        expires = self._clock() + ttl_s
+        text = json.dumps(payload, ensure_ascii=False)
+        await self._call(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (key, text, expires)
+            )
+        )
+
+    async def take_pending(self, key: str) -> dict[str, Any] | None:
+        now = self._clock()
+
+        def take(c: sqlite3.Connection) -> str | None:
+            row = c.execute(
+                "SELECT payload, expires_at FROM pending WHERE key = ?", (key,)
+            ).fetchone()
+            c.execute("DELETE FROM pending WHERE key = ? OR expires_at < ?", (key, now))
+            if row is None or row[1] < now:
+                return None
+            return str(row[0])
+
+        text = await self._call(take)
+        return json.loads(text) if text is not None else None
+
+    # ------------------------------------------------------------------ journal
+    async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:
+        now = self._clock()
+        text = json.dumps(payload, ensure_ascii=False)
+        cursor = await self._call(
+            lambda c: c.execute(
+                "INSERT INTO journal (at, actor, kind, payload) VALUES (?, ?, ?, ?)",
+                (now, actor, kind, text),
+            )
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def journal_entries(self, limit: int = 100) -> list[JournalEntry]:
+        rows = await self._call(
+            lambda c: c.execute(
+                "SELECT id, at, actor, kind, payload FROM journal ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
+        return [JournalEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    async def close(self) -> None:
+        def close() -> None:
+            with self._lock:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
+
+        await asyncio.to_thread(close)
