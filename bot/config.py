@@ -9,7 +9,7 @@ reprs, logs or `/health` output.
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -19,6 +19,40 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bitrix.clock import Clock, system_clock
+from bot.state import sqlite_path
+
+#: Weekday names accepted in ``DIGEST_DAYS`` (Monday is 0, as in `date.weekday`).
+WEEKDAY_NAMES = {
+    **{n: i for i, n in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{n: i for i, n in enumerate(("пн", "вт", "ср", "чт", "пт", "сб", "вс"))},
+}
+
+
+def _parse_weekdays(value: object) -> object:
+    """``mon-sat``, ``пн-сб``, ``mon,wed,fri``, ``1-6`` (1 = Monday) → weekday numbers."""
+    if not isinstance(value, str):
+        return value
+    days: set[int] = set()
+
+    def day(name: str) -> int:
+        name = name.strip().lower()[:3].rstrip(".")
+        if name.isdigit() and 1 <= int(name) <= 7:
+            return int(name) - 1
+        if name[:2] in WEEKDAY_NAMES and not name[:2].isascii():
+            return WEEKDAY_NAMES[name[:2]]
+        if name in WEEKDAY_NAMES:
+            return WEEKDAY_NAMES[name]
+        raise ValueError(f"unknown weekday {name!r} (use mon..sun, пн..вс or 1..7)")
+
+    for part in value.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        first, _, last = part.partition("-")
+        start = day(first)
+        end = day(last) if last else start
+        days.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(end + 1)])
+    return frozenset(days)
+
 
 BrigadeSource = Literal["auto", "responsible_name", "responsible_department", "field"]
 
@@ -113,6 +147,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8001, ge=0, le=65535)
     api_token: SecretStr | None = None
 
+    # --- Who is speaking (SPEC §8) and the morning digest (SPEC §10) -------------------
+    state_url: str = "sqlite:///var/state.db"
+    link_by_phone: bool = True
+    digest_time: time = time(7, 30)
+    digest_days: Annotated[frozenset[int], NoDecode] = frozenset(range(6))  # Mon–Sat
+
     # --- General ------------------------------------------------------------------------
     timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
@@ -157,6 +197,17 @@ class Settings(BaseSettings):
     def _webhook_url(cls, value: str | None) -> str | None:
         # Telegram delivers webhooks over HTTPS only.
         return _check_url(value, name="TELEGRAM_WEBHOOK_URL", https_only=True) if value else value
+
+    @field_validator("digest_days", mode="before")
+    @classmethod
+    def _weekdays(cls, value: object) -> object:
+        return _parse_weekdays(value)
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        sqlite_path(value)  # raises a clear error for an unsupported URL
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -2,8 +2,8 @@
 
 `Runtime.create` connects to Bitrix24 (or, when `BITRIX_WEBHOOK_URL` is not set, starts the
 embedded emulated portal with the demo company in a background thread and says so once on
-stderr), wires the client, loader, snapshot cache and assistant, and optionally loads the
-speech model. `audiobot ask`, `chat`, `run` and the HTTP API all use it.
+stderr), wires the client, loader, snapshot cache, assistant and state store (`bot.state`),
+and optionally loads the speech model. `audiobot ask`, `chat`, `run` and the HTTP API all use it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot.brain import Assistant
 from bot.config import Settings
 from bot.health import HealthReport, collect_health
 from bot.speech.service import SpeechService
+from bot.state import StateStore, open_state
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ class Runtime:
     assistant: Assistant
     speech: SpeechService | None = None
     portal: PortalThread | None = None
+    #: Links, preferences, marks, confirmations, journal (SPEC §8); opened on first use.
+    state: StateStore = field(default_factory=lambda: open_state("sqlite:///:memory:"))
     started_at: float = field(default_factory=time.monotonic)
     #: How long a health report is reused (tests that change the portal's state use 0).
     health_cache_seconds: float = HEALTH_CACHE_SECONDS
@@ -168,6 +171,7 @@ class Runtime:
             assistant=assistant,
             speech=service,
             portal=portal,
+            state=open_state(settings.state_url),
         )
 
     @property
@@ -198,6 +202,7 @@ class Runtime:
     async def aclose(self) -> None:
         """Stop background work and release connections, the model and the portal."""
         await self.cache.stop()
+        await self.state.close()
         await self.client.aclose()
         await self.probe_client.aclose()
         if self.speech is not None:
