@@ -5,6 +5,11 @@ call `Assistant.ask`. It takes the current company snapshot from the cache (answ
 stale one, with its age, when Bitrix24 is down), understands the request with the language
 engine built for that snapshot, keeps a short context per conversation for follow-ups, and
 builds the Russian answer.
+
+The asker (``asker``: the Bitrix24 employee a Telegram user signed in as, or `audiobot ask
+--as`) is optional: requests about oneself («мои задачи», «у нас в бригаде») are resolved by
+`bot.selfref` around the engine, and refused politely when the asker is unknown. A brigade
+member's bare «что завтра» is their brigade's day.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.simple import simple_frame
 from bot.safe_text import printable
+from bot.selfref import apply_asker, asking_for_link, find_self
+
+#: Intents a brigade member's request without a subject («что завтра») may default to.
+ROLE_DEFAULT_INTENTS = frozenset({"schedule.day"})
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +114,14 @@ class Assistant:
         await self.engine(view.snapshot)
 
     # ------------------------------------------------------------------ asking
-    async def ask(self, text: str, *, conversation: Hashable = "default") -> Reply:
-        """Understand and answer one request in a conversation."""
+    async def ask(
+        self,
+        text: str,
+        *,
+        conversation: Hashable = "default",
+        asker: Employee | None = None,
+    ) -> Reply:
+        """Understand and answer one request in a conversation, asked by ``asker`` if known."""
         # Whatever of the request an answer quotes must not carry bidi overrides or controls.
         text = printable(text)
         if self.cache.view() is None:
@@ -122,7 +137,26 @@ class Assistant:
         previous = self._previous(conversation)
         # "Today" comes from the product's one clock, which the snapshot carries.
         today = view.snapshot.today
-        frame = engine.understand(text, today=today, previous=previous)
+        ref = find_self(text, asker)
+        if ref.needs_asker and asker is None:
+            frame = engine.understand(ref.text, today=today, previous=previous)
+            frame = Frame(frame.intent, text=text, normalized=frame.normalized, source="self")
+            return Reply(frame=frame, answer=Answer(asking_for_link(ref)), age_s=view.age_s)
+        frame = engine.understand(ref.text, today=today, previous=previous)
+        if ref.needs_asker and asker is not None:
+            applied = apply_asker(frame, ref, asker)
+            if isinstance(applied, str):
+                bare = Frame(frame.intent, text=text, normalized=frame.normalized, source="self")
+                return Reply(frame=bare, answer=Answer(applied), age_s=view.age_s)
+            frame = applied
+        elif frame.intent == "unknown" and asker is not None and asker.brigade is not None:
+            # Role-aware default: a brigade member's «что завтра» is their brigade's day.
+            guess = engine.understand(
+                f"{ref.text} у бригады {asker.brigade}", today=today, previous=previous
+            )
+            if guess.intent in ROLE_DEFAULT_INTENTS and not guess.problems:
+                frame = guess
+        frame = replace(frame, text=text)
         return self._reply(frame, builder, view, today, conversation)
 
     async def choose(self, frame: Frame, *, conversation: Hashable = "default") -> Reply:

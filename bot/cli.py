@@ -44,18 +44,51 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             texts.extend(line.rstrip("\n") for line in sys.stdin if line.strip())
         else:
             texts.append(text)
-    return asyncio.run(_ask(settings, texts, as_json=args.json, keep_context=args.conversation))
+    return asyncio.run(
+        _ask(settings, texts, as_json=args.json, keep_context=args.conversation, who=args.as_who)
+    )
 
 
-async def _ask(settings: Settings, texts: list[str], *, as_json: bool, keep_context: bool) -> int:
+async def resolve_asker(runtime: Any, who: str) -> tuple[Any, str]:
+    """The active employee ``who`` names (an id or a surname), or None and why not."""
+    from bitrix.cache import SnapshotUnavailable
+    from bot.identity import find_employee
+
+    try:
+        view = await runtime.cache.get()
+    except SnapshotUnavailable as exc:
+        return None, f"Нет данных Bitrix24: {exc.cause.user_message}"
+    found = find_employee(view.snapshot, who)
+    if len(found) == 1:
+        return found[0], ""
+    if not found:
+        return None, f"Сотрудника «{who}» нет среди активных в Bitrix24 (укажите ID или фамилию)."
+    names = "; ".join(f"{e.id} — {e.full_name}" for e in found[:10])
+    return None, f"«{who}» — несколько сотрудников: {names}. Укажите ID."
+
+
+async def _ask(
+    settings: Settings,
+    texts: list[str],
+    *,
+    as_json: bool,
+    keep_context: bool,
+    who: str | None = None,
+) -> int:
     from bot.runtime import Runtime
 
     runtime = await Runtime.create(settings)
     failed = False
     try:
+        asker = None
+        if who:
+            asker, problem = await resolve_asker(runtime, who)
+            if asker is None:
+                sys.stderr.write(f"audiobot ask --as: {printable(problem)}\n")
+                return 2
         for index, text in enumerate(texts):
             conversation = "cli" if keep_context else f"cli-{index}"
-            reply = await runtime.assistant.ask(text, conversation=conversation)
+            reply = await runtime.assistant.ask(text, conversation=conversation, asker=asker)
             failed = failed or bool(reply.error)
             if as_json:
                 print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
@@ -73,6 +106,7 @@ CHAT_HELP = """Команды чата:
   /help          эта справка и примеры запросов
   /health        состояние: Bitrix24, данные, распознавание речи
   /voice ФАЙЛ    распознать аудиофайл и ответить на него
+  /as КТО        спрашивать от имени сотрудника (ID Bitrix24 или фамилия); /as — снова никто
   /quit          выход (или Ctrl-D)
 Выбор варианта в уточняющем вопросе — его номер."""
 
@@ -107,6 +141,7 @@ async def _chat(settings: Settings) -> int:
     runtime = await Runtime.create(settings)
     save_history = _history()
     choices: list[Any] = []
+    asker: Any = None
     try:
         source = "демо-компания (встроенный портал)" if runtime.embedded else "Bitrix24"
         print(f"AudioBot — чат с ассистентом. Данные: {source}. /help — справка, /quit — выход.")
@@ -131,14 +166,28 @@ async def _chat(settings: Settings) -> int:
                 print(render_health(await runtime.health()))
                 continue
             if text.startswith("/voice"):
-                await _chat_voice(runtime, text[len("/voice") :].strip())
+                await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
+                continue
+            if text == "/as" or text.startswith("/as "):
+                who = text[len("/as") :].strip()
+                if not who:
+                    asker = None
+                    print("Теперь спрашиваю ни от чьего имени.")
+                    continue
+                found, problem = await resolve_asker(runtime, who)
+                if found is None:
+                    print(printable(problem))
+                else:
+                    asker = found
+                    brigade = f", бригада {found.brigade}" if found.brigade else ""
+                    print(printable(f"Спрашиваю как {found.full_name} (ID {found.id}{brigade})."))
                 continue
             if text.isdigit() and choices and 1 <= int(text) <= len(choices):
                 reply = await runtime.assistant.choose(
                     choices[int(text) - 1].frame, conversation="chat"
                 )
             else:
-                reply = await runtime.assistant.ask(text, conversation="chat")
+                reply = await runtime.assistant.ask(text, conversation="chat", asker=asker)
             choices = list(reply.frame.choices)
             print(printable(reply.text))
     except KeyboardInterrupt:
@@ -149,7 +198,7 @@ async def _chat(settings: Settings) -> int:
     return 0
 
 
-async def _chat_voice(runtime: Any, argument: str) -> None:
+async def _chat_voice(runtime: Any, argument: str, asker: Any = None) -> None:
     from bot.speech.audio import SpeechError
     from bot.speech.service import SpeechService
 
@@ -174,7 +223,7 @@ async def _chat_voice(runtime: Any, argument: str) -> None:
         return
     # A terminal obeys control sequences: nothing from a transcript or the CRM reaches it raw.
     print(f"🎙 Распознал: «{printable(result.text)}»")
-    reply = await runtime.assistant.ask(result.text, conversation="chat")
+    reply = await runtime.assistant.ask(result.text, conversation="chat", asker=asker)
     print(printable(reply.text))
 
 
@@ -230,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="understand and answer requests (one-shot)")
     ask.add_argument("texts", nargs="+", metavar="TEXT", help="a request; '-' reads stdin lines")
     ask.add_argument("--json", action="store_true", help="one JSON object per request per line")
+    ask.add_argument(
+        "--as",
+        dest="as_who",
+        metavar="WHO",
+        help="ask as this employee (Bitrix24 user id or surname), so «мои задачи» works",
+    )
     ask.add_argument(
         "--conversation",
         action="store_true",

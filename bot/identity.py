@@ -1,0 +1,156 @@
+"""Who is speaking: Telegram users signed in as Bitrix24 employees (SPEC §8).
+
+A Telegram user shares their own phone number once; `Identities.link_by_phone` matches it
+against the active employees' phone fields in the current snapshot and keeps the link in the
+state store. From then on `Identities.check` says, per update, whether the link still stands:
+access follows Bitrix24, so an employee deactivated (``ACTIVE=false``) or removed there has no
+access once the snapshot is refreshed — the link is dropped and the caller tells them once.
+
+Phone numbers are never logged; log lines name Telegram and Bitrix24 ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from bitrix.cache import CompanyCache
+from bitrix.company import CompanySnapshot
+from bitrix.models import Employee
+from bitrix.phones import normalize_phone
+from bot.state import StateStore
+
+__all__ = ["Identities", "LinkOutcome", "LinkResult", "LinkState", "find_employee"]
+
+log = logging.getLogger(__name__)
+
+
+class LinkOutcome(Enum):
+    """How a sign-in by phone ended."""
+
+    LINKED = "linked"
+    NO_MATCH = "no_match"
+    SEVERAL = "several"
+    UNAVAILABLE = "unavailable"  # no company data to match against (Bitrix24 down at start)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """The outcome of a sign-in, and the employee when linked."""
+
+    outcome: LinkOutcome
+    employee: Employee | None = None
+    matches: int = 0
+
+
+class LinkState(Enum):
+    """What the state store and the current snapshot say about a Telegram user."""
+
+    NONE = "none"  # never signed in (or signed out)
+    ACTIVE = "active"  # linked to an active employee
+    UNVERIFIED = "unverified"  # linked, but no company data yet to check the employee
+    REVOKED = "revoked"  # linked to someone deactivated or removed: the link was just dropped
+
+
+@dataclass(frozen=True)
+class Check:
+    """`Identities.check`'s answer."""
+
+    state: LinkState
+    employee: Employee | None = None
+
+
+class Identities:
+    """Links between Telegram users and employees (see the module docstring)."""
+
+    def __init__(self, state: StateStore, cache: CompanyCache) -> None:
+        self.state = state
+        self.cache = cache
+
+    def _snapshot(self) -> CompanySnapshot | None:
+        view = self.cache.view()
+        return view.snapshot if view is not None else None
+
+    async def check(self, telegram_id: int) -> Check:
+        """The user's link as it stands now; a link to someone no longer active is dropped."""
+        link = await self.state.linked(telegram_id)
+        if link is None:
+            return Check(LinkState.NONE)
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return Check(LinkState.UNVERIFIED)
+        employee = snapshot.employees.get(link.employee_id)
+        if employee is not None:
+            return Check(LinkState.ACTIVE, employee)
+        if await self.state.unlink(telegram_id):
+            log.warning(
+                "access ended: Telegram user %s was linked to employee %s, who is no longer "
+                "active in Bitrix24",
+                telegram_id,
+                link.employee_id,
+            )
+            return Check(LinkState.REVOKED, snapshot.person(link.employee_id))
+        return Check(LinkState.NONE)  # another update of the same user dropped it just now
+
+    async def asker(self, telegram_id: int) -> Employee | None:
+        """The active employee the user is signed in as, if any."""
+        return (await self.check(telegram_id)).employee
+
+    async def link_by_phone(self, telegram_id: int, phone: str) -> LinkResult:
+        """Link the user to the one active employee with this number (SPEC §8)."""
+        try:
+            view = await self.cache.get()
+        except Exception as error:  # any failure to load: say so, link nothing
+            log.warning("sign-in of Telegram user %s: no company data (%s)", telegram_id, error)
+            return LinkResult(LinkOutcome.UNAVAILABLE)
+        if normalize_phone(phone) is None:
+            log.info("sign-in of Telegram user %s: the shared number is not a phone", telegram_id)
+            return LinkResult(LinkOutcome.NO_MATCH)
+        found = view.snapshot.people_with_phone(phone)
+        if len(found) > 1:
+            log.warning(
+                "sign-in of Telegram user %s: the number matches %d employees (%s)",
+                telegram_id,
+                len(found),
+                ", ".join(e.id for e in found),
+            )
+            return LinkResult(LinkOutcome.SEVERAL, matches=len(found))
+        if not found:
+            log.warning(
+                "sign-in of Telegram user %s: no active employee has the number", telegram_id
+            )
+            return LinkResult(LinkOutcome.NO_MATCH)
+        employee = found[0]
+        await self.state.link(telegram_id, employee.id)
+        log.info("sign-in: Telegram user %s linked to employee %s", telegram_id, employee.id)
+        return LinkResult(LinkOutcome.LINKED, employee, 1)
+
+    async def forget(self, telegram_id: int) -> bool:
+        """Sign the user out; False if they were not signed in."""
+        removed = await self.state.unlink(telegram_id)
+        if removed:
+            log.info("sign-out: Telegram user %s unlinked (/forget)", telegram_id)
+        return removed
+
+
+def find_employee(snapshot: CompanySnapshot, who: str) -> list[Employee]:
+    """Active employees matching ``who``: a Bitrix24 user id, or a surname (any case, ё = е).
+
+    A surname may be followed by the first name («Петров Дмитрий») to pick among namesakes.
+    """
+    who = who.strip()
+    if who.isdigit():
+        person = snapshot.employees.get(who)
+        return [person] if person is not None else []
+    words = who.lower().replace("ё", "е").split()
+    if not words:
+        return []
+
+    def key(text: str) -> str:
+        return text.lower().replace("ё", "е")
+
+    found = [e for e in snapshot.employees.values() if key(e.last_name) == words[0]]
+    if len(words) > 1:
+        found = [e for e in found if key(e.first_name).startswith(words[1])]
+    return sorted(found, key=lambda e: (e.full_name, e.id))

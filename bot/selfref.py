@@ -1,0 +1,193 @@
+"""«Мои задачи», «у нас в бригаде»: requests about the person asking (SPEC §5, §8).
+
+A small step around the language engine, kept apart from it so either can change alone.
+Before the engine reads a request, `find_self` looks for the words that mean the asker (listed
+in ``selfref.yaml``: «мой/моя/мои», «у меня», «моя бригада», «у нас», …) and replaces them
+with what the engine already understands: «бригады N», the asker's brigade. After the engine,
+`apply_asker` puts the asker into the frame: ``person`` for their own tasks, ``brigade`` for
+houses, schedules and people («a person's houses are the houses of their brigade»).
+
+When the bot does not know who asks (an admin who never signed in, `audiobot ask` without
+``--as``), a request with these words is not answered with company-wide data: the caller says
+how to sign in instead (`SelfReference.needs_asker`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from bitrix.models import Employee
+from bot.nlu.frame import Frame
+
+__all__ = [
+    "PERSONAL_INTENTS",
+    "SelfReference",
+    "SelfWords",
+    "apply_asker",
+    "find_self",
+    "self_words",
+]
+
+WORDS_FILE = Path(__file__).with_name("selfref.yaml")
+
+#: Intents where «мои» means the asker as a person.
+PERSONAL_INTENTS = frozenset({"tasks.list"})
+#: Intents where «мои»/«наши» mean the asker's brigade.
+BRIGADE_INTENTS = frozenset(
+    {
+        "houses.list",
+        "schedule.day",
+        "count",
+        "rank",
+        "stats.summary",
+        "brigade.info",
+        "employees.list",
+        "tasks.list",
+    }
+)
+#: Intents that need no data: the self words change nothing there.
+NEUTRAL_INTENTS = frozenset({"help", "greeting", "unknown"})
+
+_WORD = re.compile(r"[0-9a-zа-я]+(?:[/-][0-9a-zа-я]+)*")
+
+Phrase = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SelfWords:
+    """The phrases of ``selfref.yaml``, as word tuples."""
+
+    brigade: tuple[Phrase, ...]
+    person: tuple[Phrase, ...]
+    group: tuple[Phrase, ...]
+    not_after: frozenset[str]
+    company_wide: frozenset[str]
+
+
+@cache
+def self_words(path: Path = WORDS_FILE) -> SelfWords:
+    """The word lists (read once)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def phrases(key: str) -> tuple[Phrase, ...]:
+        found = {tuple(str(p).split()) for p in data.get(key) or ()}
+        return tuple(sorted(found, key=len, reverse=True))
+
+    return SelfWords(
+        brigade=phrases("brigade"),
+        person=phrases("person"),
+        group=phrases("group"),
+        not_after=frozenset(str(w) for w in data.get("not_after") or ()),
+        company_wide=frozenset(str(w) for w in data.get("company_wide") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class SelfReference:
+    """What `find_self` found in a request."""
+
+    #: What the engine should read (the request itself when nothing was found).
+    text: str
+    #: "" (no self words), "person" («мои задачи») or "brigade» («моя бригада», «у нас»).
+    kind: str = ""
+    #: The words as said, for answers («мои»).
+    said: str = ""
+    #: The brigade number written into ``text`` in place of the words.
+    brigade: int | None = None
+
+    @property
+    def needs_asker(self) -> bool:
+        """Whether the request cannot be answered without knowing who asks."""
+        return bool(self.kind)
+
+
+def _match(tokens: list[str], at: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
+    for phrase in phrases:
+        if tuple(tokens[at : at + len(phrase)]) == phrase:
+            return phrase
+    return None
+
+
+def find_self(text: str, asker: Employee | None, words: SelfWords | None = None) -> SelfReference:
+    """Find the words meaning the asker and rewrite them for the engine (module docstring)."""
+    words = words or self_words()
+    tokens = _WORD.findall(text.lower().replace("ё", "е"))
+    brigade = asker.brigade if asker is not None else None
+    company_wide = any(t in words.company_wide for t in tokens)
+    out: list[str] = []
+    kind = ""
+    said: list[str] = []
+    injected: int | None = None
+    at = 0
+    while at < len(tokens):
+        found: Phrase | None = None
+        found_kind = ""
+        if (phrase := _match(tokens, at, words.brigade)) is not None:
+            found, found_kind = phrase, "brigade"
+        elif (phrase := _match(tokens, at, words.person)) is not None:
+            if phrase == ("мне",) and at > 0 and tokens[at - 1] in words.not_after:
+                phrase = None
+            found, found_kind = phrase, "person"
+        elif (
+            brigade is not None
+            and not company_wide
+            and (phrase := _match(tokens, at, words.group)) is not None
+        ):
+            found, found_kind = phrase, "brigade"
+        if found is None:
+            out.append(tokens[at])
+            at += 1
+            continue
+        said.append(" ".join(found))
+        # «мои задачи в моей бригаде»: the brigade reading wins over the personal one.
+        kind = "brigade" if "brigade" in (kind, found_kind) else found_kind
+        if brigade is not None and injected is None:
+            out.extend(("бригады", str(brigade)))
+            injected = brigade
+        at += len(found)
+    if not kind:
+        return SelfReference(text)
+    return SelfReference(" ".join(out), kind, ", ".join(said), injected)
+
+
+def apply_asker(frame: Frame, ref: SelfReference, asker: Employee) -> Frame | str:
+    """The frame with the asker filled in, or what to say instead (a sentence, no data).
+
+    Call only when ``ref.kind`` is set and the asker is known.
+    """
+    if frame.clarify or frame.intent in NEUTRAL_INTENTS:
+        return frame
+    if ref.kind == "person" and frame.intent in PERSONAL_INTENTS:
+        slots = dict(frame.slots)
+        if ref.brigade is not None and slots.get("brigade") == ref.brigade:
+            del slots["brigade"]  # written in for the engine; the person is narrower
+        slots["person"] = asker
+        return replace(frame, slots=slots)
+    if frame.intent in BRIGADE_INTENTS:
+        if asker.brigade is None:
+            return (
+                f"В Bitrix24 вы ({asker.short_name}) не состоите ни в одной бригаде, поэтому "
+                f"«{ref.said}» мне не к чему отнести. Назовите бригаду, например: «дома "
+                "бригады 3»."
+            )
+        slots = dict(frame.slots)
+        slots["brigade"] = asker.brigade
+        return replace(frame, slots=slots)
+    return (
+        f"«{ref.said}» к такому вопросу я применить не умею — спросите без этого слова или "
+        "назовите, о ком или о какой бригаде речь."
+    )
+
+
+def asking_for_link(ref: SelfReference) -> str:
+    """The answer to «мои …» from someone the bot does not know."""
+    return (
+        f"Не знаю, кто вы в Bitrix24, поэтому на «{ref.said}» ответить не могу. Войдите по "
+        "номеру телефона: отправьте /start и нажмите «📱 Поделиться номером» "
+        "(в терминале: audiobot ask --as ФАМИЛИЯ)."
+    )
