@@ -48,6 +48,8 @@ def _specs() -> dict[str, MethodSpec]:
         MethodSpec("crm.company.get", crm.company_get, _CRM),
         MethodSpec("user.get", people.user_get, people.USER_SCOPES),
         MethodSpec("user.current", people.user_current, people.USER_SCOPES),
+        # Writes need the full `user` scope (DOCS user.update: "Scope: user").
+        MethodSpec("user.update", people.user_update, frozenset({"user"})),
         MethodSpec("profile", people.profile),
         MethodSpec("department.get", people.department_get, frozenset({"department"})),
         MethodSpec("tasks.task.list", tasks.task_list, frozenset({"task"})),

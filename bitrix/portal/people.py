@@ -1,4 +1,5 @@
-"""Users and the company structure: `user.get`, `user.current`, `profile`, `department.get`.
+"""Users and the company structure: `user.get`, `user.update`, `user.current`, `profile`,
+`department.get`.
 
 Behaviour follows the portal's PHP (reference `bitrix24.md` §7.8–7.10):
 
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bitrix.portal.calls import CallContext, MethodOutput, Params
+from bitrix.portal.errors import MethodError
 from bitrix.portal.query import (
     Condition,
     Record,
@@ -172,6 +174,47 @@ def user_get(ctx: CallContext, params: Params) -> MethodOutput:
         # `setNavData` runs only `if ($result)`: an empty answer has no total at all.
         return MethodOutput([])
     return MethodOutput(items, page.total, page.next)
+
+
+#: Fields `user.update` never changes (the portal ignores them rather than failing).
+_USER_READ_ONLY = frozenset(
+    {"ID", "XML_ID", "IS_ONLINE", "LAST_LOGIN", "DATE_REGISTER", "TIMESTAMP_X",
+     "LAST_ACTIVITY_DATE", "TIME_ZONE_OFFSET", "USER_TYPE"}
+)  # fmt: skip
+
+
+def user_update(ctx: CallContext, params: Params) -> MethodOutput:
+    """`user.update`: change a user's fields; administrators only; ``result`` is ``true``.
+
+    As on the portal (DOCS ``user.update``: "Права на выполнение: администратор"; the example
+    fires an employee with ``{"ID": 6, "ACTIVE": "N"}``): every key is upper-cased, ``ID`` is
+    required, ``ACTIVE`` takes PHP truthiness with ``"N"`` false and is stored as a JSON bool
+    (as `user.get` returns it), ``UF_DEPARTMENT`` becomes a list of ints, read-only fields are
+    ignored, a field set to ``null`` is removed (`user.get` omits NULL fields).
+    """
+    if not ctx.options.admin:
+        raise MethodError("ACCESS_DENIED", "Access denied!", 403)
+    fields = {str(k).upper(): v for k, v in params.items()}
+    user_id = php_intval(fields.pop("ID", 0))
+    if user_id <= 0:
+        raise MethodError("", "User ID is required", 400)
+    record = ctx.store.users.get(user_id)
+    if record is None:
+        raise MethodError("", "User not found", 400)
+    for key, value in fields.items():
+        if key in _USER_READ_ONLY or not (key in _USER_FIELDS or key.startswith("UF_USR_")):
+            continue
+        if key == "ACTIVE":
+            record[key] = bool(php_truthy(value) and value != "N")
+        elif key == "UF_DEPARTMENT":
+            items = value.values() if isinstance(value, dict) else value
+            listed = items if isinstance(items, list | tuple) else [items]
+            record[key] = [php_intval(v) for v in listed]
+        elif value is None:
+            record.pop(key, None)
+        else:
+            record[key] = php_string(value)
+    return MethodOutput(True)
 
 
 def user_current(ctx: CallContext, params: Params) -> MethodOutput:
