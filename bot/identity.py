@@ -6,6 +6,11 @@ state store. From then on `Identities.check` says, per update, whether the link 
 access follows Bitrix24, so an employee deactivated (``ACTIVE=false``) or removed there has no
 access once the snapshot is refreshed — the link is dropped and the caller tells them once.
 
+Links are read from the store once (`Identities.load`, at startup) and kept in memory, and
+every change goes through this class to the store first and then to memory: `check` runs for
+every update *before* the per-chat sequencer, and must not suspend there (a thread hop to the
+database would let two quick messages of one chat overtake each other).
+
 Phone numbers are never logged; log lines name Telegram and Bitrix24 ids only.
 """
 
@@ -67,6 +72,21 @@ class Identities:
     def __init__(self, state: StateStore, cache: CompanyCache) -> None:
         self.state = state
         self.cache = cache
+        self._links: dict[int, str] | None = None
+
+    async def load(self) -> None:
+        """Read every link from the store into memory (once, before updates are handled)."""
+        self._links = {link.telegram_id: link.employee_id for link in await self.state.links()}
+
+    async def _all(self) -> dict[int, str]:
+        if self._links is None:
+            await self.load()
+        assert self._links is not None
+        return self._links
+
+    async def linked_ids(self) -> dict[int, str]:
+        """Telegram id → employee id for every link."""
+        return dict(await self._all())
 
     def _snapshot(self) -> CompanySnapshot | None:
         view = self.cache.view()
@@ -74,24 +94,25 @@ class Identities:
 
     async def check(self, telegram_id: int) -> Check:
         """The user's link as it stands now; a link to someone no longer active is dropped."""
-        link = await self.state.linked(telegram_id)
-        if link is None:
+        links = self._links if self._links is not None else await self._all()
+        employee_id = links.get(telegram_id)
+        if employee_id is None:
             return Check(LinkState.NONE)
         snapshot = self._snapshot()
         if snapshot is None:
             return Check(LinkState.UNVERIFIED)
-        employee = snapshot.employees.get(link.employee_id)
+        employee = snapshot.employees.get(employee_id)
         if employee is not None:
             return Check(LinkState.ACTIVE, employee)
-        if await self.state.unlink(telegram_id):
-            log.warning(
-                "access ended: Telegram user %s was linked to employee %s, who is no longer "
-                "active in Bitrix24",
-                telegram_id,
-                link.employee_id,
-            )
-            return Check(LinkState.REVOKED, snapshot.person(link.employee_id))
-        return Check(LinkState.NONE)  # another update of the same user dropped it just now
+        del links[telegram_id]
+        await self.state.unlink(telegram_id)
+        log.warning(
+            "access ended: Telegram user %s was linked to employee %s, who is no longer "
+            "active in Bitrix24",
+            telegram_id,
+            employee_id,
+        )
+        return Check(LinkState.REVOKED, snapshot.person(employee_id))
 
     async def asker(self, telegram_id: int) -> Employee | None:
         """The active employee the user is signed in as, if any."""
@@ -123,11 +144,13 @@ class Identities:
             return LinkResult(LinkOutcome.NO_MATCH)
         employee = found[0]
         await self.state.link(telegram_id, employee.id)
+        (await self._all())[telegram_id] = employee.id
         log.info("sign-in: Telegram user %s linked to employee %s", telegram_id, employee.id)
         return LinkResult(LinkOutcome.LINKED, employee, 1)
 
     async def forget(self, telegram_id: int) -> bool:
         """Sign the user out; False if they were not signed in."""
+        (await self._all()).pop(telegram_id, None)
         removed = await self.state.unlink(telegram_id)
         if removed:
             log.info("sign-out: Telegram user %s unlinked (/forget)", telegram_id)

@@ -4,6 +4,7 @@ Routers, in the order they are tried (the first matching handler wins)::
 
     errors      any exception → one Russian sentence + a scrubbed log line (dispatcher level)
     commands    /start, /help, /health (admins)
+    signin      a shared contact (sign-in by phone), /forget, /digest on|off
     callbacks   list-page buttons, clarifying-choice buttons, outdated buttons
     voice       voice notes, audio, video notes, audio documents → transcript → the text path
     text        any other text → the brain (last: it takes everything)
@@ -11,9 +12,11 @@ Routers, in the order they are tried (the first matching handler wins)::
 Update middlewares (outer, on ``dp.update``): access (users, and group chats on
 ``ALLOWED_CHAT_IDS``) → flood → per-chat order (page buttons in a lane of their own); the
 session has a 429 retry middleware (`handlers.middlewares`). Workflow data keys:
-`handlers.context.BotData` (``runtime``, ``settings``, ``keyboards``, ``responder``, ``voice``);
-per update the middlewares add ``conversation`` and, for a button press that had to wait,
-``query_answered``.
+`handlers.context.BotData` (``runtime``, ``settings``, ``keyboards``, ``responder``, ``voice``,
+``identities``); per update the middlewares add ``asker`` (the signed-in employee),
+``conversation`` and, for a button press that had to wait, ``query_answered``.
+
+The morning digest (`bot.digest.DigestScheduler`) runs as a task from startup to shutdown.
 
 Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a webhook is set;
 pending updates are kept, see `handlers.text` for the stale-update policy), or, when
@@ -60,9 +63,12 @@ from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.brain import Reply
 from bot.config import Settings
+from bot.digest import DigestScheduler, Sleep
+from bot.identity import Identities
 from bot.runtime import Runtime
-from handlers import callbacks, commands, errors, text, voice
+from handlers import callbacks, commands, errors, signin, text, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
 from handlers.keyboards import KeyboardStore, asks_the_brain
@@ -189,34 +195,74 @@ def create_dispatcher(
     *,
     keyboards: KeyboardStore | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    digest_sleep: Sleep = asyncio.sleep,
 ) -> Dispatcher:
-    """The dispatcher with every router, middleware and dependency wired (no globals)."""
+    """The dispatcher with every router, middleware and dependency wired (no globals).
+
+    ``digest_sleep`` is how the digest scheduler waits (tests pass one they control).
+    """
     keyboards = keyboards or KeyboardStore()
     sequencer = ChatSequencer(keeps_message_order=asks_the_brain)
+    identities = Identities(runtime.state, runtime.cache)
+    responder = Responder(keyboards)
     dispatcher = Dispatcher(
         name="audiobot",
         runtime=runtime,
         settings=settings,
         keyboards=keyboards,
-        responder=Responder(keyboards),
+        responder=responder,
         voice=VoicePipeline(runtime, settings),
+        identities=identities,
     )
-    dispatcher.update.outer_middleware(AccessMiddleware(settings))
+    dispatcher.update.outer_middleware(AccessMiddleware(settings, identities=identities))
     dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_rate, settings.flood_burst))
     dispatcher.update.outer_middleware(sequencer)
     dispatcher.include_routers(
         errors.create_router(),
         commands.create_router(),
+        signin.create_router(),
         callbacks.create_router(),
         voice.create_router(),
         text.create_router(),
     )
 
+    background: set[asyncio.Task[None]] = set()
+
+    async def start_digest(bot: Bot) -> None:
+        # Links in memory before the first update: the access check must not wait on disk.
+        await identities.load()
+
+        async def send(chat_id: int, reply: Reply) -> None:
+            await responder.send(bot, chat_id, reply)
+
+        scheduler = DigestScheduler(
+            state=runtime.state,
+            cache=runtime.cache,
+            assistant=runtime.assistant,
+            clock=runtime.clock,
+            at=settings.digest_time,
+            days=settings.digest_days,
+            send=send,
+            # SPEC §10: data older than the refresh interval is said to be old (one minute's
+            # grace for the refresh itself).
+            stale_after_s=settings.bitrix_cache_ttl + 60.0,
+            sleep=digest_sleep,
+        )
+        dispatcher["digest"] = scheduler
+        background.add(asyncio.create_task(scheduler.run_forever(), name="digest"))
+
     async def on_shutdown() -> None:
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        background.clear()
         await sequencer.drain(drain_timeout_s)
         await runtime.cache.stop()
 
     dispatcher.startup.register(on_startup)
+    dispatcher.startup.register(start_digest)
     dispatcher.shutdown.register(on_shutdown)
     return dispatcher
 

@@ -1,4 +1,5 @@
-"""Commands: /start, /help, /health (admins only), and the command menu."""
+"""Commands: /start, /help, /health (admins only), and the command menu (/forget and /digest
+are in `handlers.signin`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import BotCommand, Message
 from aiogram.utils.chat_action import ChatActionSender
 
+from bitrix.models import Employee
 from bot.answers import EXAMPLES
 from bot.config import Settings
 from bot.health import render_health
@@ -18,6 +20,7 @@ from bot.nlu.frame import Frame
 from bot.runtime import Runtime
 from handlers import texts
 from handlers.replies import Responder
+from handlers.signin import signin_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +39,28 @@ async def set_menu(bot: Bot) -> None:
             log.warning("could not set the command menu (%s): %s", language or "default", error)
 
 
-async def on_start(message: Message, bot: Bot, responder: Responder) -> None:
-    """Greeting with a few example requests."""
+async def on_start(
+    message: Message,
+    bot: Bot,
+    responder: Responder,
+    settings: Settings,
+    asker: Employee | None = None,
+) -> None:
+    """Greeting with a few example requests; the sign-in button for those not signed in.
+
+    (Strangers never get here: the access middleware offers them sign-in instead. This is
+    for admins and allow-listed users, who may sign in too, for «мои задачи» and the digest.)
+    """
     await responder.send_text(
         bot,
         message.chat.id,
         "\n\n".join((texts.START, texts.START_EXAMPLES)),
         thread_id=message.message_thread_id,
     )
+    if asker is None and settings.link_by_phone and message.chat.type == "private":
+        await bot.send_message(
+            message.chat.id, texts.SIGNIN_OPTIONAL, reply_markup=signin_keyboard()
+        )
 
 
 async def on_help(

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:
     from aiogram.types import Chat, User
 
+    from bitrix.models import Employee
     from bot.config import Settings
+    from bot.identity import Identities
     from bot.runtime import Runtime
     from handlers.keyboards import KeyboardStore
     from handlers.replies import Responder
@@ -33,11 +35,15 @@ class BotData(TypedDict):
     """Sends the brain's replies: splitting, paging, choice buttons."""
     voice: VoicePipeline
     """Checks, downloads and transcribes voice notes."""
+    identities: Identities
+    """Sign-in by phone: links between Telegram users and Bitrix24 employees."""
 
 
 class UpdateData(TypedDict, total=False):
     """Keys the AudioBot middlewares add for each update."""
 
+    asker: Employee | None
+    """The active employee the sender signed in as by phone; None when not signed in."""
     conversation: Hashable
     """The brain's conversation key: the chat id, or ``(chat id, user id)`` in groups."""
     query_answered: bool

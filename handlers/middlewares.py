@@ -8,8 +8,14 @@ handler):
 1. `AccessMiddleware` — in a group or channel, first the chat: answers there are visible to
    every member, so a chat not in ``ALLOWED_CHAT_IDS`` gets nothing with data, whoever asks
    (admins included), only one polite refusal with the chat's id per ``refusal_interval_s``;
-   then the person: only ``ALLOWED_USER_IDS`` and ``ADMIN_IDS``; a stranger gets one polite
-   refusal with their numeric id per ``refusal_interval_s`` and nothing else. In groups only
+   then the person: ``ALLOWED_USER_IDS``, ``ADMIN_IDS``, and people signed in by phone as an
+   active Bitrix24 employee (`bot.identity`; the employee goes to handlers as ``asker``). A
+   stranger in a private chat gets the sign-in prompt with the «📱 Поделиться номером»
+   button (on /start, and once per ``refusal_interval_s`` otherwise) and nothing else; only
+   the contact they share passes, to `handlers.signin`. Without ``LINK_BY_PHONE``, or in a
+   group, a stranger gets one polite refusal with their numeric id per
+   ``refusal_interval_s``. Someone whose employee was deactivated or removed in Bitrix24 is
+   told once that access ended (the link is dropped then). In groups only
    updates meant for the bot (a command, a mention, a reply to it, a button press) are refused
    aloud, so colleagues chatting are not interrupted. Every refused update is logged (user and
    chat id, update type, never the content).
@@ -55,9 +61,11 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 
 from bot.config import Settings
+from bot.identity import Identities, LinkState
 from handlers import texts
 from handlers.context import conversation_key
 from handlers.filters import Addressed
+from handlers.signin import signin_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +133,13 @@ class AccessMiddleware(BaseMiddleware):
         self,
         settings: Settings,
         *,
+        identities: Identities | None = None,
         refusal_interval_s: float = 3600.0,
         max_tracked: int = 10_000,
         clock: Clock = time.monotonic,
     ) -> None:
         self._settings = settings
+        self._identities = identities
         self._interval = refusal_interval_s
         self._refused = _Recent(max_tracked)
         self._refused_chats = _Recent(max_tracked)
@@ -144,12 +154,29 @@ class AccessMiddleware(BaseMiddleware):
         if chat is not None and in_group and chat.id not in self._settings.allowed_chat_ids:
             await self._refuse_chat(bot, event, chat, user)
             return None
-        if user is not None and self._settings.is_allowed(user.id):
+        linked = False
+        if user is not None and self._identities is not None:
+            check = await self._identities.check(user.id)
+            data["asker"] = check.employee
+            if check.state is LinkState.REVOKED:
+                name = check.employee.full_name if check.employee else "сотрудника"
+                await _tell(bot, event, texts.REVOKED.format(name=name, user_id=user.id))
+                if not self._settings.is_allowed(user.id):
+                    return None
+            linked = check.state in (LinkState.ACTIVE, LinkState.UNVERIFIED)
+        if user is not None and (linked or self._settings.is_allowed(user.id)):
             return await handler(event, data)
         kind = event.event_type
         if user is None:
             log.info("ignored update %s (%s) without a sender", event.update_id, kind)
             return None
+        if (
+            self._identities is not None
+            and self._settings.link_by_phone
+            and not in_group
+            and event.message is not None
+        ):
+            return await self._sign_in(handler, event, data, bot, user)
         log.warning("access refused: user %s, %s update %s", user.id, kind, event.update_id)
         # In a group, strangers chatting among themselves get no refusal (the bot would spam
         # the group); only what is addressed to the bot is answered.
@@ -162,6 +189,35 @@ class AccessMiddleware(BaseMiddleware):
                 await _tell(bot, event, texts.REFUSAL.format(user_id=user.id))
         else:
             await _dismiss(bot, event)
+        return None
+
+    async def _sign_in(
+        self, handler: Handler, update: Update, data: dict[str, Any], bot: Bot, user: User
+    ) -> Any:
+        """A stranger in a private chat: the shared contact passes, anything else is prompted."""
+        message = update.message
+        if message is not None and message.contact is not None:
+            return await handler(update, data)
+        log.warning(
+            "access refused: user %s is not signed in (%s update %s); sign-in offered",
+            user.id,
+            update.event_type,
+            update.update_id,
+        )
+        asked_start = message is not None and (message.text or "").startswith("/start")
+        if message is not None and (
+            self._refused.due(user.id, self._clock(), self._interval) or asked_start
+        ):
+            try:
+                await bot.send_message(
+                    message.chat.id,
+                    texts.SIGNIN.format(user_id=user.id),
+                    reply_markup=signin_keyboard(),
+                )
+            except TelegramAPIError as error:
+                log.info("could not offer sign-in to user %s: %s", user.id, error.message)
+        else:
+            await _dismiss(bot, update)
         return None
 
     async def _refuse_chat(self, bot: Bot, update: Update, chat: Chat, user: User | None) -> None:

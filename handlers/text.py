@@ -16,6 +16,7 @@ from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bitrix.clock import Clock
+from bitrix.models import Employee
 from bot.config import Settings
 from bot.runtime import Runtime
 from handlers import texts
@@ -36,9 +37,13 @@ async def answer_request(
     runtime: Runtime,
     responder: Responder,
     conversation: Hashable,
+    asker: Employee | None = None,
     typing_delay: float = TYPING_DELAY_S,
 ) -> None:
-    """Ask the brain and send its reply to the message's chat (text and voice share this)."""
+    """Ask the brain and send its reply to the message's chat (text and voice share this).
+
+    ``asker``: the employee the sender signed in as (`handlers.middlewares.AccessMiddleware`).
+    """
     chat_id = message.chat.id
     async with ChatActionSender.typing(
         bot=bot,
@@ -46,7 +51,7 @@ async def answer_request(
         message_thread_id=message.message_thread_id,
         initial_sleep=typing_delay,
     ):
-        reply = await runtime.assistant.ask(request, conversation=conversation)
+        reply = await runtime.assistant.ask(request, conversation=conversation, asker=asker)
     await responder.send(bot, chat_id, reply, thread_id=message.message_thread_id)
 
 
@@ -77,6 +82,7 @@ async def on_text(
     settings: Settings,
     responder: Responder,
     conversation: Hashable,
+    asker: Employee | None = None,
 ) -> None:
     """Any text: understood and answered by the brain."""
     await note_if_late(bot, message, settings=settings, responder=responder, clock=runtime.clock)
@@ -87,6 +93,7 @@ async def on_text(
         runtime=runtime,
         responder=responder,
         conversation=conversation,
+        asker=asker,
     )
 
 

@@ -38,6 +38,7 @@ from aiogram.types import Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bitrix.cache import SnapshotUnavailable
+from bitrix.models import Employee
 from bot.config import Settings
 from bot.nlu.engine import LanguageEngine
 from bot.runtime import Runtime
@@ -259,6 +260,7 @@ async def on_media(
     responder: Responder,
     voice: VoicePipeline,
     conversation: Hashable,
+    asker: Employee | None = None,
 ) -> None:
     """A voice note (or audio, video note, audio document): transcribe, echo, answer."""
     chat_id = message.chat.id
@@ -293,6 +295,7 @@ async def on_media(
         runtime=runtime,
         responder=responder,
         conversation=conversation,
+        asker=asker,
     )
 
 

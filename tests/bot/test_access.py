@@ -19,13 +19,16 @@ from tests.bot.harness import ADMIN, GROUP, STRANGER, TOKEN, USER, BotUnderTest,
 from tests.fakes.telegram import FakeTelegram
 
 
-async def test_a_stranger_is_refused_once_with_their_id(
+async def test_a_stranger_is_offered_sign_in_once_with_their_id(
     running: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     first = await running.fake.send_text(STRANGER, "дома бригады 3")
     [refusal] = await running.answers(first)
-    assert refusal.text == texts.REFUSAL.format(user_id=STRANGER)
+    assert refusal.text == texts.SIGNIN.format(user_id=STRANGER)
+    assert refusal.reply_markup is not None
+    [[button]] = refusal.reply_markup["keyboard"]
+    assert button == {"text": texts.SIGNIN_BUTTON, "request_contact": True}
     # More messages: no second refusal, and never any data.
     await running.fake.send_text(STRANGER, "/health")
     await running.fake.send_text(STRANGER, "телефон Петрова")
@@ -33,11 +36,21 @@ async def test_a_stranger_is_refused_once_with_their_id(
     [answer] = await running.say(USER, "дома бригады 1")
     assert answer.text.startswith("Бригада 1:")
     assert [m.text for m in running.fake.sent_messages(STRANGER)] == [refusal.text]
+
     refused = [r for r in caplog.records if "access refused" in r.getMessage()]
     assert len(refused) == 3
     assert all(str(STRANGER) in r.getMessage() for r in refused)
     # The log says who, never what they wrote.
     assert not any("Петрова" in r.getMessage() or "бригады" in r.getMessage() for r in refused)
+
+
+async def test_a_stranger_without_sign_in_by_phone_is_refused_with_their_id(
+    store: PortalStore, tmp_path: Path
+) -> None:
+    async with running_bot(store, tmp_path, link_by_phone=False) as running:
+        [refusal] = await running.say(STRANGER, "дома бригады 3")
+        assert refusal.text == texts.REFUSAL.format(user_id=STRANGER)
+        assert refusal.reply_markup is None
 
 
 async def test_a_stranger_pressing_a_button_gets_no_data(running: BotUnderTest) -> None:
@@ -95,7 +108,7 @@ async def test_telegram_429_is_retried_after_retry_after(running: BotUnderTest) 
 async def test_any_failure_is_one_russian_sentence_and_a_scrubbed_log(
     running: BotUnderTest, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(text: str, *, conversation: object = None) -> None:
+    async def broken(text: str, *, conversation: object = None, asker: object = None) -> None:
         raise RuntimeError(f"boom while calling https://api.telegram.org/bot{TOKEN}/sendMessage")
 
     monkeypatch.setattr(running.runtime.assistant, "ask", broken)
