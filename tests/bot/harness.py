@@ -24,10 +24,12 @@ from aiogram.utils.backoff import BackoffConfig
 
 from bitrix.cache import CompanyCache
 from bitrix.client import BitrixClient
+from bitrix.clock import Clock
 from bitrix.loader import CompanyLoader
 from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
 from bot.brain import Assistant
 from bot.config import Settings
+from bot.digest import Sleep
 from bot.runtime import Runtime, mapping_options, snapshot_path
 from bot.speech.audio import find_ffmpeg
 from bot.speech.recognizer import (
@@ -158,6 +160,9 @@ def make_settings(
         "api_port": 0,
         "vosk_model_path": cache_dir / "no-model",
         "demo_date": TODAY,
+        "state_url": f"sqlite:///{cache_dir / 'state.db'}",
+        # No morning digest unless a test asks for it (it would run at startup after 07:30).
+        "digest_days": "",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -233,24 +238,37 @@ async def running_bot(
     max_voice_seconds: int = 120,
     retries: bool = True,
     portal_running: bool = True,
+    clock: Clock | None = None,
+    digest_sleep: Sleep | None = None,
+    fake: FakeTelegram | None = None,
     **overrides: Any,
 ) -> AsyncIterator[BotUnderTest]:
-    """The bot polling the fake Telegram, answering from ``store`` on an emulated portal."""
-    async with FakeTelegram(token=TOKEN) as fake, EmulatedPortal(store, PortalOptions()) as portal:
+    """The bot polling the fake Telegram, answering from ``store`` on an emulated portal.
+
+    ``clock`` pins the product's clock (default: ``DEMO_DATE`` = `TODAY`); ``digest_sleep``
+    is how the morning digest waits (default: a sleep that never ends, so no test gets a
+    digest it did not ask for); ``fake`` reuses a running fake Bot API (a restart).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if fake is None:
+            fake = await stack.enter_async_context(FakeTelegram(token=TOKEN))
+        portal = await stack.enter_async_context(EmulatedPortal(store, PortalOptions()))
         settings = make_settings(
             portal.webhook_url, fake, cache_dir, max_voice_seconds=max_voice_seconds, **overrides
         )
         if not portal_running:
             await portal.stop()
         if retries:
-            runtime = await Runtime.create(settings, notice=None)
+            runtime = await Runtime.create(settings, notice=None, clock=clock)
         else:
             runtime = runtime_without_retries(settings)
         if speech:
             runtime.speech = speech_service(
                 recognizer or ScriptedRecognizer("дома третьей бригады"), max_voice_seconds
             )
-        dispatcher = create_dispatcher(runtime, settings, drain_timeout_s=15.0)
+        dispatcher = create_dispatcher(
+            runtime, settings, drain_timeout_s=15.0, digest_sleep=digest_sleep or sleep_forever
+        )
         bot = create_bot(settings)
         try:
             async with run_polling(
@@ -260,6 +278,11 @@ async def running_bot(
         finally:
             await bot.session.close()
             await runtime.aclose()
+
+
+async def sleep_forever(seconds: float) -> None:
+    """A digest sleep that never wakes (until the task is cancelled at shutdown)."""
+    await asyncio.Event().wait()
 
 
 def run_tool(*args: str) -> None:

@@ -1144,6 +1144,35 @@ class FakeTelegram:
             user_id, chat_id, content, first_name=first_name, username=username, reply_to=reply_to
         )
 
+    async def send_contact(
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        contact_user_id: int | None | str = "self",
+        first_name: str = "Иван",
+        forwarded_from: int | None = None,
+    ) -> UserEvent:
+        """A user sends a contact, as the «share my number» button (``request_contact``) does.
+
+        By default it is the sender's own contact (``contact.user_id`` = the sender). Pass
+        another ``contact_user_id`` for someone else's card, ``None`` for a contact typed in
+        by hand (Telegram then has no user id), ``forwarded_from`` for a forwarded contact
+        (``forward_origin``).
+        """
+        contact: JSON = {"phone_number": phone_number, "first_name": first_name}
+        owner = user_id if contact_user_id == "self" else contact_user_id
+        if owner is not None:
+            contact["user_id"] = owner
+        content: JSON = {"contact": contact}
+        if forwarded_from is not None:
+            content["forward_origin"] = {
+                "type": "user",
+                "date": int(time.time()) - 60,
+                "sender_user": self._user(forwarded_from, None, None),
+            }
+        return await self._user_message(user_id, None, content)
+
     async def send_voice(
         self,
         user_id: int,
