@@ -186,7 +186,11 @@ class SqliteState:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
         connection.isolation_level = None
-        self._migrate(connection)
+        try:
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
         self._connection = connection
         return connection
 

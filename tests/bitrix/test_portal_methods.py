@@ -469,3 +469,37 @@ async def test_scope_app_info_server_time(rest: Rest) -> None:
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00", await result_of(rest, "server.time")
     )
+
+
+# ------------------------------------------------------------------------------- user.update
+
+
+async def test_user_update_fires_an_employee_as_bitrix24_does(
+    rest: Rest, portal: EmulatedPortal
+) -> None:
+    [user] = await result_of(rest, "user.get", {"ID": 2})
+    assert user["ACTIVE"] is True
+    # DOCS user.update example: {"ID": 6, "ACTIVE": "N"} fires an employee; result is true.
+    assert await result_of(rest, "user.update", {"ID": 2, "ACTIVE": "N"}) is True
+    [fired] = await result_of(rest, "user.get", {"ID": 2})
+    assert fired["ACTIVE"] is False
+    assert await result_of(rest, "user.get", {"FILTER": {"ACTIVE": True, "ID": 2}}) == []
+    assert await result_of(rest, "user.update", {"id": 2, "active": True, "WORK_PHONE": "1"})
+    [back] = await result_of(rest, "user.get", {"ID": 2})
+    assert back["ACTIVE"] is True and back["WORK_PHONE"] == "1"
+
+
+async def test_user_update_is_for_administrators_with_the_user_scope(
+    rest: Rest, portal: EmulatedPortal
+) -> None:
+    missing = await rest("user.update", {"ACTIVE": "N"})
+    assert missing.status_code == 400
+    unknown = await rest("user.update", {"ID": 99999, "ACTIVE": "N"})
+    assert unknown.status_code == 400
+    portal.options.admin = False
+    denied = await rest("user.update", {"ID": 2, "ACTIVE": "N"})
+    assert (denied.status_code, denied.json()["error"]) == (403, "ACCESS_DENIED")
+    portal.options.admin = True
+    portal.options.scopes = {"user_basic", "crm"}
+    scoped = await rest("user.update", {"ID": 2, "ACTIVE": "N"})
+    assert (scoped.status_code, scoped.json()["error"]) == (401, "insufficient_scope")

@@ -82,11 +82,12 @@ async def _lines(running: BotUnderTest, message: BotMessage) -> list[str]:
             return lines
         edits = len(current.history)
         await running.fake.press_button(current.chat_id, current, forward[0])
-        await running.fake.wait_for(
-            lambda c=current, e=edits: (
-                len(running.fake.message(c.chat_id, c.message_id).history) > e or None
-            )
-        )
+        chat_id, message_id = current.chat_id, current.message_id
+
+        def edited(chat_id: int = chat_id, message_id: int = message_id, e: int = edits) -> bool:
+            return len(running.fake.message(chat_id, message_id).history) > e
+
+        await running.fake.wait_for(lambda: edited() or None)
         current = running.fake.message(current.chat_id, current.message_id)
         lines += current.text.splitlines()[1:]
     raise AssertionError("more than 50 pages")
@@ -123,8 +124,8 @@ async def test_own_contact_signs_in_and_my_tasks_are_exactly_mine(
     person = next(u for u in _people(store) if open_tasks.get(str(u["ID"])))
     mine = sorted(open_tasks[str(person["ID"])])
 
-    start = await running.fake.send_text(WORKER, "/start")
-    [prompt] = await running.answers(start)
+    hello = await running.fake.send_text(WORKER, "/start")
+    [prompt] = await running.answers(hello)
     assert prompt.text == texts.SIGNIN.format(user_id=WORKER)
     assert prompt.reply_markup is not None
     assert prompt.reply_markup["keyboard"] == [

@@ -1149,7 +1149,7 @@ class FakeTelegram:
         user_id: int,
         phone_number: str,
         *,
-        contact_user_id: int | None | str = "self",
+        contact_user_id: int | str | None = "self",
         first_name: str = "Иван",
         forwarded_from: int | None = None,
     ) -> UserEvent:
