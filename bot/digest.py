@@ -121,9 +121,11 @@ class DigestScheduler:
         send: Send,
         stale_after_s: float,
         sleep: Sleep = asyncio.sleep,
+        pace: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = _time.monotonic,
         rate: float = SEND_RATE,
     ) -> None:
+        """``sleep`` waits for the next run (tests drive it); ``pace`` spaces the messages."""
         self.state = state
         self.cache = cache
         self.assistant = assistant
@@ -133,6 +135,7 @@ class DigestScheduler:
         self.send = send
         self.stale_after_s = stale_after_s
         self.sleep = sleep
+        self.pace = pace
         self.monotonic = monotonic
         self.rate = rate
         self.runs: list[DigestRun] = []
@@ -197,7 +200,7 @@ class DigestScheduler:
                 reply = Reply(frame=reply.frame, answer=answer, stale_note=note)
             delay = next_slot - self.monotonic()
             if delay > 0:
-                await self.sleep(delay)
+                await self.pace(delay)
             next_slot = max(next_slot, self.monotonic()) + interval
             try:
                 await self.send(link.telegram_id, reply)

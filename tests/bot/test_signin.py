@@ -263,8 +263,6 @@ class ManualSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
-        if seconds < 1.0:  # pacing between messages: let it pass
-            return
         self.waiting.set()
         try:
             # No timeout of its own: the bot's shutdown cancels it, and every wait on
