@@ -29,9 +29,15 @@ WEEKDAY_NAMES = {
 
 
 def _parse_weekdays(value: object) -> object:
-    """``mon-sat``, ``пн-сб``, ``mon,wed,fri``, ``1-6`` (1 = Monday) → weekday numbers."""
+    """``mon-sat``, ``пн-сб``, ``mon,wed,fri``, ``1-6`` (1 = Monday) → weekday numbers.
+
+    ``off`` (or ``none``) is no day at all: the digest is off. (An empty ``DIGEST_DAYS=`` in
+    ``.env`` means "not set", so the default applies.)
+    """
     if not isinstance(value, str):
         return value
+    if value.strip().lower() in ("off", "none", "нет"):
+        return frozenset()
     days: set[int] = set()
 
     def day(name: str) -> int:

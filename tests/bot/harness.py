@@ -162,7 +162,7 @@ def make_settings(
         "demo_date": TODAY,
         "state_url": f"sqlite:///{cache_dir / 'state.db'}",
         # No morning digest unless a test asks for it (it would run at startup after 07:30).
-        "digest_days": "",
+        "digest_days": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
