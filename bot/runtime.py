@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from bitrix.cache import CompanyCache
 from bitrix.client import BitrixClient
@@ -58,9 +58,15 @@ def mapping_options(settings: Settings) -> MappingOptions:
 
 
 def start_embedded_portal(
-    settings: Settings, *, clock: Clock, notice: TextIO | None = sys.stderr
+    settings: Settings, *, clock: Clock, notice: TextIO | Literal["stderr"] | None = "stderr"
 ) -> PortalThread:
-    """Start the demo portal, dated around ``clock``'s today, on a free loopback port."""
+    """Start the demo portal, dated around ``clock``'s today, on a free loopback port.
+
+    ``notice`` is where the one-line notice goes: ``"stderr"`` is `sys.stderr` *as it is at
+    the call* (a default of ``sys.stderr`` itself would keep the stream of import time).
+    """
+    if notice == "stderr":
+        notice = sys.stderr
     store = build_demo_store(clock.today(), timezone=settings.timezone)
     portal = PortalThread(store, PortalOptions())
     url = portal.start("127.0.0.1", 0)
@@ -104,7 +110,7 @@ class Runtime:
         settings: Settings,
         *,
         speech: bool = False,
-        notice: TextIO | None = sys.stderr,
+        notice: TextIO | Literal["stderr"] | None = "stderr",
         clock: Clock | None = None,
     ) -> Runtime:
         """Wire everything; ``speech`` loads the Vosk model too (seconds, in a thread).
