@@ -4,7 +4,9 @@ A Telegram user shares their own phone number once; `Identities.link_by_phone` m
 against the active employees' phone fields in the current snapshot and keeps the link in the
 state store. From then on `Identities.check` says, per update, whether the link still stands:
 access follows Bitrix24, so an employee deactivated (``ACTIVE=false``) or removed there has no
-access once the snapshot is refreshed — the link is dropped and the caller tells them once.
+access once the snapshot is refreshed — the link is dropped and the caller tells them once
+(`Identities.sweep` does this for everyone right after a refresh; `check` catches an update
+that arrives before the sweep).
 
 Links are read from the store once (`Identities.load`, at startup) and kept in memory, and
 every change goes through this class to the store first and then to memory: `check` runs for
@@ -113,6 +115,29 @@ class Identities:
             employee_id,
         )
         return Check(LinkState.REVOKED, snapshot.person(employee_id))
+
+    async def sweep(self, snapshot: CompanySnapshot) -> list[tuple[int, Employee | None]]:
+        """Drop every link to someone not active in ``snapshot``; returns who lost access.
+
+        Run after each refresh, so people are told when Bitrix24 ends their access, not only
+        the next time they write.
+        """
+        links = await self._all()
+        gone = [(t, e) for t, e in links.items() if e not in snapshot.employees]
+        ended: list[tuple[int, Employee | None]] = []
+        for telegram_id, employee_id in gone:
+            if links.get(telegram_id) != employee_id:
+                continue  # re-linked meanwhile
+            del links[telegram_id]
+            await self.state.unlink(telegram_id)
+            log.warning(
+                "access ended: Telegram user %s was linked to employee %s, who is no longer "
+                "active in Bitrix24",
+                telegram_id,
+                employee_id,
+            )
+            ended.append((telegram_id, snapshot.person(employee_id)))
+        return ended
 
     async def asker(self, telegram_id: int) -> Employee | None:
         """The active employee the user is signed in as, if any."""

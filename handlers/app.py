@@ -68,7 +68,7 @@ from bot.config import Settings
 from bot.digest import DigestScheduler, Sleep
 from bot.identity import Identities
 from bot.runtime import Runtime
-from handlers import callbacks, commands, errors, signin, text, voice
+from handlers import callbacks, commands, errors, signin, text, texts, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
 from handlers.keyboards import KeyboardStore, asks_the_brain
@@ -123,6 +123,8 @@ DRAIN_TIMEOUT_S = 30.0
 POLLING_CONCURRENCY = 64
 """Updates handled at once in polling mode (bounds memory when a backlog arrives after a
 downtime; Vosk has its own, smaller worker pool)."""
+ACCESS_CHECK_S = 5.0
+"""How often the access watcher looks for a refreshed company snapshot (a cheap check)."""
 WEBHOOK_PATH = "/telegram/webhook"
 """Used when ``TELEGRAM_WEBHOOK_URL`` has no path of its own."""
 WEBHOOK_MAX_BODY = 1024 * 1024
@@ -196,10 +198,12 @@ def create_dispatcher(
     keyboards: KeyboardStore | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
     digest_sleep: Sleep = asyncio.sleep,
+    access_check_s: float = ACCESS_CHECK_S,
 ) -> Dispatcher:
     """The dispatcher with every router, middleware and dependency wired (no globals).
 
-    ``digest_sleep`` is how the digest scheduler waits (tests pass one they control).
+    ``digest_sleep`` is how the digest scheduler waits (tests pass one they control);
+    ``access_check_s`` how often the access watcher looks for a refreshed snapshot.
     """
     keyboards = keyboards or KeyboardStore()
     sequencer = ChatSequencer(keeps_message_order=asks_the_brain)
@@ -250,6 +254,26 @@ def create_dispatcher(
         )
         dispatcher["digest"] = scheduler
         background.add(asyncio.create_task(scheduler.run_forever(), name="digest"))
+        background.add(asyncio.create_task(watch_access(bot), name="access"))
+
+    async def watch_access(bot: Bot) -> None:
+        """After each snapshot refresh: tell whoever Bitrix24 no longer lists as active."""
+        seen = None
+        while True:
+            view = runtime.cache.view()
+            if view is not None and view.snapshot is not seen:
+                seen = view.snapshot
+                try:
+                    for telegram_id, employee in await identities.sweep(view.snapshot):
+                        name = employee.full_name if employee else "сотрудника"
+                        text = texts.REVOKED.format(name=name, user_id=telegram_id)
+                        try:
+                            await bot.send_message(telegram_id, text)
+                        except TelegramAPIError as error:
+                            log.info("could not tell user %s: %s", telegram_id, error.message)
+                except Exception:  # the watcher must outlive any one failure
+                    log.exception("checking access after a refresh failed")
+            await asyncio.sleep(access_check_s)
 
     async def on_shutdown() -> None:
         for task in background:

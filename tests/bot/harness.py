@@ -267,7 +267,11 @@ async def running_bot(
                 recognizer or ScriptedRecognizer("дома третьей бригады"), max_voice_seconds
             )
         dispatcher = create_dispatcher(
-            runtime, settings, drain_timeout_s=15.0, digest_sleep=digest_sleep or sleep_forever
+            runtime,
+            settings,
+            drain_timeout_s=15.0,
+            digest_sleep=digest_sleep or sleep_forever,
+            access_check_s=0.05,
         )
         bot = create_bot(settings)
         try:

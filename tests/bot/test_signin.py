@@ -209,15 +209,20 @@ async def test_deactivated_in_bitrix_access_ends_after_the_refresh_told_once(
     async with httpx.AsyncClient(base_url=running.portal.webhook_url) as http:
         fired = (await http.post("user.update", json={"ID": person["ID"], "ACTIVE": False})).json()
     assert fired["result"] is True
-    # Until the next refresh the bot still knows them as active; after it, access ends.
+    # Until the next refresh the bot still knows them as active; after it, access ends, and
+    # they are told once, without having to write first.
+    told_before = len(running.fake.sent_messages(WORKER))
     await running.runtime.cache.refresh()
-    [told] = await running.say(WORKER, "дома бригады 2")
+    sent = await running.fake.wait_for_messages(WORKER, told_before + 1, 20.0)
+    told = sent[told_before]
     assert told.text == texts.REVOKED.format(
         name=f"{person['LAST_NAME']} {person['NAME']} {person.get('SECOND_NAME', '')}".strip(),
         user_id=WORKER,
     )
     [again] = await running.say(WORKER, "дома бригады 2")
     assert again.text == texts.SIGNIN.format(user_id=WORKER)  # a stranger now: no data
+    revoked = [m for m in running.fake.sent_messages(WORKER) if m.text == told.text]
+    assert len(revoked) == 1
     assert await running.runtime.state.links() == []
     answer = await _sign_in(running, WORKER, person["PERSONAL_MOBILE"])
     assert answer.text == texts.SIGNIN_NO_MATCH.format(user_id=WORKER)
