@@ -85,13 +85,16 @@ def house_lines(message: BotMessage) -> list[str]:
 
 
 async def test_start_greets_with_examples(running: BotUnderTest) -> None:
-    [reply] = await running.say(USER, "/start")
+    reply, offer = await running.say(USER, "/start", count=2)
     assert reply.text == f"{texts.START}\n\n{texts.START_EXAMPLES}"
     assert reply.parse_mode is None
+    # Allowed but not signed in: the sign-in button is offered (for «мои задачи», the digest).
+    assert offer.text == texts.SIGNIN_OPTIONAL
+    assert offer.reply_markup is not None and "keyboard" in offer.reply_markup
     # The menu was published for Russian clients and as the default.
     for language in ("ru", ""):
         names = [c["command"] for c in running.fake.commands(language_code=language)]
-        assert names == ["start", "help", "health"]
+        assert names == ["start", "help", "health", "digest", "forget"]
 
 
 async def test_help_lists_the_brains_examples(running: BotUnderTest) -> None:
