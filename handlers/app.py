@@ -68,6 +68,7 @@ from bot.config import Settings
 from bot.digest import DigestScheduler, Sleep
 from bot.identity import Identities
 from bot.runtime import Runtime
+from bot.state import sqlite_path
 from handlers import callbacks, commands, errors, signin, text, texts, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
@@ -493,8 +494,9 @@ async def serve(
 def run_bot(settings: Settings) -> int:
     """Run the bot (``audiobot run``); returns the process exit code.
 
-    2 for a missing or rejected token or an unwritable `CACHE_DIR` (with a clear message), 1 if
-    Telegram refuses to start the bot otherwise, 0 after a clean shutdown.
+    2 for a missing or rejected token, an unwritable `CACHE_DIR` or state store directory
+    (with a clear message), 1 if Telegram refuses to start the bot otherwise, 0 after a clean
+    shutdown.
     """
     token = settings.telegram_bot_token
     if token is None or not token.get_secret_value().strip():
@@ -508,6 +510,15 @@ def run_bot(settings: Settings) -> int:
             f"audiobot run: CACHE_DIR {settings.cache_dir} is not writable by uid {os.getuid()} "
             f"({problem}); make it writable (in a container: a named volume on /app/var, or "
             "`chown 10001:10001` the host directory; see docs/deploy.md) and start again.\n"
+        )
+        return 2
+    state_file = sqlite_path(settings.state_url)
+    problem = cache_dir_problem(state_file.parent) if state_file is not None else None
+    if problem is not None:
+        # Fatal too: without the store nobody can sign in, and the digest could repeat.
+        sys.stderr.write(
+            f"audiobot run: the directory of STATE_URL ({state_file}) is not writable by uid "
+            f"{os.getuid()} ({problem}); make it writable (see docs/deploy.md) and start again.\n"
         )
         return 2
     try:

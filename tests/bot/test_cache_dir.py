@@ -31,3 +31,20 @@ def test_an_unwritable_cache_dir_stops_run_with_exit_code_2(
     assert f"CACHE_DIR {blocker / 'cache'} is not writable" in err
     assert TOKEN not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unwritable_state_store_directory_stops_run_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        cache_dir=tmp_path / "cache",
+        state_url=f"sqlite:///{blocker / 'state.db'}",
+    )
+    assert run_bot(settings) == 2
+    err = capsys.readouterr().err
+    assert f"STATE_URL ({blocker / 'state.db'}) is not writable" in err
+    assert len(err.strip().splitlines()) == 1
