@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bitrix.clock import FixedClock
 from bitrix.demo import build_demo_store
 from bot.digest import SEND_RATE, DigestScheduler
-from tests.bot.harness import TODAY, BotUnderTest, running_bot
+from tests.bot.harness import TODAY, TOKEN, BotUnderTest, running_bot
 from tests.fakes.telegram import FakeTelegram
 
-TOKEN = "4242424242:AAF-test-token-for-the-fake-server-x1"
 WORKER = 777001
 FIRST_ID = 900_000
 

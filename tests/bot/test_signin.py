@@ -20,8 +20,9 @@ from bitrix.clock import FixedClock
 from bitrix.demo import DemoLayout, YearMonth
 from bitrix.portal import PortalStore
 from bot.digest import DigestScheduler
+from bot.state import SqliteState
 from handlers import texts
-from tests.bot.harness import TODAY, USER, BotUnderTest, running_bot
+from tests.bot.harness import TODAY, TOKEN, USER, BotUnderTest, running_bot
 from tests.domain.raw import RawPortal, Record
 from tests.fakes.telegram import BotMessage, FakeTelegram
 
@@ -246,7 +247,7 @@ async def test_an_admin_not_signed_in_asking_about_mine_is_told_how(running: Bot
 
 async def test_a_restart_keeps_the_link(store: PortalStore, tmp_path: Path) -> None:
     person = _people(store)[4]
-    async with FakeTelegram(token="4242424242:AAF-test-token-for-the-fake-server-x1") as fake:
+    async with FakeTelegram(token=TOKEN) as fake:
         async with running_bot(store, tmp_path, speech=False, fake=fake) as first:
             await _sign_in(first, WORKER, person["PERSONAL_MOBILE"])
         async with running_bot(store, tmp_path, speech=False, fake=fake) as second:
@@ -317,7 +318,7 @@ async def test_the_morning_digest_reaches_each_brigade_member_once(
     clock = FixedClock(datetime.combine(TODAY, time(7, 0), tzinfo=MSK))
     sleep = ManualSleep(clock)
     settings: dict[str, Any] = {"digest_days": "mon-sat", "digest_time": "07:30"}
-    async with FakeTelegram(token="4242424242:AAF-test-token-for-the-fake-server-x1") as fake:
+    async with FakeTelegram(token=TOKEN) as fake:
         async with running_bot(
             store, tmp_path, speech=False, fake=fake, clock=clock, digest_sleep=sleep, **settings
         ) as running:
@@ -389,3 +390,37 @@ async def test_digest_off_keeps_one_person_out(store: PortalStore, tmp_path: Pat
         await running.fake.wait_for(lambda: len(_scheduler(running).runs) == 1 or None)
         [run] = _scheduler(running).runs
         assert (run.sent, run.opted_out) == (0, 1)
+
+
+async def test_a_digest_missed_while_down_goes_out_late_the_same_day(
+    store: PortalStore, tmp_path: Path
+) -> None:
+    # Signed in yesterday; the bot was down at 07:30 and starts at 11:00.
+    state = SqliteState(tmp_path / "state.db")
+    people = _people(store)
+    await state.link(WORKER, str(people[10]["ID"]))
+    await state.close()
+    clock = FixedClock(datetime.combine(TODAY, time(11, 0), tzinfo=MSK))
+    sleep = ManualSleep(clock)
+    async with FakeTelegram(token=TOKEN) as fake:
+        fake.add_user(WORKER)  # they talked to the bot before: Telegram knows the chat
+        async with running_bot(
+            store,
+            tmp_path,
+            speech=False,
+            fake=fake,
+            clock=clock,
+            digest_sleep=sleep,
+            digest_days="mon-sat",
+        ) as running:
+            rest = await _rest(running)
+            assert rest.person_brigade(rest.users[str(people[10]["ID"])]) is not None
+            await running.fake.wait_for(lambda: len(_scheduler(running).runs) == 1 or None)
+            [run] = _scheduler(running).runs
+            assert (run.day, run.sent) == (TODAY, 1)
+            [digest] = running.fake.sent_messages(WORKER)
+            assert digest.text.startswith("☀️ Доброе утро")
+            # Then it waits for tomorrow's 07:30 (in steps), not for today's again.
+            async with asyncio.timeout(10):
+                await sleep.waiting.wait()
+            assert sleep.calls == [600.0]
