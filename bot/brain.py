@@ -137,7 +137,7 @@ class Assistant:
         previous = self._previous(conversation)
         # "Today" comes from the product's one clock, which the snapshot carries.
         today = view.snapshot.today
-        ref = find_self(text, asker)
+        ref = find_self(text, asker, stand_in=min(view.snapshot.brigades, default=1))
         if ref.needs_asker and asker is None:
             frame = engine.understand(ref.text, today=today, previous=previous)
             frame = Frame(frame.intent, text=text, normalized=frame.normalized, source="self")

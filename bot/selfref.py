@@ -113,8 +113,20 @@ def _match(tokens: list[str], at: int, phrases: tuple[Phrase, ...]) -> Phrase | 
     return None
 
 
-def find_self(text: str, asker: Employee | None, words: SelfWords | None = None) -> SelfReference:
-    """Find the words meaning the asker and rewrite them for the engine (module docstring)."""
+def find_self(
+    text: str,
+    asker: Employee | None,
+    words: SelfWords | None = None,
+    *,
+    stand_in: int = 1,
+) -> SelfReference:
+    """Find the words meaning the asker and rewrite them for the engine (module docstring).
+
+    Someone in no brigade (or not known) gets «бригады ``stand_in``» (an existing brigade)
+    written in all the same, only so that the engine sees the shape of the question («мои
+    дома» is a houses question); `apply_asker` then answers that they are in no brigade, and
+    the stand-in is never shown.
+    """
     words = words or self_words()
     tokens = _WORD.findall(text.lower().replace("ё", "е"))
     brigade = asker.brigade if asker is not None else None
@@ -146,9 +158,9 @@ def find_self(text: str, asker: Employee | None, words: SelfWords | None = None)
         said.append(" ".join(found))
         # «мои задачи в моей бригаде»: the brigade reading wins over the personal one.
         kind = "brigade" if "brigade" in (kind, found_kind) else found_kind
-        if brigade is not None and injected is None:
-            out.extend(("бригады", str(brigade)))
-            injected = brigade
+        if injected is None:
+            injected = brigade if brigade is not None else stand_in
+            out.extend(("бригады", str(injected)))
         at += len(found)
     if not kind:
         return SelfReference(text)
@@ -160,7 +172,13 @@ def apply_asker(frame: Frame, ref: SelfReference, asker: Employee) -> Frame | st
 
     Call only when ``ref.kind`` is set and the asker is known.
     """
-    if frame.clarify or frame.intent in NEUTRAL_INTENTS:
+    if frame.clarify:
+        return frame
+    if frame.intent in NEUTRAL_INTENTS:
+        # Nothing to narrow; drop the brigade written in for the engine, if it shows.
+        if ref.brigade is not None and frame.slots.get("brigade") == ref.brigade:
+            slots = {k: v for k, v in frame.slots.items() if k != "brigade"}
+            return replace(frame, slots=slots)
         return frame
     if ref.kind == "person" and frame.intent in PERSONAL_INTENTS:
         slots = dict(frame.slots)

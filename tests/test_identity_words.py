@@ -82,3 +82,8 @@ def test_digest_times() -> None:
     assert not is_due(datetime(2026, 11, 29, 9, 0, tzinfo=MSK), at, days)  # Sunday
     assert next_run(wednesday, at, frozenset()) is None
     assert date(2026, 11, 30).weekday() == 0
+
+
+def test_someone_in_no_brigade_gets_a_stand_in_for_the_engine_only() -> None:
+    ref = find_self("мои дома", _person(None), stand_in=1)
+    assert (ref.kind, ref.text, ref.brigade) == ("person", "бригады 1 дома", 1)
