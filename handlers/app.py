@@ -68,6 +68,7 @@ from bot.config import Settings
 from bot.digest import DigestScheduler, Sleep
 from bot.identity import Identities
 from bot.runtime import Runtime
+from bot.safe_text import printable
 from bot.state import sqlite_path
 from handlers import callbacks, commands, errors, signin, text, texts, voice
 from handlers.commands import set_menu
@@ -267,7 +268,7 @@ def create_dispatcher(
                 try:
                     for telegram_id, employee in await identities.sweep(view.snapshot):
                         name = employee.full_name if employee else "сотрудника"
-                        text = texts.REVOKED.format(name=name, user_id=telegram_id)
+                        text = printable(texts.REVOKED.format(name=name, user_id=telegram_id))
                         try:
                             await bot.send_message(telegram_id, text)
                         except TelegramAPIError as error:

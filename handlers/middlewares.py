@@ -62,6 +62,7 @@ from aiogram.types import CallbackQuery, Chat, TelegramObject, Update, User
 
 from bot.config import Settings
 from bot.identity import Identities, LinkState
+from bot.safe_text import printable
 from handlers import texts
 from handlers.context import conversation_key
 from handlers.filters import Addressed
@@ -160,7 +161,8 @@ class AccessMiddleware(BaseMiddleware):
             data["asker"] = check.employee
             if check.state is LinkState.REVOKED:
                 name = check.employee.full_name if check.employee else "сотрудника"
-                await _tell(bot, event, texts.REVOKED.format(name=name, user_id=user.id))
+                text = printable(texts.REVOKED.format(name=name, user_id=user.id))
+                await _tell(bot, event, text)
                 if not self._settings.is_allowed(user.id):
                     return None
             linked = check.state in (LinkState.ACTIVE, LinkState.UNVERIFIED)

@@ -20,6 +20,7 @@ from bitrix.models import Employee
 from bot.config import Settings
 from bot.digest import PREFERENCE
 from bot.identity import Identities, LinkOutcome
+from bot.safe_text import printable
 from handlers import texts
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ async def on_contact(
     if result.outcome is LinkOutcome.LINKED:
         employee = result.employee
         assert employee is not None
-        text = texts.SIGNIN_LINKED.format(name=employee.full_name, details=_details(employee))
+        # The name and position come from the CRM: no control or bidi characters reach Telegram.
+        text = printable(
+            texts.SIGNIN_LINKED.format(name=employee.full_name, details=_details(employee))
+        )
         await message.answer(text, reply_markup=ReplyKeyboardRemove())
     elif result.outcome is LinkOutcome.SEVERAL:
         await message.answer(
