@@ -219,11 +219,17 @@ class BotUnderTest:
         event = await self.fake.send_text(user_id, text)
         return await self.answers(event, count)
 
-    async def answers(self, event: UserEvent, count: int = 1) -> list[BotMessage]:
-        """The bot's messages after ``event`` in its chat, once there are ``count`` of them."""
+    async def answers(
+        self, event: UserEvent, count: int = 1, *, timeout: float | None = None
+    ) -> list[BotMessage]:
+        """The bot's messages after ``event`` in its chat, once there are ``count`` of them.
+
+        ``timeout`` bounds the wait (default `self.timeout`); real recognition on two shared
+        cores under load needs a longer bound than a text answer.
+        """
         assert event.message_id is not None
         found = await self.fake.wait_for_messages(
-            event.chat_id, count, self.timeout, since=event.message_id
+            event.chat_id, count, timeout or self.timeout, since=event.message_id
         )
         return found[:count]
 
