@@ -3,13 +3,13 @@
 `METHODS` maps lower-case method names to `MethodSpec`s. Scopes: ``crm.*`` → ``crm``;
 ``user.get``/``user.current`` → any of ``user``, ``user_basic``, ``user_brief`` (the docs list
 all three for both); ``department.get`` → ``department``; ``tasks.*`` → ``task``;
-``calendar.*`` → ``calendar``; ``scope``, ``app.info``, ``server.time``, ``profile`` and
-``batch`` need only the basic scope every webhook has.
+``calendar.*`` → ``calendar``; ``disk.*`` → ``disk``; ``scope``, ``app.info``, ``server.time``,
+``profile`` and ``batch`` need only the basic scope every webhook has.
 """
 
 from __future__ import annotations
 
-from bitrix.portal import crm, people, tasks
+from bitrix.portal import crm, disk, people, tasks, timeline
 from bitrix.portal.batch import batch
 from bitrix.portal.calls import CallContext, MethodOutput, MethodSpec, Params
 from bitrix.portal.options import ALL_SCOPES
@@ -34,6 +34,7 @@ def server_time(ctx: CallContext, params: Params) -> MethodOutput:
 
 
 _CRM = frozenset({"crm"})
+_DISK = frozenset({"disk"})
 
 
 def _specs() -> dict[str, MethodSpec]:
@@ -46,6 +47,9 @@ def _specs() -> dict[str, MethodSpec]:
         MethodSpec("crm.status.list", crm.status_list, _CRM),
         MethodSpec("crm.company.list", crm.company_list, _CRM),
         MethodSpec("crm.company.get", crm.company_get, _CRM),
+        MethodSpec("crm.timeline.comment.add", timeline.comment_add, _CRM),
+        MethodSpec("crm.timeline.comment.get", timeline.comment_get, _CRM),
+        MethodSpec("crm.timeline.comment.list", timeline.comment_list, _CRM),
         MethodSpec("user.get", people.user_get, people.USER_SCOPES),
         MethodSpec("user.current", people.user_current, people.USER_SCOPES),
         # Writes need the full `user` scope (DOCS user.update: "Scope: user").
@@ -55,6 +59,11 @@ def _specs() -> dict[str, MethodSpec]:
         MethodSpec("tasks.task.list", tasks.task_list, frozenset({"task"})),
         MethodSpec("tasks.task.add", tasks.task_add, frozenset({"task"})),
         MethodSpec("calendar.event.get", tasks.event_get, frozenset({"calendar"})),
+        MethodSpec("calendar.event.add", tasks.event_add, frozenset({"calendar"})),
+        MethodSpec("disk.folder.uploadfile", disk.folder_uploadfile, _DISK),
+        MethodSpec("disk.storage.uploadfile", disk.storage_uploadfile, _DISK),
+        MethodSpec("disk.folder.getchildren", disk.folder_getchildren, _DISK),
+        MethodSpec("disk.file.get", disk.file_get, _DISK),
         MethodSpec("scope", scope),
         MethodSpec("app.info", app_info),
         MethodSpec("server.time", server_time),

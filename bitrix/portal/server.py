@@ -26,10 +26,11 @@ Request pipeline, in the real portal's order (reference `bitrix24.md` §1, §2, 
 
 Switches live in `PortalOptions` (`portal.options`) and may change at run time. Faults:
 `EmulatedPortal.inject_fault` (HTML 502, dropped connection, hang until `release_hung`, JSON
-500), each for the next ``count`` requests (optionally of one method) after skipping ``after``
-matching ones — ``after=n-1`` is "a 500 on the n-th request". Observability: every HTTP
-request is a `RecordedRequest` in `EmulatedPortal.requests`; `count` and `calls` count them,
-`reset` clears them.
+500, 503 QUERY_LIMIT_EXCEEDED, and ``DROP_AFTER``: the call runs — a write is stored — and then
+the connection drops without the answer), each for the next ``count`` requests (optionally of
+one method) after skipping ``after`` matching ones — ``after=n-1`` is "a 500 on the n-th
+request". Observability: every HTTP request is a `RecordedRequest` in `EmulatedPortal.requests`;
+`count` and `calls` count them, `reset` clears them.
 
 The aiohttp access log is disabled: request paths carry the webhook's secret code.
 """
@@ -91,6 +92,13 @@ class Fault(StrEnum):
     HANG = "hang"
     #: HTTP 500 ``{"error": "INTERNAL_SERVER_ERROR", ...}``.
     ERROR_500 = "error500"
+    #: HTTP 503 ``QUERY_LIMIT_EXCEEDED`` "Too many requests" without running the method, as
+    #: the portal's leaky bucket answers (reference §6.1) — without having to fill the bucket.
+    QUERY_LIMIT = "query_limit"
+    #: Run the call (a write is applied and stored), then close the connection without
+    #: sending the answer: the "written, but the answer was lost" case a client must recover
+    #: from by looking the object up, never by writing again.
+    DROP_AFTER = "drop_after"
 
 
 @dataclass
@@ -466,6 +474,10 @@ class EmulatedPortal:
             record.error = "INTERNAL_SERVER_ERROR"
             body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
             return _rest_response(500, body)
+        if fault is Fault.QUERY_LIMIT:
+            record.error = "QUERY_LIMIT_EXCEEDED"
+            body = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
+            return _rest_response(503, body)
         if fault is Fault.HANG and not await self._hold():
             return None
         if options.moved_to:
@@ -491,6 +503,9 @@ class EmulatedPortal:
             record.error = "INTERNAL_SERVER_ERROR"
             body = {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
             return _rest_response(500, body)
+        if fault is Fault.DROP_AFTER:
+            logger.debug("%s -> applied, answer dropped", record.method)
+            return None
         logger.debug("%s -> 200 in %.1f ms", record.method, seconds * 1000)
         return response
 

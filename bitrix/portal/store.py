@@ -29,6 +29,12 @@ page. Anything that fills a store (the small fixture dataset, the demo-company g
 - ``events``: `calendar.event.get` items (``ID``, ``NAME``, ``CAL_TYPE``, ``OWNER_ID``,
   ``DATE_FROM``/``DATE_TO`` in the Russian portal format ``DD.MM.YYYY HH:MI:SS``,
   ``DATE_FROM_TS_UTC``/``DATE_TO_TS_UTC`` string Unix seconds, ``DT_SKIP_TIME`` "Y"/"N", ...).
+- ``timeline_comments``: ``{int id: record}`` as `crm.timeline.comment.get` returns them (``ID``,
+  ``CREATED``, ``ENTITY_ID``, ``ENTITY_TYPE``, ``AUTHOR_ID``, ``COMMENT``, ``FILES``).
+- ``disk_storages``, ``disk_folders``, ``disk_files``: Drive objects as `disk.storage.get`,
+  `disk.folder.get` and `disk.file.get` return them (upper-case keys, string values);
+  ``disk_content`` holds each file's bytes. A fresh store has the webhook owner's drive
+  (storage 1, root folder 1), so uploads work without any setup.
 """
 
 from __future__ import annotations
@@ -38,6 +44,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Record = dict[str, Any]
+
+# The webhook owner's personal drive: every portal user has one ("Мой диск"), so a fresh
+# store can take uploads (disk.storage.uploadfile id=1, disk.folder.uploadfile id=1).
+_MY_DRIVE: Record = {
+    "ID": "1",
+    "NAME": "Мой диск",
+    "CODE": None,
+    "MODULE_ID": "disk",
+    "ENTITY_TYPE": "user",
+    "ENTITY_ID": "1",
+    "ROOT_OBJECT_ID": "1",
+}
+_MY_DRIVE_ROOT: Record = {
+    "ID": "1",
+    "NAME": "Мой диск",
+    "CODE": None,
+    "STORAGE_ID": "1",
+    "TYPE": "folder",
+    "REAL_OBJECT_ID": "1",
+    "PARENT_ID": None,
+    "DELETED_TYPE": "0",
+    "CREATE_TIME": "2020-01-01T00:00:00+03:00",
+    "UPDATE_TIME": "2020-01-01T00:00:00+03:00",
+    "CREATED_BY": "1",
+    "UPDATED_BY": "1",
+}
 
 
 @dataclass
@@ -53,6 +85,11 @@ class PortalStore:
     departments: dict[int, Record] = field(default_factory=dict)
     tasks: dict[int, Record] = field(default_factory=dict)
     events: list[Record] = field(default_factory=list)
+    timeline_comments: dict[int, Record] = field(default_factory=dict)
+    disk_storages: dict[int, Record] = field(default_factory=lambda: {1: dict(_MY_DRIVE)})
+    disk_folders: dict[int, Record] = field(default_factory=lambda: {1: dict(_MY_DRIVE_ROOT)})
+    disk_files: dict[int, Record] = field(default_factory=dict)
+    disk_content: dict[int, bytes] = field(default_factory=dict)
     #: The employee who created the webhook (`user.current`, `profile`).
     webhook_user_id: int = 1
     #: The portal's time zone: offsets in ISO dates and the envelope's ``date_start``.

@@ -1,4 +1,4 @@
-"""Tasks and the calendar: `tasks.task.list`, `tasks.task.add`, `calendar.event.get`.
+"""Tasks and the calendar: `tasks.task.list`, `tasks.task.add`, `calendar.event.get`/`.add`.
 
 Tasks take UPPER_CASE field names in ``filter``/``order``/``select`` and answer camelCase items
 inside a wrapper (``result.tasks``, ``result.task``), mostly with string values (reference
@@ -17,6 +17,7 @@ import calendar
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bitrix.portal.calls import CallContext, MethodOutput, Params
 from bitrix.portal.errors import MethodError
@@ -32,6 +33,7 @@ from bitrix.portal.query import (
     parse_datetime,
     php_intval,
     php_string,
+    php_truthy,
     split_operator,
     sql_like,
 )
@@ -41,6 +43,7 @@ _TASK_NAMES = {
     "REAL_STATUS": "status",
     "STATUS": "subStatus",
     "UF_CRM_TASK": "ufCrmTask",
+    "UF_TASK_WEBDAV_FILES": "ufTaskWebdavFiles",
     "ACCOMPLICE": "accomplices",
     "ACCOMPLICES": "accomplices",
     "AUDITOR": "auditors",
@@ -177,8 +180,57 @@ def _core_error(message: str) -> MethodError:
     return MethodError("ERROR_CORE", f"{message}<br>", 400)
 
 
+#: CRM binding prefixes of ``UF_CRM_TASK`` (bitrix24-writes.md: tasks-task-add.md lists ``D_``,
+#: ``L_``, ``C_``, ``CO_``, ``SI_`` and ``Txx_``) and the store holding each, where we hold one.
+_CRM_PREFIXES = {"D": "deals", "CO": "companies", "L": None, "C": None, "SI": None}
+
+
+def _crm_links(ctx: CallContext, raw: Any) -> list[str]:
+    """``UF_CRM_TASK`` as stored: each ``D_<id>`` must name an existing deal.
+
+    The real portal's behaviour on a dangling binding is not in our sources; the emulator
+    refuses it (400 ERROR_CORE) so a test — and the bot — never take a task "bound to a house"
+    that does not exist for a successful write.
+    """
+    values = as_php_array(raw)
+    links = [php_string(v).strip() for v in (values or {"0": raw}).values() if php_truthy(v)]
+    for link in links:
+        prefix, _, number = link.partition("_")
+        known = prefix in _CRM_PREFIXES or (prefix.startswith("T") and prefix[1:].isalnum())
+        if not known or not number.isdigit():
+            raise _core_error(f'Invalid CRM binding "{link}" in the "UF_CRM_TASK" field')
+        attribute = _CRM_PREFIXES.get(prefix)
+        if attribute is not None and int(number) not in getattr(ctx.store, attribute):
+            raise _core_error(f'CRM item "{link}" specified in the "UF_CRM_TASK" field not found')
+    return links
+
+
+def _webdav_files(ctx: CallContext, raw: Any) -> list[str]:
+    """``UF_TASK_WEBDAV_FILES``: Drive files as ``n<disk id>`` (bitrix24-writes.md:
+    tasks-task-add.md); every id must be an uploaded file (emulator strictness, as above)."""
+    values = as_php_array(raw)
+    files = [php_string(v).strip() for v in (values or {"0": raw}).values() if php_truthy(v)]
+    for item in files:
+        if not (item.startswith("n") and item[1:].isdigit()):
+            raise _core_error(f'Invalid file "{item}" in the "UF_TASK_WEBDAV_FILES" field')
+        if int(item[1:]) not in ctx.store.disk_files:
+            raise _core_error(
+                f'File "{item}" specified in the "UF_TASK_WEBDAV_FILES" field not found'
+            )
+    return files
+
+
 def task_add(ctx: CallContext, params: Params) -> MethodOutput:
-    """`tasks.task.add`: validates TITLE and RESPONSIBLE_ID, stores the task, ``result.task``."""
+    """`tasks.task.add`: validates, stores the task, answers ``result.task`` (camelCase).
+
+    Rules (bitrix24-writes.md, ``api-reference/tasks/tasks-task-add.md``): TITLE required
+    ("Task title not specified"), RESPONSIBLE_ID required ("Assignee not specified");
+    DEADLINE ISO 8601; UF_CRM_TASK ``["D_<id>"]``; UF_TASK_WEBDAV_FILES ``["n<id>"]``;
+    CREATED_BY defaults to the webhook's user (calls run as the employee who created the
+    webhook, reference §1.1). The assignee must be an existing *active* user — a fired employee
+    cannot be assigned in the UI; the exact REST text for that case is not sourced, so it reuses
+    the "not found" one.
+    """
     fields = as_php_array(param(params, "fields"))
     if not fields:
         raise MethodError("100", "Could not find value for parameter {fields} (internal error)")
@@ -189,8 +241,12 @@ def task_add(ctx: CallContext, params: Params) -> MethodOutput:
     responsible_id = php_intval(upper.get("RESPONSIBLE_ID"))
     if responsible_id <= 0:
         raise _core_error("Assignee not specified")
-    if responsible_id not in ctx.store.users:
+    responsible = ctx.store.users.get(responsible_id)
+    if responsible is None or responsible.get("ACTIVE") is False:
         raise _core_error('User specified in the "Assignee" field not found')
+    creator_id = php_intval(upper.get("CREATED_BY")) or ctx.options.user_id
+    if creator_id not in ctx.store.users:
+        raise _core_error('User specified in the "Created by" field not found')
     status = php_string(upper.get("STATUS", "2"))
     if status not in ("1", "2", "3", "4", "5", "6", "7"):
         raise _core_error("Invalid status")
@@ -200,10 +256,8 @@ def task_add(ctx: CallContext, params: Params) -> MethodOutput:
         if moment is None:
             raise _core_error('Incorrect value in the "Deadline" field')
         deadline = iso(moment.astimezone(ctx.tz))
-    links = upper.get("UF_CRM_TASK") or []
-    links_list = list(links.values()) if isinstance(links, dict) else links
-    if not isinstance(links_list, list):
-        links_list = [links_list]
+    links = _crm_links(ctx, upper.get("UF_CRM_TASK"))
+    files = _webdav_files(ctx, upper.get("UF_TASK_WEBDAV_FILES"))
     now = iso(ctx.moment)
     task_id = max(ctx.store.tasks, default=0) + 1
     record: Record = {
@@ -217,10 +271,12 @@ def task_add(ctx: CallContext, params: Params) -> MethodOutput:
         "closedDate": None,
         "changedDate": now,
         "responsibleId": str(responsible_id),
-        "createdBy": str(php_intval(upper.get("CREATED_BY")) or ctx.options.user_id),
+        "createdBy": str(creator_id),
         "groupId": str(php_intval(upper.get("GROUP_ID"))),
-        "ufCrmTask": [php_string(link) for link in links_list],
+        "ufCrmTask": links,
     }
+    if files:
+        record["ufTaskWebdavFiles"] = files
     for key, out in (("AUDITORS", "auditors"), ("ACCOMPLICES", "accomplices")):
         members = as_php_array(upper.get(key))
         if members:
@@ -298,3 +354,156 @@ def event_get(ctx: CallContext, params: Params) -> MethodOutput:
             result.append(dict(event))
     result.sort(key=lambda e: (php_intval(e.get("DATE_FROM_TS_UTC")), php_intval(e.get("ID"))))
     return MethodOutput(result)
+
+
+_CALENDAR_TYPES = ("user", "group", "company_calendar")
+
+
+def _missing_for(method: str, name: str) -> MethodError:
+    return MethodError("", f'The required parameter "{name}" for the method "{method}" is not set')
+
+
+def _calendar_record(
+    event_id: int,
+    *,
+    cal_type: str,
+    owner_id: int,
+    section: int,
+    name: str,
+    begins: datetime,
+    ends: datetime,
+    all_day: bool,
+    author: int,
+    description: str,
+    location: str,
+    attendees: list[int],
+) -> Record:
+    """An event as `calendar.event.get` returns it (the store's ``events`` shape)."""
+    offset = begins.utcoffset()
+    offset_seconds = int(offset.total_seconds()) if offset else 0
+    # DATE_FROM/DATE_TO in the Russian portal's site format (reference §7.12, §7.14).
+    fmt = "%d.%m.%Y" if all_day else "%d.%m.%Y %H:%M:%S"
+    host = author if cal_type == "user" and not owner_id else owner_id or author
+    return {
+        "ID": str(event_id),
+        "PARENT_ID": str(event_id),
+        "DELETED": "N",
+        "CAL_TYPE": cal_type,
+        "OWNER_ID": str(owner_id),
+        "NAME": name,
+        "DATE_FROM": begins.strftime(fmt),
+        "DATE_TO": ends.strftime(fmt),
+        "TZ_FROM": str(begins.tzinfo),
+        "TZ_TO": str(ends.tzinfo),
+        "TZ_OFFSET_FROM": str(offset_seconds),
+        "TZ_OFFSET_TO": str(offset_seconds),
+        "DATE_FROM_TS_UTC": str(int(begins.timestamp())),
+        "DATE_TO_TS_UTC": str(int(ends.timestamp())),
+        "DT_SKIP_TIME": "Y" if all_day else "N",
+        "DT_LENGTH": int((ends - begins).total_seconds()) + (86400 if all_day else 0),
+        "CREATED_BY": str(author),
+        "DESCRIPTION": description,
+        "LOCATION": location,
+        "COLOR": "#9dcf00",
+        "IS_MEETING": bool(attendees),
+        "MEETING_STATUS": "H" if attendees else "",
+        "MEETING_HOST": str(host),
+        "ATTENDEE_LIST": [
+            {"id": user_id, "entryId": event_id, "status": "H" if user_id == host else "Q"}
+            for user_id in dict.fromkeys([host, *attendees] if attendees else [])
+        ],
+        "SECTION_ID": str(section),
+        "RRULE": "",
+        "EXDATE": "",
+        "REMIND": [],
+        "UF_CRM_CAL_EVENT": False,
+    }
+
+
+def _event_moment(ctx: CallContext, params: Params, key: str) -> tuple[datetime | None, bool]:
+    """``from``/``to`` (or ``from_ts``/``to_ts``, Unix seconds) and whether it is date-only."""
+    raw = param(params, key)
+    zone_raw = php_string(param(params, f"timezone_{key}")).strip()
+    try:
+        zone = ZoneInfo(zone_raw) if zone_raw else ctx.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ctx.tz
+    if raw is None or php_string(raw).strip() == "":
+        stamp = param(params, f"{key}_ts")
+        if stamp is None or php_intval(stamp) <= 0:
+            return None, False
+        return datetime.fromtimestamp(php_intval(stamp), zone), False
+    return parse_datetime(raw, zone), _is_date_only(raw)
+
+
+def event_add(ctx: CallContext, params: Params) -> MethodOutput:
+    """`calendar.event.add`: one event; the answer is its id.
+
+    Required (bitrix24-writes.md: ``api-reference/calendar/calendar-event/
+    calendar-event-add.md``): ``type`` (``user``/``group``/``company_calendar``), ``ownerId``,
+    ``from`` (or ``from_ts``), ``to`` (or ``to_ts``), ``section``, ``name``. Optional
+    ``skip_time`` "Y" (dates without time), ``timezone_from``/``timezone_to``, ``description``,
+    ``location``, ``attendees`` (user ids; ``is_meeting``). A missing one answers as
+    `calendar.event.get` does (HTTP 400, ``"error": ""``, 'The required parameter "type" for
+    the method "calendar.event.get" is not set', reference §7.12), with this method's name; as
+    there, a user calendar's ``ownerId`` defaults to the webhook's user. Emulator strictness
+    (texts not sourced): an unknown ``type``, unparseable dates, ``to`` before ``from``, an
+    unknown or fired attendee are refused too, so nothing half-valid is stored.
+    """
+    method = "calendar.event.add"
+    cal_type = php_string(param(params, "type")).strip()
+    if not cal_type:
+        raise _missing_for(method, "type")
+    if cal_type not in _CALENDAR_TYPES:
+        raise MethodError("", f'Invalid value of the parameter "type" for the method "{method}"')
+    owner_raw = param(params, "ownerId")
+    if owner_raw is not None and php_string(owner_raw).strip() != "":
+        owner_id = php_intval(owner_raw)
+    elif cal_type == "user":
+        owner_id = ctx.options.user_id
+    elif cal_type == "company_calendar" and owner_raw is not None:
+        owner_id = 0  # The company calendar's owner is shown as 0 or "" (reference §7.12).
+    else:
+        raise _missing_for(method, "ownerId")
+    begins, from_date_only = _event_moment(ctx, params, "from")
+    if param(params, "from") is None and param(params, "from_ts") is None:
+        raise _missing_for(method, "from")
+    ends, to_date_only = _event_moment(ctx, params, "to")
+    if param(params, "to") is None and param(params, "to_ts") is None:
+        raise _missing_for(method, "to")
+    if param(params, "section") is None or php_intval(param(params, "section")) <= 0:
+        raise _missing_for(method, "section")
+    name = php_string(param(params, "name")).strip()
+    if not name:
+        raise _missing_for(method, "name")
+    if begins is None or ends is None:
+        raise MethodError("", f'Invalid date in the parameters "from"/"to" of "{method}"')
+    if ends < begins:
+        raise MethodError("", f'The end of the event is earlier than its start in "{method}"')
+    all_day = php_string(param(params, "skip_time")).upper() == "Y" or (
+        from_date_only and to_date_only
+    )
+    attendees_raw = as_php_array(param(params, "attendees")) or {}
+    attendees = [php_intval(a) for a in attendees_raw.values()]
+    for user_id in attendees:
+        user = ctx.store.users.get(user_id)
+        if user is None or user.get("ACTIVE") is False:
+            raise MethodError("", f'User {user_id} of the parameter "attendees" not found')
+    event_id = max((php_intval(e.get("ID")) for e in ctx.store.events), default=0) + 1
+    ctx.store.events.append(
+        _calendar_record(
+            event_id,
+            cal_type=cal_type,
+            owner_id=owner_id,
+            section=php_intval(param(params, "section")),
+            name=name,
+            begins=begins,
+            ends=ends,
+            all_day=all_day,
+            author=ctx.options.user_id,
+            description=php_string(param(params, "description")),
+            location=php_string(param(params, "location")),
+            attendees=attendees,
+        )
+    )
+    return MethodOutput(event_id)
