@@ -10,6 +10,8 @@ webhook")::
     │                                    pipeline, a configured field that does not exist)
     │   └── BitrixImplausibleData        a refresh shrank the company implausibly; held back
     │                                    (`bitrix.cache`) until an admin accepts it
+    ├── BitrixWriteUnconfirmed           a write's answer was lost and the lookup by its
+    │                                    idempotency marker found nothing, or failed itself
     ├── BitrixTransportError             no HTTP answer at all
     │   ├── BitrixConnectError           cannot connect (DNS, refused, TLS, connect timeout)
     │   ├── BitrixTimeoutError           connected, but no answer within the timeout
@@ -91,6 +93,7 @@ __all__ = [
     "BitrixTimeoutError",
     "BitrixTransportError",
     "BitrixUserDeactivated",
+    "BitrixWriteUnconfirmed",
     "api_error",
     "redact",
     "scope_for_method",
@@ -125,6 +128,7 @@ _SCOPE_AREAS: dict[str, str] = {
     "user_brief": "списку сотрудников",
     "department": "структуре компании (бригады)",
     "calendar": "календарю",
+    "disk": "Диску (файлам)",
 }
 _SCOPE_TITLES: dict[str, str] = {
     "crm": "CRM",
@@ -132,6 +136,7 @@ _SCOPE_TITLES: dict[str, str] = {
     "user": "Пользователи",
     "department": "Структура компании",
     "calendar": "Календарь",
+    "disk": "Диск",
 }
 _SCOPE_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("crm.", "crm"),
@@ -140,6 +145,7 @@ _SCOPE_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("user.", "user"),
     ("department.", "department"),
     ("calendar.", "calendar"),
+    ("disk.", "disk"),
 )
 
 
@@ -243,6 +249,16 @@ class BitrixError(Exception):
             (type(self), self.description, self._state()),
         )
 
+    def with_user_message(self, user_message: str) -> BitrixError:
+        """A copy of this error (same class and details) saying ``user_message`` to users.
+
+        For callers that know more than the transport does, e.g. that a refused write left
+        nothing behind (`bitrix.writes`).
+        """
+        return _rebuild(
+            type(self), self.description, {**self._state(), "user_message": user_message}
+        )
+
     def _state(self) -> dict[str, Any]:
         return {
             "method": self.method,
@@ -267,6 +283,42 @@ class BitrixConfigError(BitrixError, ValueError):
         "BITRIX_WEBHOOK_URL должен иметь вид https://ПОРТАЛ.bitrix24.ru/rest/ID/КОД/ — "
         f"скопируйте его из настроек вебхука ({WEBHOOK_SETTINGS_PATH})."
     )
+
+
+class BitrixWriteUnconfirmed(BitrixError):
+    """A write may or may not have reached Bitrix24, and looking it up did not settle it.
+
+    Raised by `bitrix.writes` after a timeout, dropped connection or 5xx on a write, when the
+    lookup by the write's idempotency ``key`` found no object (the write may still land: look
+    again before writing again) or could not run. ``kind`` is what was written (``task``,
+    ``comment``, ``event``, ``file``).
+    """
+
+    kind = "write unconfirmed"
+    default_user_message = "Ответ Bitrix24 не дошёл; записано ли что-то, пока неизвестно."
+    default_admin_hint = (
+        "Запись в Bitrix24 осталась без ответа (таймаут, обрыв связи или ошибка 5xx), и поиск "
+        "по её метке [audiobot:…] ничего не дал; повтор с тем же ключом сначала ищет снова, "
+        "дубля не будет."
+    )
+
+    key: str | None
+    write_kind: str | None
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        key: str | None = None,
+        write_kind: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.key = key
+        self.write_kind = write_kind
+        super().__init__(description, **kwargs)
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "key": self.key, "write_kind": self.write_kind}
 
 
 # --- transport ----------------------------------------------------------------------------
