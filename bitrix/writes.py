@@ -233,7 +233,9 @@ def _reason(error: BitrixError) -> str:
     if isinstance(error, BitrixNotFound):
         return f"Bitrix24 не нашёл нужную запись ({error.description or 'Not found'})"
     if isinstance(error, BitrixRequestError):
-        return f"Bitrix24 отклонил данные ({error.description or error.code or 'без описания'})"
+        # tasks' ERROR_CORE texts end in "<br>" (an HTML line break from the task module).
+        detail = re.sub(r"<[^>]*>", " ", error.description).strip()
+        return f"Bitrix24 отклонил данные ({detail or error.code or 'без описания'})"
     if isinstance(error, BitrixAuthError):
         return "вебхук Bitrix24 не принят"
     if isinstance(error, BitrixAccessDenied):

@@ -181,7 +181,6 @@ def folder_getchildren(ctx: CallContext, params: Params) -> MethodOutput:
     children = [
         dict(f)
         for f in ctx.store.disk_files.values()
-        if php_intval(f.get("PARENT_ID")) == folder_id
-        and record_matches(f, conditions, ctx.tz)
+        if php_intval(f.get("PARENT_ID")) == folder_id and record_matches(f, conditions, ctx.tz)
     ]
     return MethodOutput(children)
