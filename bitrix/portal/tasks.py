@@ -44,6 +44,7 @@ _TASK_NAMES = {
     "STATUS": "subStatus",
     "UF_CRM_TASK": "ufCrmTask",
     "UF_TASK_WEBDAV_FILES": "ufTaskWebdavFiles",
+    "UF_MAIL_MESSAGE": "ufMailMessage",
     "ACCOMPLICE": "accomplices",
     "ACCOMPLICES": "accomplices",
     "AUDITOR": "auditors",
@@ -65,6 +66,9 @@ _ORDER_KEYS = frozenset(
     }
 )  # fmt: skip
 _DONE_OR_DEFERRED = ("4", "5", "6")
+#: The task user fields fields.md treats as one group (see `task_list`).
+_TASK_UFS = frozenset({"UF_CRM_TASK", "UF_TASK_WEBDAV_FILES", "UF_MAIL_MESSAGE"})
+_TASK_UF_KEYS = ("ufCrmTask", "ufTaskWebdavFiles", "ufMailMessage")
 
 
 def camel_name(name: str) -> str:
@@ -162,10 +166,21 @@ def task_list(ctx: CallContext, params: Params) -> MethodOutput:
             wanted.add(key)
             if name == "STATUS":
                 wanted.add("status")
+    # UF_CRM_TASK, UF_TASK_WEBDAV_FILES and UF_MAIL_MESSAGE are "not returned by default — put
+    # one in SELECT and all three return" (bitrix24-writes.md: api-reference/tasks/fields.md).
+    with_ufs = any(name.upper() in _TASK_UFS for name in select)
     tasks = []
     for view in page.items:
         stored = ctx.store.tasks[php_intval(view["id"])]
-        item = {k: v for k, v in stored.items() if wanted is None or k in wanted}
+        item = {
+            k: v
+            for k, v in stored.items()
+            if (k in _TASK_UF_KEYS and with_ufs)
+            or (k not in _TASK_UF_KEYS and (wanted is None or k in wanted))
+        }
+        if with_ufs:
+            # An empty user field reads as `false`, as the demo's unbound tasks store it.
+            item.update({k: False for k in _TASK_UF_KEYS if k not in item})
         if wanted is None or "subStatus" in wanted:
             item["subStatus"] = view["subStatus"]
         if "responsibleId" in item:

@@ -80,7 +80,22 @@ async def test_task_add_binds_a_deal_and_a_drive_file_and_lists_back(
             "description": "Течёт труба\n\n[audiobot:k1]",
             "ufCrmTask": ["D_2"],
             "ufTaskWebdavFiles": [f"n{upload['ID']}"],
+            "ufMailMessage": False,
         }
+    ]
+
+
+async def test_task_user_fields_come_only_when_one_is_selected(rest: Rest) -> None:
+    # "not returned by default — put one in SELECT and all three return" (tasks/fields.md)
+    plain = await result_of(rest, "tasks.task.list", {"filter": {"ID": 1}})
+    assert not {"ufCrmTask", "ufTaskWebdavFiles", "ufMailMessage"} & set(plain["tasks"][0])
+    starred = await result_of(rest, "tasks.task.list", {"filter": {"ID": 1}, "select": ["*"]})
+    assert "ufCrmTask" not in starred["tasks"][0] and "title" in starred["tasks"][0]
+    one = await result_of(
+        rest, "tasks.task.list", {"filter": {"ID": 1}, "select": ["ID", "UF_TASK_WEBDAV_FILES"]}
+    )
+    assert one["tasks"] == [
+        {"id": "1", "ufCrmTask": ["D_1"], "ufTaskWebdavFiles": False, "ufMailMessage": False}
     ]
 
 
