@@ -4,8 +4,9 @@ Knows Bitrix24 and nothing of Telegram. The client's public surface is re-export
 
     from bitrix import BitrixClient, ListRequest, BitrixError
 
-See `bitrix.client` (calls, batches, complete lists), `bitrix.errors` (the exception tree) and
-`bitrix.throttle` (the leaky bucket).
+See `bitrix.client` (calls, batches, complete lists), `bitrix.errors` (the exception tree),
+`bitrix.throttle` (the leaky bucket) and `bitrix.writes` (exactly-once writes with an
+idempotency marker).
 """
 
 from bitrix.client import (
@@ -51,6 +52,14 @@ from bitrix.errors import (
     scope_for_method,
 )
 from bitrix.throttle import LeakyBucket
+from bitrix.writes import (
+    BitrixWriter,
+    CommentDraft,
+    EventDraft,
+    FileDraft,
+    TaskDraft,
+    Written,
+)
 
 __all__ = [
     "BATCH_LIMIT",
@@ -87,9 +96,16 @@ __all__ = [
     "BitrixTimeoutError",
     "BitrixTransportError",
     "BitrixUserDeactivated",
+    "BitrixWriteUnconfirmed",
+    "BitrixWriter",
     "ClientStats",
+    "CommentDraft",
+    "EventDraft",
+    "FileDraft",
     "LeakyBucket",
     "ListRequest",
+    "TaskDraft",
+    "Written",
     "is_read_method",
     "scope_for_method",
 ]

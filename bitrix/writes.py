@@ -331,7 +331,13 @@ class BitrixWriter:
         _checked(key)
         kind = _kind(draft)
         if check_first:
-            earlier = await self.find_written(draft, key)
+            earlier, lookup_error = await self._lookup(draft, key)
+            if lookup_error is not None:
+                _, noun, done, _found = _WORDS[kind]
+                raise lookup_error.with_user_message(
+                    f"Не удалось проверить, {done} ли {noun} раньше: {_reason(lookup_error)}. "
+                    "Сейчас ничего не записано; повторите позже."
+                )
             if earlier is not None:
                 return earlier
         method, params = self._request(draft, key)
@@ -352,12 +358,7 @@ class BitrixWriter:
     async def _recover(self, draft: Draft, key: str, failure: BitrixError) -> Written:
         kind = _kind(draft)
         _, noun, done, found_word = _WORDS[kind]
-        lookup_error: BitrixError | None = None
-        found: Written | None = None
-        try:
-            found = await self.find_written(draft, key)
-        except BitrixError as exc:
-            lookup_error = exc
+        found, lookup_error = await self._lookup(draft, key)
         if found is not None:
             return found
         if lookup_error is not None:
@@ -382,6 +383,13 @@ class BitrixWriter:
             write_kind=kind,
             user_message=message,
         )
+
+    async def _lookup(self, draft: Draft, key: str) -> tuple[Written | None, BitrixError | None]:
+        """`find_written`, with its failure returned (raised later, outside ``except``)."""
+        try:
+            return await self.find_written(draft, key), None
+        except BitrixError as exc:
+            return None, exc
 
     def _request(self, draft: Draft, key: str) -> tuple[str, dict[str, Any]]:
         if isinstance(draft, TaskDraft):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -342,6 +342,27 @@ async def test_failed_lookup_is_reported_unconfirmed(
     # Later, the same key finds it instead of writing again.
     found = await writer.add_timeline_comment(COMMENT, key="journal-0023", check_first=True)
     assert found.recovered and len(portal.store.timeline_comments) == 1
+
+
+async def test_check_first_that_cannot_look_says_nothing_was_written_now(
+    portal: EmulatedPortal, writer: BitrixWriter
+) -> None:
+    portal.inject_fault(Fault.ERROR_500, method="batch", count=20)
+    with pytest.raises(BitrixServerError) as info:
+        await writer.add_task(TASK, key="journal-0025", check_first=True)
+    assert info.value.user_message.startswith("Не удалось проверить, создана ли задача раньше")
+    assert info.value.user_message.endswith("Сейчас ничего не записано; повторите позже.")
+    assert portal.count("tasks.task.add") == 0
+
+
+async def test_lookup_can_be_narrowed_to_recent_tasks(
+    portal: EmulatedPortal, writer: BitrixWriter
+) -> None:
+    written = await writer.add_task(TASK, key="journal-0026")
+    recent = await writer.find_written(TASK, "journal-0026", since=NOON_AT - timedelta(minutes=5))
+    assert recent is not None and recent.id == written.id
+    later = await writer.find_written(TASK, "journal-0026", since=NOON_AT + timedelta(minutes=5))
+    assert later is None
 
 
 async def test_a_hung_write_that_lands_late_is_found_before_writing_again(
