@@ -22,6 +22,17 @@ NEEDED_SCOPES: dict[str, str] = {
     "calendar": "календарь",
 }
 
+#: Scopes the write intents need (SPEC §9) and what each lets the bot write. A missing one
+#: disables only those writes: they are reported apart from `NEEDED_SCOPES` and never make
+#: `ProbeResult.ok` false. Comment photos travel inside ``crm.timeline.comment.add`` (FILES), so
+#: ``disk`` is needed only for files attached to tasks.
+WRITE_SCOPES: dict[str, str] = {
+    "crm": "комментарии и фото в карточке дома",
+    "task": "задачи по дому",
+    "calendar": "события календаря",
+    "disk": "фото, приложенные к задачам (Диск)",
+}
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -38,6 +49,13 @@ class ProbeResult:
         if self.granted is None:
             return ()
         return tuple(s for s in NEEDED_SCOPES if s not in self.granted)
+
+    @property
+    def missing_for_writes(self) -> tuple[str, ...]:
+        """Write scopes (`WRITE_SCOPES`) the webhook lacks (empty when unknown)."""
+        if self.granted is None:
+            return ()
+        return tuple(s for s in WRITE_SCOPES if s not in self.granted)
 
     @property
     def ok(self) -> bool:

@@ -34,6 +34,7 @@ from bitrix.errors import (
 )
 from bitrix.loader import CompanyLoader
 from bitrix.portal import EmulatedPortal, Fault, PortalOptions, sample_store
+from bitrix.probe import probe_portal
 from bitrix.writes import (
     BitrixWriter,
     CommentDraft,
@@ -425,3 +426,14 @@ def test_file_content_is_sent_as_base64_pairs() -> None:
     method, params = writer._request(COMMENT, "journal-0031")
     assert method == "crm.timeline.comment.add"
     assert params["fields"]["FILES"] == [["после.jpg", base64.b64encode(PHOTO).decode()]]
+
+
+async def test_probe_names_the_missing_write_scopes(
+    portal: EmulatedPortal, client: BitrixClient
+) -> None:
+    portal.options.scopes = {"crm", "user", "department", "task", "calendar"}
+    result = await probe_portal(client)
+    assert result.ok and result.missing_for_writes == ("disk",)
+    portal.options.scopes.discard("task")
+    result = await probe_portal(client)
+    assert result.missing == ("task",) and result.missing_for_writes == ("task", "disk")
