@@ -22,8 +22,9 @@ What it does for the caller (reference `bitrix24.md`):
 - **Retries** with exponential backoff and jitter (``max_retries``): 503 ``QUERY_LIMIT_EXCEEDED``
   for any method (the call did not run); connect failures for any method (the request never
   left); 5xx answers, non-JSON answers, timeouts and dropped connections for *read* methods only
-  (``*.list``, ``*.get``, ``*.fields``, ``scope``, ``profile``, ``server.time``, ``app.info``,
-  ``user.current``, and ``batch`` when every sub-command is a read) — a 500 on ``*.add`` may
+  (``*.list``, ``*.get``, ``*.fields``, ``*.getchildren``, ``scope``, ``profile``,
+  ``server.time``, ``app.info``, ``user.current``, and ``batch`` when every sub-command is a
+  read) — a 500 on ``*.add`` may
   have created the record, so writes are never repeated.
 - **Operating-time budget**: Bitrix sums each method's execution time per webhook over 10
   minutes and answers 429 ``OPERATION_TIME_LIMIT`` above ~480 s. The client remembers
@@ -284,7 +285,8 @@ class ClientStats:
 
 # --- method traits --------------------------------------------------------------------------
 
-_READ_SUFFIXES = (".list", ".get", ".fields", ".getlist")
+# ``.getchildren``: disk.folder.getchildren, read by `bitrix.writes` to find an upload.
+_READ_SUFFIXES = (".list", ".get", ".fields", ".getlist", ".getchildren")
 _READ_METHODS = frozenset(
     {"scope", "profile", "server.time", "app.info", "user.current", "methods", "method.get"}
 )

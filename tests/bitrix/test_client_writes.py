@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from bitrix.client import BitrixClient
+from bitrix.client import BitrixClient, is_read_method
 from bitrix.clock import FixedClock
 from bitrix.company import MappingOptions
 from bitrix.errors import (
@@ -437,3 +437,11 @@ async def test_probe_names_the_missing_write_scopes(
     portal.options.scopes.discard("task")
     result = await probe_portal(client)
     assert result.missing == ("task",) and result.missing_for_writes == ("task", "disk")
+
+
+def test_lookups_are_reads_and_writes_are_not() -> None:
+    for method in ("tasks.task.list", "crm.timeline.comment.list", "calendar.event.get",
+                   "disk.folder.getchildren", "disk.file.get"):  # fmt: skip
+        assert is_read_method(method), method
+    for method in WRITE_METHOD.values():
+        assert not is_read_method(method), method
