@@ -19,7 +19,8 @@ import pytest
 
 from bitrix.client import BitrixClient, is_read_method
 from bitrix.clock import FixedClock
-from bitrix.company import MappingOptions
+from bitrix.company import CompanySnapshot, MappingOptions
+from bitrix.demo import build_demo_store
 from bitrix.errors import (
     BitrixConnectionDropped,
     BitrixError,
@@ -445,3 +446,32 @@ def test_lookups_are_reads_and_writes_are_not() -> None:
         assert is_read_method(method), method
     for method in WRITE_METHOD.values():
         assert not is_read_method(method), method
+
+
+async def test_writes_into_the_demo_company_show_in_the_next_snapshot() -> None:
+    store = build_demo_store(TODAY)
+    house = next(d for d in store.deals.values() if d["TITLE"] and d["CATEGORY_ID"] != "0")
+    head = next(u for u in store.users.values() if u.get("ACTIVE") and u["ID"] != "1")
+    clock = FixedClock(NOON_AT)
+    async with (
+        EmulatedPortal(store, PortalOptions(clock=lambda: NOON)) as portal,
+        BitrixClient(portal.webhook_url, sleep=_no_sleep) as bx,
+    ):
+        writer = BitrixWriter(bx)
+        draft = TaskDraft("Сломан домофон", int(head["ID"]), deal_id=int(house["ID"]))
+        portal.inject_fault(Fault.DROP_AFTER, method="tasks.task.add")
+        task = await writer.add_task(draft, key="journal-0040")
+        begins = NOON_AT + timedelta(days=1)
+        event = await writer.add_calendar_event(
+            EventDraft("Планёрка", begins, begins + timedelta(hours=1), section_id=7),
+            key="journal-0041",
+        )
+        options = MappingOptions()
+        raw_data = await CompanyLoader(bx, tz=MSK, options=options, clock=clock).fetch()
+    snapshot = CompanySnapshot(raw_data, tz=MSK, options=options, clock=clock)
+    (loaded,) = [t for t in snapshot.tasks if t.id == str(task.id)]
+    assert task.recovered and loaded.title == "Сломан домофон"
+    assert loaded.house_ids == (house["ID"],) and loaded.responsible_id == head["ID"]
+    tomorrow = (NOON_AT + timedelta(days=1)).date()
+    assert "Планёрка" in {e.name for e in snapshot.events_between(tomorrow, tomorrow)}
+    assert str(event.id) in {e["ID"] for e in raw_data.events}
