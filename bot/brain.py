@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -137,7 +138,12 @@ class Assistant:
         previous = self._previous(conversation)
         # "Today" comes from the product's one clock, which the snapshot carries.
         today = view.snapshot.today
-        ref = find_self(text, asker, stand_in=min(view.snapshot.brigades, default=1))
+        ref = find_self(
+            text,
+            asker,
+            stand_in=min(view.snapshot.brigades, default=1),
+            names=_company_names(view.snapshot),
+        )
         if ref.needs_asker and asker is None:
             frame = engine.understand(ref.text, today=today, previous=previous)
             frame = Frame(frame.intent, text=text, normalized=frame.normalized, source="self")
@@ -247,6 +253,15 @@ class Assistant:
         self._conversations.move_to_end(conversation)
         while len(self._conversations) > self._max_conversations:
             self._conversations.popitem(last=False)
+
+
+def _company_names(snapshot: CompanySnapshot) -> list[str]:
+    """Management companies' names, whole and inside their quotes («Мой дом»)."""
+    names = []
+    for company in snapshot.companies.values():
+        names.append(company.name)
+        names.extend(re.findall(r"«([^»]+)»", company.name))
+    return names
 
 
 def _in_snapshot(frame: Frame, snapshot: CompanySnapshot) -> Frame | None:

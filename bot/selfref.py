@@ -15,6 +15,7 @@ how to sign in instead (`SelfReference.needs_asker`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -66,6 +67,7 @@ class SelfWords:
     person: tuple[Phrase, ...]
     group: tuple[Phrase, ...]
     not_after: frozenset[str]
+    not_before: frozenset[str]
     company_wide: frozenset[str]
 
 
@@ -83,6 +85,7 @@ def self_words(path: Path = WORDS_FILE) -> SelfWords:
         person=phrases("person"),
         group=phrases("group"),
         not_after=frozenset(str(w) for w in data.get("not_after") or ()),
+        not_before=frozenset(str(w) for w in data.get("not_before") or ()),
         company_wide=frozenset(str(w) for w in data.get("company_wide") or ()),
     )
 
@@ -119,6 +122,7 @@ def find_self(
     words: SelfWords | None = None,
     *,
     stand_in: int = 1,
+    names: Iterable[str] = (),
 ) -> SelfReference:
     """Find the words meaning the asker and rewrite them for the engine (module docstring).
 
@@ -126,9 +130,19 @@ def find_self(
     written in all the same, only so that the engine sees the shape of the question («мои
     дома» is a houses question); `apply_asker` then answers that they are in no brigade, and
     the stand-in is never shown.
+
+    ``names`` are the CRM's own names (management companies…): a self word inside one of them
+    («УК «Мой дом»») is part of the name, not the asker.
     """
     words = words or self_words()
     tokens = _WORD.findall(text.lower().replace("ё", "е"))
+    protected = tuple(
+        sorted(
+            {tuple(_WORD.findall(n.lower().replace("ё", "е"))) for n in names} - {()},
+            key=len,
+            reverse=True,
+        )
+    )
     brigade = asker.brigade if asker is not None else None
     company_wide = any(t in words.company_wide for t in tokens)
     out: list[str] = []
@@ -139,10 +153,17 @@ def find_self(
     while at < len(tokens):
         found: Phrase | None = None
         found_kind = ""
+        if (name := _match(tokens, at, protected)) is not None:
+            out.extend(name)
+            at += len(name)
+            continue
         if (phrase := _match(tokens, at, words.brigade)) is not None:
             found, found_kind = phrase, "brigade"
         elif (phrase := _match(tokens, at, words.person)) is not None:
-            if phrase == ("мне",) and at > 0 and tokens[at - 1] in words.not_after:
+            after = tokens[at + 1] if at + 1 < len(tokens) else ""
+            if phrase == ("мне",) and (
+                (at > 0 and tokens[at - 1] in words.not_after) or after in words.not_before
+            ):
                 phrase = None
             found, found_kind = phrase, "person"
         elif (

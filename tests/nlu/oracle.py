@@ -49,7 +49,8 @@ MONTHS_GENITIVE = [
     "ноября",
     "декабря",
 ]
-_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+")
+#: A number as answers write it («44 802» grouped); digits glued to letters («Bitrix24») are not.
+_NUMBER = re.compile(r"(?<![^\W_])(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+)")
 #: Ways an answer says an existing set is empty.
 NOTHING = ["нет", "ни одного", "не найдено", "ничего не"]
 _NOT_FOUND = re.compile(

@@ -18,9 +18,11 @@ from tests.nlu.oracle import Facts, score
 #: split → (answers correct %, at most this many wrong facts, at most this many
 #: out-of-domain or write requests answered with data). First run: indep 57.2 % / 99 / 7,
 #: heldout 60.4 % / 46 / 2 (the engine as it was before any tuning on these questions).
+#: Since «мои …» (sign-in) an anonymous «у меня…» is asked to sign in instead of being
+#: answered for nobody: three held-out questions moved from correct to declined.
 FLOORS: dict[str, tuple[float, int, int]] = {
-    "indep": (57.0, 99, 7),
-    "heldout": (60.0, 46, 2),
+    "indep": (57.0, 97, 7),
+    "heldout": (58.0, 45, 2),
 }
 
 
@@ -39,6 +41,11 @@ def test_listing_outside_the_asked_set_is_a_wrong_fact() -> None:
     wrong = "Домов: 2.\n• Кирова 38 — бригада 6\n• Ленина 5 — бригада 6"
     assert score(facts, right, intent="houses.list", clarify=False).outcome == "correct"
     assert score(facts, wrong, intent="houses.list", clarify=False).outcome == "wrong_fact"
+
+
+def test_digits_inside_words_are_not_numbers() -> None:
+    refusal = "Не знаю, кто вы в Bitrix24, поэтому ответить не могу."
+    assert score(Facts("ood"), refusal, intent="count", clarify=False).outcome == "declined_ok"
 
 
 def test_declines_and_data_for_requests_that_must_get_none() -> None:
