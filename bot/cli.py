@@ -15,12 +15,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bitrix.errors import BitrixConfigError
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 from bot.safe_text import printable
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -109,6 +112,8 @@ CHAT_HELP = """Команды чата:
   /as КТО        спрашивать от имени сотрудника (ID Bitrix24 или фамилия); /as — снова никто
   /quit          выход (или Ctrl-D)
 Выбор варианта в уточняющем вопросе — его номер."""
+#: When the chat loads the speech model (said by `/health` before that).
+VOICE_LOAD_HINT = "загрузится при первом /voice"
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -163,7 +168,7 @@ async def _chat(settings: Settings) -> int:
                 print(printable(reply.text))
                 continue
             if text == "/health":
-                print(render_health(await runtime.health()))
+                print(render_health(await runtime.health(), load_hint=VOICE_LOAD_HINT))
                 continue
             if text.startswith("/voice"):
                 await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
@@ -198,9 +203,8 @@ async def _chat(settings: Settings) -> int:
     return 0
 
 
-async def _chat_voice(runtime: Any, argument: str, asker: Any = None) -> None:
+async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> None:
     from bot.speech.audio import SpeechError
-    from bot.speech.service import SpeechService
 
     path = Path(argument).expanduser()
     if not argument or not path.is_file():
@@ -208,13 +212,9 @@ async def _chat_voice(runtime: Any, argument: str, asker: Any = None) -> None:
         return
     if runtime.speech is None:
         print("Загружаю модель распознавания речи…")
-        runtime.speech = await asyncio.to_thread(
-            SpeechService.from_settings,
-            runtime.settings,
-            reuse_recognizers=runtime.settings.speech_reuse_recognizers,
-        )
+    speech = await runtime.load_speech()
     try:
-        result = await runtime.speech.transcribe(path)
+        result = await speech.transcribe(path)
     except SpeechError as exc:
         print(exc.user_message)
         return
