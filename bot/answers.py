@@ -289,7 +289,7 @@ class AnswerBuilder:
             )
         if metric == "houses":
             if " без ук" in f" {frame.normalized} " or "без управляющ" in frame.normalized:
-                # "сколько домов без УК": the count SPEC's slots cannot express, said anyway.
+                # "сколько домов без УК": the count the slots cannot express, said anyway.
                 houses = [h for h in houses if h.company_id is None]
                 return Answer(f"Домов без УК{where}: {number(len(houses))}.")
             return Answer(f"Домов{where}: {number(len(houses))}.")

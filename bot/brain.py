@@ -59,7 +59,7 @@ class Reply:
         return "\n\n".join(p for p in parts if p)
 
     def to_json(self) -> dict[str, Any]:
-        """The SPEC §5 object: text, intent, slots, answer, clarify."""
+        """The `ask --json` object (docs/intents.md): text, intent, slots, answer, clarify."""
         return self.frame.to_json(self.text)
 
 

@@ -1,4 +1,4 @@
-"""The `audiobot` command line (SPEC §2).
+"""The `audiobot` command line (README: Commands).
 
 Every command builds its dependencies from one `Settings` (environment or `.env`) through
 `bot.runtime.Runtime`; without `BITRIX_WEBHOOK_URL` they run on the embedded demo portal.

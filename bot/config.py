@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
     #: The day the demo company is built around, and the day the product takes for today
-    #: (SPEC §4): the same date gives the same company and the same answers.
+    #: (README: Configuration): the same date gives the same company and the same answers.
     demo_date: date | None = None
 
     def secrets(self) -> list[str]:

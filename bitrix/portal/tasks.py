@@ -1,8 +1,8 @@
 """Tasks and the calendar: `tasks.task.list`, `tasks.task.add`, `calendar.event.get`/`.add`.
 
 Tasks take UPPER_CASE field names in ``filter``/``order``/``select`` and answer camelCase items
-inside a wrapper (``result.tasks``, ``result.task``), mostly with string values (reference
-`bitrix24.md` §3, §7.11). The default order is ``ID desc``; an unknown order key is a 400 with
+inside a wrapper (``result.tasks``, ``result.task``), mostly with string values, as on a
+real portal. The default order is ``ID desc``; an unknown order key is a 400 with
 ``"error": "0"``. Filter ``STATUS`` means the meta status ``subStatus`` (``-1`` overdue),
 ``REAL_STATUS`` the stored ``status``.
 
