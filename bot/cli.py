@@ -23,6 +23,7 @@ from bot.logs import configure_logging
 from bot.safe_text import printable
 
 if TYPE_CHECKING:
+    from bot.brain import Reply
     from bot.runtime import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
@@ -171,7 +172,9 @@ async def _chat(settings: Settings) -> int:
                 print(render_health(await runtime.health(), load_hint=VOICE_LOAD_HINT))
                 continue
             if text.startswith("/voice"):
-                await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
+                heard = await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
+                if heard is not None:
+                    choices = list(heard.frame.choices)
                 continue
             if text == "/as" or text.startswith("/as "):
                 who = text[len("/as") :].strip()
@@ -194,7 +197,7 @@ async def _chat(settings: Settings) -> int:
             else:
                 reply = await runtime.assistant.ask(text, conversation="chat", asker=asker)
             choices = list(reply.frame.choices)
-            print(printable(reply.text))
+            print(printable(reply.typed_text))
     except KeyboardInterrupt:
         print()
     finally:
@@ -203,13 +206,14 @@ async def _chat(settings: Settings) -> int:
     return 0
 
 
-async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> None:
+async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> Reply | None:
+    """Transcribe a file and answer it, as a voice note in Telegram; the reply, if any."""
     from bot.speech.audio import SpeechError
 
     path = Path(argument).expanduser()
     if not argument or not path.is_file():
         print("Укажите аудиофайл: /voice путь/к/файлу.ogg")
-        return
+        return None
     if runtime.speech is None:
         print("Загружаю модель распознавания речи…")
     speech = await runtime.load_speech()
@@ -217,14 +221,15 @@ async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> Non
         result = await speech.transcribe(path)
     except SpeechError as exc:
         print(exc.user_message)
-        return
+        return None
     if not result.text:
         print("Не расслышал, повторите.")
-        return
+        return None
     # A terminal obeys control sequences: nothing from a transcript or the CRM reaches it raw.
     print(f"🎙 Распознал: «{printable(result.text)}»")
     reply = await runtime.assistant.ask(result.text, conversation="chat", asker=asker)
-    print(printable(reply.text))
+    print(printable(reply.typed_text))
+    return reply
 
 
 # ---------------------------------------------------------------------- demo portal

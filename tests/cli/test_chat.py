@@ -80,3 +80,14 @@ def test_health_with_a_missing_model_is_degraded(
     out = chat(capsys, monkeypatch, "/health")
     assert "⚠️ Состояние: работает с ограничениями" in out
     assert "Распознавание речи: недоступно — папки модели нет или она неполная" in out
+
+
+def test_a_clarifying_question_asks_for_the_number_not_a_button(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = chat(capsys, monkeypatch, "график Ленина 5", "2")
+    question, answer = out.split("Ответьте номером варианта или уточните запрос словами.\n")
+    assert "Какой дом вы имели в виду" in question
+    assert "1. Ленина 5\n2. Кондрово, Ленина 5" in question
+    assert "кнопк" not in out  # the terminal has no buttons
+    assert "График уборки Кондрово, Ленина 5" in answer
