@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: help demo test lint format bench install pre-commit sysdeps run portal clean image-test
+.PHONY: help demo test lint format docs bench install pre-commit sysdeps run portal clean image-test
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,9 @@ image-test: $(DEV) ## Build the container image with podman and smoke-test it (n
 format: $(DEV) ## Reformat the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: $(RUNTIME) ## Regenerate the docs' real-output blocks (tests/test_doc_outputs.py checks them)
+	$(BIN)/python scripts/regen_doc_outputs.py
 
 bench: $(DEV) sysdeps ## Run the benchmarks in bench/ and print their figures
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
