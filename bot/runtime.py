@@ -97,7 +97,7 @@ class Runtime:
     assistant: Assistant
     speech: SpeechService | None = None
     portal: PortalThread | None = None
-    #: Links, preferences, marks, confirmations, journal (SPEC §8); opened on first use.
+    #: Links, preferences, marks, confirmations, journal; opened on first use.
     state: StateStore = field(default_factory=lambda: open_state("sqlite:///:memory:"))
     started_at: float = field(default_factory=time.monotonic)
     #: How long a health report is reused (tests that change the portal's state use 0).

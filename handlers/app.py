@@ -249,7 +249,7 @@ def create_dispatcher(
             at=settings.digest_time,
             days=settings.digest_days,
             send=send,
-            # SPEC §10: data older than the refresh interval is said to be old (one minute's
+            # The digest: data older than the refresh interval is said to be old (one minute's
             # grace for the refresh itself).
             stale_after_s=settings.bitrix_cache_ttl + 60.0,
             sleep=digest_sleep,
