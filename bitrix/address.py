@@ -1,6 +1,6 @@
 """House addresses as the company writes them in deal titles, normalised for matching.
 
-A house deal's TITLE is the address as people say it (reference `domain.md`):
+A house deal's TITLE is the address as people say it:
 "Пролетарская 112/1", "Чижевского 18", "Грабцевское шоссе 158", "Кондрово, Пушкина 78" (a
 nearby town before the comma). This module splits such a title into town / street / number
 and gives each part a canonical key, so "пролетарская д. 112 / 1", "15 корп. 2" and "15К2"

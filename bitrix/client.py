@@ -11,7 +11,7 @@ Usage::
             "departments": ListRequest("department.get"),
         })
 
-What it does for the caller (reference `bitrix24.md`):
+What it does for the caller:
 
 - **Transport**: JSON POST bodies to ``<webhook>/<method>``, a meaningful User-Agent,
   redirects *not* followed (a 302 means the portal's domain was renamed:

@@ -6,9 +6,9 @@ answers, the demo company's dates, the loader's fetch time, the CLI, health — 
 constructor argument. Tests pass a `FixedClock`, so the suite gives the same results on any
 day of the year (it once went red on 3 December because a test built the demo on the real date).
 
-``DEMO_DATE`` (SPEC §4) makes the clock a `Clock` shifted by whole days: the date is the demo
-day while the time of day keeps running, so `make demo` on any day shows the same company and
-«сегодня» means the day the demo company was built around.
+``DEMO_DATE`` (README: Configuration) makes the clock a `Clock` shifted by whole days: the date
+is the demo day while the time of day keeps running, so `make demo` on any day shows the same
+company and «сегодня» means the day the demo company was built around.
 
 Intervals (timeouts, rate limits, TTLs, uptime) use `time.monotonic` where they are measured;
 they are not "the time" and do not go through this module.

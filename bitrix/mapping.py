@@ -93,7 +93,7 @@ def nearest_year(month: int, today: date) -> int:
 
 
 def cleaning_kind(label: str) -> CleaningKind:
-    """Classify a cleaning-type option by its text (reference `domain.md`)."""
+    """Classify a cleaning-type option by its text."""
     text = _fold(label)
     if "подмет" in text:
         return CleaningKind.SWEEP

@@ -16,7 +16,7 @@ from bitrix.address import Address
 
 
 class CleaningKind(StrEnum):
-    """The cleaning types the business uses (reference `domain.md`)."""
+    """The cleaning types the business uses."""
 
     WET_ALL = "wet_all"  # «Влажная уборка лестничных площадок всех этажей»
     SWEEP = "sweep"  # «Подметание лестничных площадок и маршей всех этажей»
@@ -24,7 +24,7 @@ class CleaningKind(StrEnum):
     OTHER = "other"  # any option the business added later
 
 
-#: How the business names a month's periodicity (reference `domain.md`).
+#: How the business names a month's periodicity.
 PERIODICITY_NONE = "не указана"
 PERIODICITY_INDIVIDUAL = "индивидуальная"
 

@@ -22,10 +22,10 @@ NEEDED_SCOPES: dict[str, str] = {
     "calendar": "календарь",
 }
 
-#: Scopes the write intents need (SPEC §9) and what each lets the bot write. A missing one
-#: disables only those writes: they are reported apart from `NEEDED_SCOPES` and never make
-#: `ProbeResult.ok` false. Comment photos travel inside ``crm.timeline.comment.add`` (FILES), so
-#: ``disk`` is needed only for files attached to tasks.
+#: Scopes the write intents (confirmed writes into Bitrix24) need and what each lets the bot
+#: write. A missing one disables only those writes: they are reported apart from
+#: `NEEDED_SCOPES` and never make `ProbeResult.ok` false. Comment photos travel inside
+#: ``crm.timeline.comment.add`` (FILES), so ``disk`` is needed only for files attached to tasks.
 WRITE_SCOPES: dict[str, str] = {
     "crm": "комментарии и фото в карточке дома",
     "task": "задачи по дому",

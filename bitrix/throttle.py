@@ -3,7 +3,7 @@
 Bitrix24 counts HTTP requests per portal (and source IP) in a leaky bucket: each request adds
 1, the counter drains by ``rate`` per second, and a request arriving when the counter would
 exceed ``burst`` gets 503 ``QUERY_LIMIT_EXCEEDED`` (2/s and 50 on ordinary plans, 5/s and 250
-on Enterprise; reference `bitrix24.md` §6.1). A batch of 50 calls costs 1.
+on Enterprise). A batch of 50 calls costs 1.
 
 Policy of :class:`LeakyBucket`:
 

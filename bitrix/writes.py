@@ -12,7 +12,7 @@ Usage::
 ``calendar.event.add``, ``disk.folder.uploadfile``) can reach Bitrix24 and be applied while its
 answer is lost: a timeout, a dropped connection, a 5xx from a proxy. Repeating it blindly makes
 a duplicate; the client (`bitrix.client`) therefore never retries a write after the request may
-have run (reference `bitrix24.md` §6.3: "A 500 on ``*.add`` may have succeeded").
+have run (a 500 on ``*.add`` may have succeeded: Bitrix24 applies the write before it fails).
 
 **The idempotency marker.** Every write carries a caller-chosen ``key`` (the bot's journal id of
 the confirmed action; 6–64 of ``[A-Za-z0-9_-]``) inside the object it creates, where a later read
@@ -23,7 +23,7 @@ returns it verbatim:
 - calendar event → the last line of ``description``;
 - Drive file → the file name: ``photo.audiobot-<key>.jpg``.
 
-Why text and not ``XML_ID``: bitrix24-writes.md sources only these fields for the four methods
+Why text and not ``XML_ID``: Bitrix24's REST documentation gives only these fields for the methods
 (tasks-task-add.md: TITLE, RESPONSIBLE_ID, DEADLINE, CREATED_BY, UF_CRM_TASK,
 UF_TASK_WEBDAV_FILES; crm-timeline-comment-add.md: ENTITY_ID, ENTITY_TYPE, COMMENT, AUTHOR_ID,
 FILES; calendar-event-add.md: type, ownerId, from, to, section, name, description, …;
@@ -416,7 +416,7 @@ class BitrixWriter:
                     [name, base64.b64encode(content).decode()] for name, content in draft.files
                 ]
             # "only accepts parameters with the key `fields` in lowercase" since crm 23.100.0
-            # (bitrix24-writes.md: crm-timeline-comment-add.md).
+            # (Bitrix24's REST docs: crm-timeline-comment-add.md).
             return "crm.timeline.comment.add", {"fields": comment}
         if isinstance(draft, EventDraft):
             params: dict[str, Any] = {

@@ -10,7 +10,7 @@ Nothing here invents data: a missing field is said to be missing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from bitrix.company import CompanySnapshot
@@ -57,6 +57,12 @@ EXAMPLES = (
 )
 
 
+#: The last line of a clarifying question: Telegram shows the choices as buttons...
+CLARIFY_FOOTER = "Выберите вариант кнопкой или уточните запрос."
+#: ...a terminal has none: the chat takes the choice's number (or a clearer request).
+CLARIFY_FOOTER_TYPED = "Ответьте номером варианта или уточните запрос словами."
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the bot says: ``text`` is the whole answer; ``items`` are its pageable lines."""
@@ -75,6 +81,13 @@ class Answer:
         if self.footer:
             parts.append(self.footer)
         return "\n".join(p for p in parts if p)
+
+    @property
+    def typed_text(self) -> str:
+        """``text`` for a channel without buttons (the terminal chat)."""
+        if self.choices and self.footer == CLARIFY_FOOTER:
+            return replace(self, footer=CLARIFY_FOOTER_TYPED).text
+        return self.text
 
 
 def number(n: int) -> str:
@@ -158,7 +171,7 @@ class AnswerBuilder:
             return Answer(
                 header=frame.question or "Уточните, пожалуйста:",
                 items=tuple(f"{i}. {c.label}" for i, c in enumerate(frame.choices, 1)),
-                footer="Выберите вариант кнопкой или уточните запрос.",
+                footer=CLARIFY_FOOTER,
                 choices=frame.choices,
             )
         brigade = frame.slots.get("brigade")
@@ -289,7 +302,7 @@ class AnswerBuilder:
             )
         if metric == "houses":
             if " без ук" in f" {frame.normalized} " or "без управляющ" in frame.normalized:
-                # "сколько домов без УК": the count SPEC's slots cannot express, said anyway.
+                # "сколько домов без УК": the count the slots cannot express, said anyway.
                 houses = [h for h in houses if h.company_id is None]
                 return Answer(f"Домов без УК{where}: {number(len(houses))}.")
             return Answer(f"Домов{where}: {number(len(houses))}.")

@@ -59,8 +59,16 @@ class Reply:
             parts.append(self.stale_note)
         return "\n\n".join(p for p in parts if p)
 
+    @property
+    def typed_text(self) -> str:
+        """``text`` for a channel without buttons: choices are answered by number or words."""
+        parts = [self.answer.typed_text]
+        if self.stale_note:
+            parts.append(self.stale_note)
+        return "\n\n".join(p for p in parts if p)
+
     def to_json(self) -> dict[str, Any]:
-        """The SPEC §5 object: text, intent, slots, answer, clarify."""
+        """The `ask --json` object (docs/intents.md): text, intent, slots, answer, clarify."""
         return self.frame.to_json(self.text)
 
 

@@ -14,12 +14,22 @@ configured (``BITRIX_FIELD_*``, ``BITRIX_HOUSES_CATEGORY_ID``, ``BITRIX_HOUSES_P
 so an admin can see why a field was or was not picked. It needs only the ``crm`` scope and one
 HTTP request.
 
-The URL argument overrides ``BITRIX_WEBHOOK_URL``; with neither, both run against the embedded
-demo portal (said once on stderr). The webhook's secret code is never printed: the portal is
-shown as its host and the webhook owner's user id.
+The URL argument overrides ``BITRIX_WEBHOOK_URL``. ``--demo`` runs either command against the
+embedded demo portal instead. With neither a URL nor ``--demo``:
 
-Exit codes: 0 passed, 1 a required check failed (or, for ``fields``, the mapping failed),
-2 the configuration or the webhook URL is invalid.
+- ``check-bitrix`` refuses (exit 2) and says that no webhook is configured and how to set one:
+  a self-test that silently passed on the demo company would tell an operator whose ``.env``
+  was not read that their portal is fine;
+- ``fields`` still shows the demo portal's mapping (it is informational and never decides
+  anything), and says so on stdout, above the mapping, as well as once on stderr.
+
+The webhook's secret code is never printed: the portal is shown as its host and the webhook
+owner's user id.
+
+Exit codes: 0 passed; 1 a required check failed (``fields``: the mapping failed or the fields
+could not be read); 2 no webhook configured (``check-bitrix`` without ``--demo``), a malformed
+webhook URL (argument or ``BITRIX_WEBHOOK_URL``), a WEBHOOK_URL given together with ``--demo``,
+or another invalid setting.
 
 Public API: `run_checks` → `CheckReport` (`render_checks`), `describe_fields` →
 `FieldsReport` (`render_fields`), `add_commands` for `bot.cli`.
@@ -58,6 +68,18 @@ Status = Literal["ok", "fail", "warn", "info"]
 #: client's usual five retries with exponential backoff (which suit the running bot).
 CHECK_RETRIES = 1
 CHECK_BACKOFF = 0.2
+
+NO_WEBHOOK = (
+    "AudioBot — Bitrix24 integration check\n"
+    "✗ no Bitrix24 webhook is configured: nothing to check.\n"
+    "    Set BITRIX_WEBHOOK_URL=https://<portal>/rest/<user>/<code>/ in the environment or .env\n"
+    "    (docs/bitrix24-setup.md), or pass the URL: audiobot check-bitrix WEBHOOK_URL.\n"
+    "    `audiobot check-bitrix --demo` checks the embedded demo portal instead.\n"
+)
+FIELDS_ON_DEMO = (
+    "No Bitrix24 webhook is configured: this is the embedded demo portal's mapping, not your "
+    "portal's.\nSet BITRIX_WEBHOOK_URL or pass WEBHOOK_URL for yours (--demo skips this note).\n"
+)
 
 _MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "info": "·"}
 _ROLE_ENV = {role: f"BITRIX_FIELD_{role.upper()}" for role in ROLE_TITLES}
@@ -671,27 +693,32 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="check the Bitrix24 integration: reachability, credentials, scopes, data, mapping",
         description=(
             "A readable checklist of the Bitrix24 integration. Exit code 0 only when every "
-            "required check passes."
+            "required check passes; 2 when no webhook is configured (and no --demo), or the "
+            "webhook URL is malformed."
         ),
     )
-    check.add_argument(
-        "webhook_url",
-        nargs="?",
-        metavar="WEBHOOK_URL",
-        help="incoming webhook URL (overrides BITRIX_WEBHOOK_URL; none: the demo portal)",
-    )
+    _add_target(check, none="refuses with exit code 2")
     check.set_defaults(handler=_cmd_check)
     fields = subparsers.add_parser(
         "fields",
         help="show how CRM fields were mapped (discovered by label, or configured)",
     )
-    fields.add_argument(
+    _add_target(fields, none="the demo portal, said on stdout")
+    fields.set_defaults(handler=_cmd_fields)
+
+
+def _add_target(parser: argparse.ArgumentParser, *, none: str) -> None:
+    parser.add_argument(
         "webhook_url",
         nargs="?",
         metavar="WEBHOOK_URL",
-        help="incoming webhook URL (overrides BITRIX_WEBHOOK_URL; none: the demo portal)",
+        help=f"incoming webhook URL (overrides BITRIX_WEBHOOK_URL; neither: {none})",
     )
-    fields.set_defaults(handler=_cmd_fields)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded demo portal with the demo company, whatever is configured",
+    )
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -710,17 +737,27 @@ def _run(args: argparse.Namespace, what: str, out: TextIO | None = None) -> int:
     from bot.runtime import mapping_options, start_embedded_portal  # noqa: PLC0415
 
     stream = out or sys.stdout
+    if args.demo and args.webhook_url is not None:
+        stream.write("✗ give either WEBHOOK_URL or --demo, not both\n")
+        return 2
     settings = load_settings()
     clock = settings.clock()
     url: str | None = args.webhook_url
-    if url is None and settings.bitrix_webhook_url is not None:
+    if url is None and settings.bitrix_webhook_url is not None and not args.demo:
         url = settings.bitrix_webhook_url.get_secret_value()
+    if url is None and not args.demo and what == "check":
+        stream.write(NO_WEBHOOK)
+        return 2
     level = "INFO" if getattr(args, "verbose", False) else "WARNING"
     configure_logging(level, [*settings.secrets(), *([url] if url else [])])
     portal_thread = None
     if url is None:
-        portal_thread = start_embedded_portal(settings, clock=clock, notice=sys.stderr)
+        # --demo says what it is doing; only `fields` without a webhook needs the notice.
+        notice = None if args.demo else sys.stderr
+        portal_thread = start_embedded_portal(settings, clock=clock, notice=notice)
         url = portal_thread.webhook_url
+        if not args.demo:
+            stream.write(FIELDS_ON_DEMO)
     try:
         try:
             client = BitrixClient(

@@ -1,4 +1,4 @@
-"""The `audiobot` command line (SPEC §2).
+"""The `audiobot` command line (README: Commands).
 
 Every command builds its dependencies from one `Settings` (environment or `.env`) through
 `bot.runtime.Runtime`; without `BITRIX_WEBHOOK_URL` they run on the embedded demo portal.
@@ -15,12 +15,16 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bitrix.errors import BitrixConfigError
 from bot.config import Settings, load_settings
 from bot.logs import configure_logging
 from bot.safe_text import printable
+
+if TYPE_CHECKING:
+    from bot.brain import Reply
+    from bot.runtime import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -109,6 +113,8 @@ CHAT_HELP = """Команды чата:
   /as КТО        спрашивать от имени сотрудника (ID Bitrix24 или фамилия); /as — снова никто
   /quit          выход (или Ctrl-D)
 Выбор варианта в уточняющем вопросе — его номер."""
+#: When the chat loads the speech model (said by `/health` before that).
+VOICE_LOAD_HINT = "загрузится при первом /voice"
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -163,10 +169,12 @@ async def _chat(settings: Settings) -> int:
                 print(printable(reply.text))
                 continue
             if text == "/health":
-                print(render_health(await runtime.health()))
+                print(render_health(await runtime.health(), load_hint=VOICE_LOAD_HINT))
                 continue
             if text.startswith("/voice"):
-                await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
+                heard = await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
+                if heard is not None:
+                    choices = list(heard.frame.choices)
                 continue
             if text == "/as" or text.startswith("/as "):
                 who = text[len("/as") :].strip()
@@ -189,7 +197,7 @@ async def _chat(settings: Settings) -> int:
             else:
                 reply = await runtime.assistant.ask(text, conversation="chat", asker=asker)
             choices = list(reply.frame.choices)
-            print(printable(reply.text))
+            print(printable(reply.typed_text))
     except KeyboardInterrupt:
         print()
     finally:
@@ -198,33 +206,30 @@ async def _chat(settings: Settings) -> int:
     return 0
 
 
-async def _chat_voice(runtime: Any, argument: str, asker: Any = None) -> None:
+async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> Reply | None:
+    """Transcribe a file and answer it, as a voice note in Telegram; the reply, if any."""
     from bot.speech.audio import SpeechError
-    from bot.speech.service import SpeechService
 
     path = Path(argument).expanduser()
     if not argument or not path.is_file():
         print("Укажите аудиофайл: /voice путь/к/файлу.ogg")
-        return
+        return None
     if runtime.speech is None:
         print("Загружаю модель распознавания речи…")
-        runtime.speech = await asyncio.to_thread(
-            SpeechService.from_settings,
-            runtime.settings,
-            reuse_recognizers=runtime.settings.speech_reuse_recognizers,
-        )
+    speech = await runtime.load_speech()
     try:
-        result = await runtime.speech.transcribe(path)
+        result = await speech.transcribe(path)
     except SpeechError as exc:
         print(exc.user_message)
-        return
+        return None
     if not result.text:
         print("Не расслышал, повторите.")
-        return
+        return None
     # A terminal obeys control sequences: nothing from a transcript or the CRM reaches it raw.
     print(f"🎙 Распознал: «{printable(result.text)}»")
     reply = await runtime.assistant.ask(result.text, conversation="chat", asker=asker)
-    print(printable(reply.text))
+    print(printable(reply.typed_text))
+    return reply
 
 
 # ---------------------------------------------------------------------- demo portal

@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8001, ge=0, le=65535)
     api_token: SecretStr | None = None
 
-    # --- Who is speaking (SPEC §8) and the morning digest (SPEC §10) -------------------
+    # --- Who is speaking and the morning digest (docs/telegram-setup.md, 2a) ------------
     state_url: str = "sqlite:///var/state.db"
     link_by_phone: bool = True
     digest_time: time = time(7, 30)
@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     log_level: str = "INFO"
     #: The day the demo company is built around, and the day the product takes for today
-    #: (SPEC §4): the same date gives the same company and the same answers.
+    #: (README: Configuration): the same date gives the same company and the same answers.
     demo_date: date | None = None
 
     def secrets(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The morning digest (SPEC §10): each linked brigade member's day, sent once each morning.
+"""The morning digest: each linked brigade member's day, sent once each morning.
 
 At ``DIGEST_TIME`` in ``TIMEZONE`` on ``DIGEST_DAYS`` every Telegram user signed in as an
 active employee who belongs to a brigade gets one message: today's houses of their brigade

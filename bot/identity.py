@@ -1,4 +1,4 @@
-"""Who is speaking: Telegram users signed in as Bitrix24 employees (SPEC §8).
+"""Who is speaking: Telegram users signed in as Bitrix24 employees (docs/telegram-setup.md, 2a).
 
 A Telegram user shares their own phone number once; `Identities.link_by_phone` matches it
 against the active employees' phone fields in the current snapshot and keeps the link in the
@@ -144,7 +144,7 @@ class Identities:
         return (await self.check(telegram_id)).employee
 
     async def link_by_phone(self, telegram_id: int, phone: str) -> LinkResult:
-        """Link the user to the one active employee with this number (SPEC §8)."""
+        """Link the user to the one active employee with this number."""
         try:
             view = await self.cache.get()
         except Exception as error:  # any failure to load: say so, link nothing

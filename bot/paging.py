@@ -10,7 +10,7 @@ limit of a message (Cyrillic is one unit per character, an emoji two).
   ``lines_per_page`` items that each fit the limit with their header, footer, note and a page
   counter.
 
-aiogram has no splitter of its own (reference `voice-telegram.md` §2.6), and the brain's answers
+aiogram has no splitter of its own, and the brain's answers
 are plain lines, so this small module is simpler than pulling in a text-layout library.
 """
 

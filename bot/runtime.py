@@ -28,6 +28,7 @@ from bitrix.portal import PortalOptions, PortalThread
 from bot.brain import Assistant
 from bot.config import Settings
 from bot.health import HealthReport, collect_health
+from bot.speech.models import resolve_model_path
 from bot.speech.service import SpeechService
 from bot.state import StateStore, open_state
 
@@ -96,7 +97,7 @@ class Runtime:
     assistant: Assistant
     speech: SpeechService | None = None
     portal: PortalThread | None = None
-    #: Links, preferences, marks, confirmations, journal (SPEC §8); opened on first use.
+    #: Links, preferences, marks, confirmations, journal; opened on first use.
     state: StateStore = field(default_factory=lambda: open_state("sqlite:///:memory:"))
     started_at: float = field(default_factory=time.monotonic)
     #: How long a health report is reused (tests that change the portal's state use 0).
@@ -201,9 +202,21 @@ class Runtime:
                 speech=self.speech,
                 started_at=self.started_at,
                 embedded_portal=self.embedded,
+                model_path=resolve_model_path(self.settings),
             )
             self._health = (time.monotonic(), report)
             return report
+
+    async def load_speech(self) -> SpeechService:
+        """Load the speech model now if this command has not (the chat's first ``/voice``)."""
+        if self.speech is None:
+            self.speech = await asyncio.to_thread(
+                SpeechService.from_settings,
+                self.settings,
+                reuse_recognizers=self.settings.speech_reuse_recognizers,
+            )
+            self._health = None  # the next report must say what was just loaded
+        return self.speech
 
     async def aclose(self) -> None:
         """Stop background work and release connections, the model and the portal."""

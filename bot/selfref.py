@@ -1,4 +1,4 @@
-"""«Мои задачи», «у нас в бригаде»: requests about the person asking (SPEC §5, §8).
+"""«Мои задачи», «у нас в бригаде»: requests about the person asking.
 
 A small step around the language engine, kept apart from it so either can change alone.
 Before the engine reads a request, `find_self` looks for the words that mean the asker (listed

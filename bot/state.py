@@ -1,4 +1,4 @@
-"""The bot's own durable state (SPEC §8): who is linked to whom, preferences, one-time marks,
+"""The bot's own durable state: who is linked to whom, preferences, one-time marks,
 pending confirmations and the write journal.
 
 `StateStore` is the one interface callers see; `open_state(STATE_URL)` picks the backend.
@@ -95,7 +95,7 @@ class JournalEntry:
 class StateStore(Protocol):
     """What the bot keeps between runs. Every method is safe to call from concurrent tasks."""
 
-    # links (SPEC §8)
+    # links (docs/telegram-setup.md, 2a)
     async def link(self, telegram_id: int, employee_id: str) -> None:
         """Link a Telegram user to an employee (replacing an earlier link of that user)."""
 
@@ -122,14 +122,14 @@ class StateStore(Protocol):
     async def unmark(self, mark: str) -> None:
         """Remove a mark (the work it stood for did not happen after all)."""
 
-    # pending confirmations (SPEC §9)
+    # pending confirmations (writes into Bitrix24 wait for the user's yes)
     async def put_pending(self, key: str, payload: dict[str, Any], ttl_s: float) -> None:
         """Keep a confirmation's payload for ``ttl_s`` seconds."""
 
     async def take_pending(self, key: str) -> dict[str, Any] | None:
         """Remove and return a pending payload; None if absent or expired (exactly once)."""
 
-    # the write journal (SPEC §9)
+    # the write journal (every write into Bitrix24)
     async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:
         """Record an action; returns its journal id."""
 

@@ -25,8 +25,8 @@ answers Telegram at once and handles each update in the background (Vosk can tak
 Telegram waits), checking Telegram's secret-token header (`webhook_secret`: random per start
 when none or a blank one is configured, never "accept all"). ``TELEGRAM_API_SERVER`` points the
 bot at another Bot API server (e.g. a self-hosted one; ``TELEGRAM_API_LOCAL`` when it runs with
-``--local``). The read-only HTTP API (SPEC §7, ``handlers.http_api``) is served alongside on
-``API_HOST:API_PORT`` unless ``API_PORT=0``.
+``--local``). The read-only HTTP API (docs/http-api.md, ``handlers.http_api``) is served
+alongside on ``API_HOST:API_PORT`` unless ``API_PORT=0``.
 
 Signals: SIGINT/SIGTERM stop (below); SIGHUP is logged and ignored — settings are read once at
 start, so there is nothing to reload in place, and its default action would kill the bot.
@@ -249,7 +249,7 @@ def create_dispatcher(
             at=settings.digest_time,
             days=settings.digest_days,
             send=send,
-            # SPEC §10: data older than the refresh interval is said to be old (one minute's
+            # The digest: data older than the refresh interval is said to be old (one minute's
             # grace for the refresh itself).
             stale_after_s=settings.bitrix_cache_ttl + 60.0,
             sleep=digest_sleep,

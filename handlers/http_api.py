@@ -1,4 +1,4 @@
-"""The read-only HTTP API (SPEC §7): the company's data as JSON, from the bot's own snapshot.
+"""The read-only HTTP API: the company's data as JSON, from the bot's own snapshot.
 
 Endpoints (``docs/http-api.md`` has curl examples and sample answers)::
 
@@ -743,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m handlers.http_api",
-        description="Serve AudioBot's read-only HTTP API (SPEC §7) without the Telegram bot.",
+        description="Serve AudioBot's read-only HTTP API without the Telegram bot.",
     )
     parser.add_argument("--host", help="listen address (default: API_HOST)")
     parser.add_argument("--port", type=int, help="listen port (default: API_PORT; 0 = any free)")

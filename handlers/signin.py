@@ -1,4 +1,4 @@
-"""Sign-in by phone (SPEC §8): the shared contact, /forget, and /digest on|off.
+"""Sign-in by phone (docs/telegram-setup.md, 2a): the shared contact, /forget, and /digest on|off.
 
 An unknown user is sent the sign-in prompt by `handlers.middlewares.AccessMiddleware`; the
 contact they share with its button arrives here. Only the sender's own contact is accepted

@@ -1,4 +1,4 @@
-"""The state store (SPEC §8): migrations, concurrency, and surviving a kill -9."""
+"""The state store: migrations, concurrency, and surviving a kill -9."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The demo company: a deterministic Bitrix24 portal of an entrance-cleaning business in Kaluga.
 
-`build_demo_store` fills a `PortalStore` with what the company's portal would hold (SPEC §4,
-reference `domain.md`), in the exact output shapes of the REST methods, dated around ``today``:
+`build_demo_store` fills a `PortalStore` with what the company's portal would hold, in the
+exact output shapes of the REST methods, dated around ``today``:
 
 - departments: the company root, «Офис» (with a headless «Склад» under it) and «Бригада 1» …
   «Бригада 6», each brigade headed by its Бригадир;

@@ -1,6 +1,6 @@
 """Calendar helpers for the demo company: months, working days and Bitrix24 date formats.
 
-Bitrix24 writes dates in several shapes (reference `bitrix24.md` §7.14): ISO 8601 with the
+Bitrix24 writes dates in several shapes: ISO 8601 with the
 portal's offset for CRM, tasks and users, UTC midnight shown in the portal zone for CRM
 ``date``-typed fields, and the site format ``DD.MM.YYYY HH:MI:SS`` for calendar events.
 `DemoCalendar` renders all of them from one ``today`` and one time zone, so every date in the demo

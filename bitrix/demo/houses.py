@@ -92,7 +92,7 @@ _ROUTES = (
     (6, "Кондрово/Кирова", 8, 1, 40),
     (6, "Кондрово/Центральная", 10, 1, 30),
 )
-#: Addresses later tests and the docs rely on (domain.md examples, the Ленина 5 ambiguity,
+#: Addresses later tests and the docs rely on (the README's examples, the Ленина 5 ambiguity,
 #: the houses run by their own ТСЖ/ТСН/ЖСК).
 _PLANTED = (
     (1, "Московская", "12"),

@@ -3,8 +3,8 @@
 82 active people: the director, seven office staff (Менеджер, Диспетчер, Бухгалтер) and six
 brigades of 10–15 (one Бригадир each, the rest Уборщица/Уборщик), plus four fired users and,
 under the service-account layout, one user per brigade named like the brigade. Records are
-shaped as ``user.get`` and ``department.get`` return them (reference `bitrix24.md` §7.8,
-§7.10): ``ACTIVE`` a JSON bool, ``UF_DEPARTMENT`` a list of ints, NULL fields omitted.
+shaped as ``user.get`` and ``department.get`` return them on a real
+portal: ``ACTIVE`` a JSON bool, ``UF_DEPARTMENT`` a list of ints, NULL fields omitted.
 
 Surnames come from Faker's ``ru_RU`` provider on a seeded instance. First names and
 patronymics are drawn (by the same instance) from the common modern names below, because

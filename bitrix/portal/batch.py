@@ -1,6 +1,6 @@
 """`batch`: up to 50 sub-commands in one HTTP request, with references to earlier results.
 
-As the portal's PHP does it (reference `bitrix24.md` §4; CRestProvider::methodsBatch and
+As the portal's PHP does it (CRestProvider::methodsBatch and
 CRestUtil::ParseBatchQuery):
 
 - top-level keys are upper-cased (``cmd``/``CMD``, ``halt``/``HALT``); ``halt`` is PHP-truthy;

@@ -1,6 +1,6 @@
 """Classic CRM methods: deals, deal fields and user fields, funnels, stages, companies.
 
-Shapes per reference `bitrix24.md` §7.1–7.7. Classic ``crm.*`` methods answer their own errors
+Shapes as a real portal answers them. Classic ``crm.*`` methods answer their own errors
 with HTTP 400 and an empty ``error`` code ("Not found", "Parameter 'filter' must be array.").
 Lists page like ORM lists (exact ``start`` offset) and always carry ``total``.
 """

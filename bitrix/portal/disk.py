@@ -2,16 +2,16 @@
 
 - `disk.folder.uploadfile` / `disk.storage.uploadfile`: ``id`` (folder / storage), ``data.NAME``
   (required), ``fileContent: [name, base64]``, ``generateUniqueName``; the answer is the new
-  file "like disk.file.get" (bitrix24-writes.md: ``api-reference/disk/folder/
+  file "like disk.file.get" (Bitrix24's REST docs: ``api-reference/disk/folder/
   disk-folder-upload-file.md``; the storage variant uploads into the storage's root folder).
 - `disk.file.get` (``id``) and `disk.folder.getchildren` (``id``, ``filter``) read them back, so
   a client can look an upload up by its name after a lost answer.
 
 Files attached elsewhere (``FILES`` of `crm.timeline.comment.add`) are stored the same way
-through `store_file`, as Bitrix24 keeps them on Drive ("File (Drive)", bitrix24-writes.md:
+through `store_file`, as Bitrix24 keeps them on Drive ("File (Drive)", Bitrix24's REST docs:
 ``api-reference/files/how-to-upload-files.md``).
 
-Not sourced in bitrix24-writes.md, so emulator choices (kept close to the disk module's REST
+Not in Bitrix24's REST docs, so emulator choices (kept close to the disk module's REST
 errors as remembered, and stricter rather than looser): an unknown folder or storage is
 ``ERROR_NOT_FOUND`` "Could not find entity with id 'N'."; a missing ``data.NAME`` is
 ``ERROR_ARGUMENT`` "Error: required parameter NAME"; a name already present in the folder

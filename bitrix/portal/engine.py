@@ -3,7 +3,7 @@
 For one method call: find the method (404 ERROR_METHOD_NOT_FOUND), check the webhook's scopes
 (401 insufficient_scope), check the method's operating-time budget (429 OPERATION_TIME_LIMIT),
 run it, charge its operating time, and wrap the result in the envelope
-``{"result", "total"?, "next"?, "time"}`` (reference `bitrix24.md` §2.1). The HTTP layer does
+``{"result", "total"?, "next"?, "time"}``. The HTTP layer does
 credentials, limits and faults before this, and PHP-array shaping after.
 """
 

@@ -2,7 +2,7 @@
 
 Every failure a method or the request pipeline raises becomes the JSON body
 ``{"error": code, "error_description": description, **extra}`` with the exception's HTTP status
-and, as on a real portal, no ``time`` section (reference `bitrix24.md` §2.2, §5)::
+and, as on a real portal, no ``time`` section::
 
     RestError                     any answered error: status, code, description, extra keys
      ├── AuthError                401: NO_AUTH_FOUND, INVALID_CREDENTIALS, insufficient_scope,

@@ -1,4 +1,4 @@
-"""The portal's two limits (reference `bitrix24.md` §6) and a clock tests can drive.
+"""The portal's two limits and a clock tests can drive.
 
 - `LeakyBucket`: the request-rate limit. Every HTTP request adds 1 to a level that drains at
   ``rate`` per second; a request that would lift it above ``burst`` is refused (503

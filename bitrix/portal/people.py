@@ -1,7 +1,7 @@
 """Users and the company structure: `user.get`, `user.update`, `user.current`, `profile`,
 `department.get`.
 
-Behaviour follows the portal's PHP (reference `bitrix24.md` §7.8–7.10):
+Behaviour follows the portal's PHP:
 
 - `user.get` upper-cases all parameter keys; the filter is ``FILTER`` when it is an array,
   otherwise the top-level keys; only fields the webhook's user scope allows are filtered on or

@@ -12,7 +12,7 @@ In synchronous code (CLI commands, the embedded default portal)::
     with PortalThread(store) as portal:   # its own thread and event loop
         print(portal.webhook_url)
 
-Request pipeline, in the real portal's order (reference `bitrix24.md` §1, §2, §5, §6):
+Request pipeline, in the real portal's order:
 
 1. record the request; read params: URL query and body merged, the body winning (top-level
    keys); JSON bodies (invalid JSON is silently ``{}``), PHP-style form and multipart bodies;

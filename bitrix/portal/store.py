@@ -1,7 +1,7 @@
 """The emulated portal's in-memory data: raw records shaped exactly as the REST API returns them.
 
 The store holds what a real Bitrix24 portal would hold, in the *output* shape of the REST
-methods (reference `bitrix24.md` §7), so the emulator only has to filter, order, select and
+methods, so the emulator only has to filter, order, select and
 page. Anything that fills a store (the small fixture dataset, the demo-company generator in
 `bitrix.demo`, a test's own layout) writes these shapes:
 

@@ -1,8 +1,8 @@
 """Tasks and the calendar: `tasks.task.list`, `tasks.task.add`, `calendar.event.get`/`.add`.
 
 Tasks take UPPER_CASE field names in ``filter``/``order``/``select`` and answer camelCase items
-inside a wrapper (``result.tasks``, ``result.task``), mostly with string values (reference
-`bitrix24.md` §3, §7.11). The default order is ``ID desc``; an unknown order key is a 400 with
+inside a wrapper (``result.tasks``, ``result.task``), mostly with string values, as on a
+real portal. The default order is ``ID desc``; an unknown order key is a 400 with
 ``"error": "0"``. Filter ``STATUS`` means the meta status ``subStatus`` (``-1`` overdue),
 ``REAL_STATUS`` the stored ``status``.
 
@@ -167,7 +167,7 @@ def task_list(ctx: CallContext, params: Params) -> MethodOutput:
             if name == "STATUS":
                 wanted.add("status")
     # UF_CRM_TASK, UF_TASK_WEBDAV_FILES and UF_MAIL_MESSAGE are "not returned by default — put
-    # one in SELECT and all three return" (bitrix24-writes.md: api-reference/tasks/fields.md).
+    # one in SELECT and all three return" (Bitrix24's REST docs: api-reference/tasks/fields.md).
     with_ufs = any(name.upper() in _TASK_UFS for name in select)
     tasks = []
     for view in page.items:
@@ -195,7 +195,7 @@ def _core_error(message: str) -> MethodError:
     return MethodError("ERROR_CORE", f"{message}<br>", 400)
 
 
-#: CRM binding prefixes of ``UF_CRM_TASK`` (bitrix24-writes.md: tasks-task-add.md lists ``D_``,
+#: CRM binding prefixes of ``UF_CRM_TASK`` (Bitrix24's REST docs: tasks-task-add.md lists ``D_``,
 #: ``L_``, ``C_``, ``CO_``, ``SI_`` and ``Txx_``) and the store holding each, where we hold one.
 _CRM_PREFIXES = {"D": "deals", "CO": "companies", "L": None, "C": None, "SI": None}
 
@@ -221,7 +221,7 @@ def _crm_links(ctx: CallContext, raw: Any) -> list[str]:
 
 
 def _webdav_files(ctx: CallContext, raw: Any) -> list[str]:
-    """``UF_TASK_WEBDAV_FILES``: Drive files as ``n<disk id>`` (bitrix24-writes.md:
+    """``UF_TASK_WEBDAV_FILES``: Drive files as ``n<disk id>`` (Bitrix24's REST docs:
     tasks-task-add.md); every id must be an uploaded file (emulator strictness, as above)."""
     values = as_php_array(raw)
     files = [php_string(v).strip() for v in (values or {"0": raw}).values() if php_truthy(v)]
@@ -238,7 +238,7 @@ def _webdav_files(ctx: CallContext, raw: Any) -> list[str]:
 def task_add(ctx: CallContext, params: Params) -> MethodOutput:
     """`tasks.task.add`: validates, stores the task, answers ``result.task`` (camelCase).
 
-    Rules (bitrix24-writes.md, ``api-reference/tasks/tasks-task-add.md``): TITLE required
+    Rules (Bitrix24's REST docs, ``api-reference/tasks/tasks-task-add.md``): TITLE required
     ("Task title not specified"), RESPONSIBLE_ID required ("Assignee not specified");
     DEADLINE ISO 8601; UF_CRM_TASK ``["D_<id>"]``; UF_TASK_WEBDAV_FILES ``["n<id>"]``;
     CREATED_BY defaults to the webhook's user (calls run as the employee who created the
@@ -454,7 +454,7 @@ def _event_moment(ctx: CallContext, params: Params, key: str) -> tuple[datetime 
 def event_add(ctx: CallContext, params: Params) -> MethodOutput:
     """`calendar.event.add`: one event; the answer is its id.
 
-    Required (bitrix24-writes.md: ``api-reference/calendar/calendar-event/
+    Required (Bitrix24's REST docs: ``api-reference/calendar/calendar-event/
     calendar-event-add.md``): ``type`` (``user``/``group``/``company_calendar``), ``ownerId``,
     ``from`` (or ``from_ts``), ``to`` (or ``to_ts``), ``section``, ``name``. Optional
     ``skip_time`` "Y" (dates without time), ``timezone_from``/``timezone_to``, ``description``,

@@ -4,7 +4,7 @@
   required, ``COMMENT`` is the text, ``AUTHOR_ID`` optional, ``FILES`` a list of
   ``[name, base64]`` pairs; the result is the new comment's id. "Starting from crm version
   23.100.0, the method only accepts parameters with the key ``fields`` in lowercase"
-  (bitrix24-writes.md: ``api-reference/crm/timeline/comments/crm-timeline-comment-add.md``), so
+  (Bitrix24's REST docs: ``api-reference/crm/timeline/comments/crm-timeline-comment-add.md``), so
   ``FIELDS`` or ``Fields`` are as good as absent here.
 - **list** needs ``filter`` with ``ENTITY_ID`` and ``ENTITY_TYPE`` (the docs: "При фильтрации
   обязательные поля - ENTITY_ID и ENTITY_TYPE"); otherwise a classic crm list (ORM paging,

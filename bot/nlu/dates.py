@@ -2,7 +2,7 @@
 
 The caller resolves "today" in the bot's TIMEZONE and passes it in; nothing here reads a
 clock. dateparser is not used as the primary parser: it has no week ranges and fails on
-spelled-out dates and whole sentences (reference `nlu.md` §5.2). After ITN a small rule table
+spelled-out dates and whole sentences. After ITN a small rule table
 is enough and exact.
 
 Recognised (a leading "в/во/на/к/ко/по/за" is included in the span):
@@ -69,7 +69,7 @@ class DateRange:
         return DateRange(min(self.start, other.start), max(self.end, other.end))
 
     def to_json(self) -> dict[str, str]:
-        """The SPEC slot shape: ``{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}``."""
+        """The slot shape (docs/intents.md): ``{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}``."""
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
 
 

@@ -1,6 +1,6 @@
 """The language engine: a Russian request in, an intent with resolved slots out.
 
-Pipeline (reference `nlu.md` §7.1, adapted):
+Pipeline:
 
 1. **normalise** (`bot.nlu.normalize`): case, ё, punctuation, fillers, number words → digits;
 2. **tag** (`bot.nlu.tagger`): repair misheard words, find and resolve brigades, dates,

@@ -28,7 +28,7 @@ INTENTS = (
     "unknown",
 )
 
-#: Which slots each intent takes (SPEC §5).
+#: Which slots each intent takes (docs/intents.md).
 INTENT_SLOTS: dict[str, tuple[str, ...]] = {
     "houses.list": ("brigade", "company", "street"),
     "count": ("metric", "brigade", "company", "street"),
@@ -110,7 +110,7 @@ class Frame:
         return replace(self, slots=merged, question=None, choices=(), problems=())
 
     def slots_json(self) -> dict[str, Any]:
-        """The slots in SPEC §5's JSON shapes."""
+        """The slots in their JSON shapes (docs/intents.md, «Slot formats»)."""
         out: dict[str, Any] = {}
         for name in SLOT_ORDER:
             if name not in self.slots:
@@ -130,7 +130,7 @@ class Frame:
 
 
 def slot_json(value: Any) -> Any:
-    """One slot value in its SPEC §5 JSON shape."""
+    """One slot value in its JSON shape (docs/intents.md)."""
     if isinstance(value, Company):
         return {"id": value.id, "name": value.name}
     if isinstance(value, House):

@@ -2,7 +2,7 @@
 
 People say catalog names in any case ("на Пролетарской", "у Жилкомсервиса", "телефон
 Петровой"), so every name from Bitrix24 is expanded into its case forms once per sync and the
-grammar matches those forms (reference `nlu.md` §2.1, §7.6). All forms are lower case with ё
+grammar matches those forms. All forms are lower case with ё
 folded to е and numbers as digits, i.e. in the shape `bot.nlu.normalize.normalize` produces.
 
 * `Morph.street_forms`: adjectival streets inflect ("Пролетарская" → пролетарской,
@@ -15,7 +15,7 @@ folded to е and numbers as digits, i.e. in the shape `bot.nlu.normalize.normali
 * `Morph.position_forms`: singular and plural in all cases ("уборщица" → уборщиц, уборщицам…).
 * `Morph.lemma` and `Morph.agree` ("5 домов", "21 дом", "5 человек").
 
-pymorphy3 traps (nlu.md §2.1): "ленина" lemmatises to "ленин", "иванова" is both the genitive of
+pymorphy3 traps: "ленина" lemmatises to "ленин", "иванова" is both the genitive of
 Иванов and the female surname, "дома" is genitive singular or plural. Never lemmatise a query
 to compare it with a non-lemmatised catalog; compare generated forms instead.
 """

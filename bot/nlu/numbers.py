@@ -2,7 +2,7 @@
 дробь один" → 112/1.
 
 Why our own code: none of the PyPI number parsers handles Russian ordinals, cardinals in every
-case and house-number compounds together (reference `nlu.md` §3). The word tables come from
+case and house-number compounds together. The word tables come from
 `unicode-rbnf` (CLDR spell-out rules, already a hassil dependency), so the vocabulary is the
 CLDR one, not a hand-typed list.
 
@@ -15,7 +15,7 @@ ordinal. Because the case of each word is not checked, case-mismatched speech ("
 трех", a CLDR quirk and a common ASR result) parses as well as the correct form. Numbers up to
 999 999 are covered.
 
-Compounds for house numbers are glued after the number (reference `nlu.md` §3):
+Compounds for house numbers are glued after the number:
 
 * "сто двенадцать дробь один" / "112 / 1" → ``112/1``;
 * "пятнадцать корпус два" → ``15к2``; "строение три" → ``с3``;
@@ -238,7 +238,7 @@ class NumberLexicon:
         for word, atom in list(atoms.items()):
             if atom.ordinal and word.endswith(("ой", "ей")):
                 atoms.setdefault(word[:-1] + "ю", atom)
-        # CLDR quirk (nlu.md §1.5): dative "третьому" where Russian has "третьему".
+        # CLDR quirk: dative "третьому" where Russian has "третьему".
         atoms["третьему"] = _Atom(3, _Cls.UNIT, ordinal=True)
         atoms.pop("третьому", None)
         atoms.setdefault("нуль", _Atom(0, _Cls.ZERO, ordinal=False))
@@ -339,7 +339,7 @@ def _cardinal_forms(engine: RbnfEngine, n: int) -> frozenset[str]:
         return frozenset()
     forms = {_fold(t) for t in res.text_by_ruleset.values()}
     # CLDR's masculine locative keeps nominative tens ("ста двадцать трех"); add the correct
-    # "ста двадцати трех" (nlu.md §1.5). The quirky one stays: people and ASR say it too.
+    # "ста двадцати трех". The quirky one stays: people and ASR say it too.
     loc = res.text_by_ruleset.get("spellout-cardinal-neuter-locative")
     if loc:
         forms.add(_fold(loc))

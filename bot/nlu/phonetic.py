@@ -2,7 +2,7 @@
 
 Vosk mishears unstressed vowels and splits long words ("линина" for "ленина", "моя ковского"
 for "маяковского", "жил ком сервис", "сидоренка"). Comparing a phonetic key as well as the
-letters fixes most of these (reference `nlu.md` §4.1, §4.3).
+letters fixes most of these.
 
 Written here rather than taken from `fonetika` (whose `RussianMetaphone` is the model for this
 key): fonetika depends on the abandoned pymorphy2, which fails on Python ≥ 3.11
@@ -21,7 +21,7 @@ The key, in the spirit of RussianMetaphone:
   "лнц" dropped;
 * doubled letters collapsed.
 
-`similarity` is the `nlu.md` §4.1 recipe: the mean of `rapidfuzz.fuzz.ratio` on the texts and
+`similarity` is the mean of `rapidfuzz.fuzz.ratio` on the texts and
 on their keys, 0–100.
 """
 

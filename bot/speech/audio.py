@@ -41,6 +41,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "BYTES_PER_SECOND",
@@ -53,6 +54,7 @@ __all__ = [
     "DecodedAudio",
     "EmptyAudioError",
     "FfmpegNotFoundError",
+    "ModelProblem",
     "ModelUnavailableError",
     "SpeechError",
     "decode_audio",
@@ -128,13 +130,19 @@ class FfmpegNotFoundError(SpeechError):
     user_message = "Распознавание речи сейчас недоступно — напишите, пожалуйста, текстом."
 
 
+#: Why a model is unavailable: none configured, its directory missing or incomplete, or Vosk
+#: failed to load it (or could not be imported).
+ModelProblem = Literal["not_configured", "model_missing", "load_failed"]
+
+
 class ModelUnavailableError(SpeechError):
-    """No usable Vosk model; `reason` says why (missing path, incomplete dir, load failure)."""
+    """No usable Vosk model; `reason` says why, `kind` classifies it (`ModelProblem`)."""
 
     user_message = "Распознавание речи сейчас недоступно — напишите, пожалуйста, текстом."
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: ModelProblem = "load_failed") -> None:
         self.reason = reason
+        self.kind: ModelProblem = kind
         super().__init__(f"speech model unavailable: {reason}")
 
 

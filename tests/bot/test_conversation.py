@@ -186,6 +186,7 @@ async def test_clarifying_question_answered_by_a_button(running: BotUnderTest) -
     [question] = await running.say(USER, "график Ленина")
     labels = [label for label, _ in question.buttons]
     assert labels == ["1. Кондрово, Ленина", "2. Ленина"]
+    assert question.text.endswith("Выберите вариант кнопкой или уточните запрос.")
     press = await running.fake.press_button(USER, question, button_text="2. Ленина")
     [answer] = await running.fake.wait_for_messages(
         USER, 1, running.timeout, since=question.message_id

@@ -1,4 +1,4 @@
-"""Who is speaking (SPEC §8, §10): sign-in by phone, «мои …», access that follows Bitrix24,
+"""Who is speaking: sign-in by phone, «мои …», access that follows Bitrix24,
 /forget, a link that survives a restart, and the morning digest — through the fake Bot API,
 real polling and the emulated portal. Expected data comes from raw REST read with plain httpx
 (`tests.domain.raw`), never from the code under test.

@@ -1,4 +1,4 @@
-"""`audiobot ask --as WHO`: «мои …» answered for an employee without Telegram (SPEC §5)."""
+"""`audiobot ask --as WHO`: «мои …» answered for an employee without Telegram (docs/intents.md)."""
 
 from __future__ import annotations
 

@@ -244,12 +244,53 @@ def test_check_reads_the_url_from_settings(
     assert "embedded" not in result.out + result.err
 
 
-def test_check_without_any_url_uses_the_embedded_demo(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_without_any_url_says_no_webhook_is_configured(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     result = run(capsys, "check-bitrix")
+    assert result.code == 2
+    assert "✗ no Bitrix24 webhook is configured" in result.out
+    assert "BITRIX_WEBHOOK_URL=" in result.out
+    assert "audiobot check-bitrix --demo" in result.out
+    assert "PASSED" not in result.out
+    assert "embedded" not in result.err  # no portal was started
+
+
+def test_check_demo_checks_the_embedded_portal(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, "check-bitrix", "--demo")
     assert result.code == 0, result.out
-    assert result.err.count("BITRIX_WEBHOOK_URL is not set") == 1
     assert "Portal: embedded demo portal (http://127.0.0.1:" in result.out
     assert _check(result.out, "✓", "houses").endswith("490 serviced houses")
+    assert "Result: PASSED" in result.out
+
+
+def test_check_demo_ignores_the_configured_webhook(
+    capsys: pytest.CaptureFixture[str], demo: DemoCompany, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = _portal(demo.store)
+    url = portal.start()
+    portal.stop()  # the configured portal is dead; --demo must not touch it
+    monkeypatch.setenv("BITRIX_WEBHOOK_URL", url)
+    result = run(capsys, "check-bitrix", "--demo")
+    assert result.code == 0, result.out
+    assert "Portal: embedded demo portal" in result.out
+
+
+def test_check_url_and_demo_together_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run(capsys, "check-bitrix", "--demo", f"https://portal.example/rest/1/{SECRET}/")
+    assert result.code == 2
+    assert "either WEBHOOK_URL or --demo" in result.out
+
+
+def test_check_malformed_configured_url_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BITRIX_WEBHOOK_URL", f"https://portal.example/{SECRET}")
+    result = run(capsys, "check-bitrix")
+    assert result.code == 2
+    assert "✗ webhook URL: invalid webhook URL" in result.out
 
 
 # ------------------------------------------------------------------------ fields
@@ -308,6 +349,26 @@ def test_fields_wrong_override_still_lists_the_fields(
     assert "configured field UF_CRM_NO_SUCH for apartments does not exist" in result.out
     assert "Проверьте BITRIX_FIELD_APARTMENTS" in result.out
     assert _line(result.out, demo.truth.field_codes["apartments"])
+
+
+def test_fields_without_a_webhook_says_it_shows_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run(capsys, "fields")
+    assert result.code == 0, result.out
+    assert result.out.startswith("No Bitrix24 webhook is configured: this is the embedded demo")
+    assert result.err.count("BITRIX_WEBHOOK_URL is not set") == 1
+    assert "Houses pipeline: 34 «Уборка подъездов»" in result.out
+
+
+def test_fields_demo_is_quiet_about_the_missing_webhook(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run(capsys, "fields", "--demo")
+    assert result.code == 0, result.out
+    assert "No Bitrix24 webhook" not in result.out
+    assert result.err == ""
+    assert "Portal: embedded demo portal" in result.out
 
 
 def test_fields_on_the_alternative_layout(capsys: pytest.CaptureFixture[str]) -> None:

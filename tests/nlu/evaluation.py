@@ -6,8 +6,8 @@ Shared by the regression test (`tests/nlu/test_corpus.py`) and the report script
 `BitrixClient`, the `CompanyLoader` and a `CompanySnapshot`.
 
 Splits: each corpus file (dev, heldout) by source (typed, vosk), plus a **noisy** variant of
-every Vosk-form item made by `add_noise` (a fixed seed per item), after the noise model of
-reference `nlu.md` §7.3: vowel slips in words of 5+ letters (8 %), words of 8+ letters split in
+every Vosk-form item made by `add_noise` (a fixed seed per item), after this noise model:
+vowel slips in words of 5+ letters (8 %), words of 8+ letters split in
 two (4 %), wrong case endings (4 %), and dropped function words (5 %: "на", "у", "по", "а").
 Content words are not dropped: a request without its subject or its slot has no right answer,
 so it would measure the noise, not the engine.
@@ -102,7 +102,7 @@ def build_engine() -> tuple[LanguageEngine, float]:
 
 # ---------------------------------------------------------------------- expected values
 def expected_json(item: Item, snapshot: CompanySnapshot) -> dict[str, Any]:
-    """The item's slots in SPEC §5 JSON, names mapped to CRM ids."""
+    """The item's slots in their JSON shapes (docs/intents.md), names mapped to CRM ids."""
     out: dict[str, Any] = {}
     for key, value in item.slots.items():
         if key == "company":

@@ -1,4 +1,4 @@
-"""Morphology: case forms of every street in domain.md, surnames, companies, positions,
+"""Morphology: case forms of every street of the demo company, surnames, companies, positions,
 number agreement and pymorphy3's lemma traps."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def _adj(stem: str) -> set[str]:
     return {stem + e for e in ("ая", "ой", "ую", "ою")}
 
 
-# Every street of the real portal (domain.md), plus type words.
+# Every street of the real portal, plus type words.
 STREETS: list[tuple[str, set[str]]] = [
     ("Пролетарская", _adj("пролетарск")),
     ("Никитиной", {"никитиной"}),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.nlu.normalize import MAX_INPUT_CHARS, MAX_OUTPUT_CHARS, normalize, normalize_name
 from bot.nlu.numbers import TokenKind
 
-# nlu.md §7.5: the typed form and the Vosk form of a request normalise to the same text.
+# The typed form and the Vosk form of a request normalise to the same text.
 CORPUS = [
     ("Дома бригады 3", "дома бригады три", "дома бригады 3"),
     ("какие дома у третьей бригады", "какие дома у третьей бригады", "какие дома у 3 бригады"),

@@ -101,7 +101,7 @@ def test_brigade_cardinals_every_form(word: str, value: int) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # nlu.md §3 table
+        # house-number compounds
         ("три", "3"),
         ("третьей", "3"),
         ("двадцать пять", "25"),
@@ -111,7 +111,7 @@ def test_brigade_cardinals_every_form(word: str, value: int) -> None:
         ("какие дома у третьей бригады", "какие дома у 3 бригады"),
         ("сколько домов обслуживает вторая бригада", "сколько домов обслуживает 2 бригада"),
         ("двадцать первого марта", "21 марта"),
-        # nlu.md §1.6 table (after normalisation)
+        # spoken forms (after normalisation)
         ("дома бригады 3", "дома бригады 3"),
         ("дома третьей бригады", "дома 3 бригады"),
         ("кто работает в пятой бригаде", "кто работает в 5 бригаде"),
@@ -124,7 +124,7 @@ def test_brigade_cardinals_every_form(word: str, value: int) -> None:
         ("дома третий бригады", "дома 3 бригады"),
         ("дома бригады 7", "дома бригады 7"),
         ("дом пятнадцать корпус два", "дом 15к2"),
-        # CLDR quirks (nlu.md §1.5)
+        # CLDR quirks
         ("третьему", "3"),
         ("ста двадцати трех", "123"),
         ("ста двадцать трех", "123"),

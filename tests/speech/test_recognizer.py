@@ -87,6 +87,7 @@ def test_no_model_configured() -> None:
     with pytest.raises(ModelUnavailableError) as excinfo:
         load_model(None)
     assert "VOSK_MODEL_PATH" in excinfo.value.reason
+    assert excinfo.value.kind == "not_configured"
 
 
 def test_missing_model_dir_is_unavailable(tmp_path: Path) -> None:
@@ -94,6 +95,7 @@ def test_missing_model_dir_is_unavailable(tmp_path: Path) -> None:
         load_model(tmp_path / "vosk-model-small-ru-0.22")
     assert "does not exist" in excinfo.value.reason
     assert "недоступно" in excinfo.value.user_message
+    assert excinfo.value.kind == "model_missing"
 
 
 def test_incomplete_model_dir_names_what_is_missing(tmp_path: Path, ko_model_dir: Path) -> None:
@@ -111,6 +113,7 @@ def test_zero_byte_model_file_is_unavailable(tmp_path: Path, ko_model_dir: Path)
     with pytest.raises(ModelUnavailableError) as excinfo:
         load_model(tmp_path)
     assert "empty files: am/final.mdl" in excinfo.value.reason
+    assert excinfo.value.kind == "model_missing"
 
 
 def test_broken_model_is_unavailable_not_a_crash(tmp_path: Path, ko_model_dir: Path) -> None:
@@ -123,6 +126,7 @@ def test_broken_model_is_unavailable_not_a_crash(tmp_path: Path, ko_model_dir: P
     with pytest.raises(ModelUnavailableError) as excinfo:
         load_model(tmp_path)
     assert "Vosk failed to load" in excinfo.value.reason
+    assert excinfo.value.kind == "load_failed"
 
 
 def test_a_file_instead_of_a_dir(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ SPLITS: dict[str, tuple[str, str]] = {
     "heldout": ("heldout.yaml", "ho-"),
 }
 
-#: Intent → the slot keys it may carry (SPEC §5, docs/intents.md).
+#: Intent → the slot keys it may carry (docs/intents.md).
 INTENT_SLOTS: dict[str, frozenset[str]] = {
     "houses.list": frozenset({"brigade", "company", "street"}),
     "count": frozenset({"metric", "brigade", "company", "street"}),
