@@ -67,6 +67,39 @@ def brigade_number(name: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
+def _within(value: int | None, low: int | None, high: int | None) -> bool:
+    return value is not None and (low is None or value >= low) and (high is None or value <= high)
+
+
+def _fold(text: str) -> str:
+    return text.lower().replace("ё", "е")
+
+
+def _first_value(value: Any) -> str | None:
+    """The first ``VALUE`` of a multi-field (``PHONE``, ``EMAIL``: ``[{"VALUE": …}]``)."""
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return as_str(value[0].get("VALUE"))
+    return None
+
+
+def _event_people(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The user ids of an event's attendees and author."""
+    ids = [
+        str(as_id(a.get("id")))
+        for a in as_list(item.get("ATTENDEE_LIST"))
+        if isinstance(a, Mapping) and as_id(a.get("id"))
+    ]
+    ids.extend(
+        str(c)[1:]
+        for c in as_list(item.get("ATTENDEES_CODES"))
+        if str(c).startswith("U") and str(c)[1:].isdigit()
+    )
+    author = as_id(item.get("CREATED_BY"))
+    if author:
+        ids.append(author)
+    return tuple(dict.fromkeys(ids))
+
+
 def natural_key(house: House) -> tuple[object, ...]:
     """Sort addresses naturally: town, street, then house number by its numeric parts."""
     number = house.address.number_key
@@ -304,14 +337,14 @@ class CompanySnapshot:
         mapping = self.mapping
         pipeline = str(mapping.pipeline.id)
         houses: list[House] = []
+        closed_houses: list[House] = []
         self.skipped_deals: list[tuple[str, str]] = []
         roles = mapping.roles
         for deal in raw.deals:
             deal_id = as_str(deal.get("ID"))
             if deal_id is None or str(deal.get("CATEGORY_ID", "0") or "0") != pipeline:
                 continue
-            if str(deal.get("STAGE_ID", "")) in mapping.pipeline.lost_stages:
-                continue
+            closed = str(deal.get("STAGE_ID", "")) in mapping.pipeline.lost_stages
             title = str(deal.get("TITLE") or "")
             address = parse_address(title)
             if address is None:
@@ -325,7 +358,7 @@ class CompanySnapshot:
                     if match:
                         coordinates = (float(match.group(1)), float(match.group(2)))
                     full_address = text.split("|", 1)[0].strip() or None
-            houses.append(
+            (closed_houses if closed else houses).append(
                 House(
                     id=deal_id,
                     address=address,
@@ -337,10 +370,18 @@ class CompanySnapshot:
                     entrances=self._count(deal, "entrances"),
                     floors=self._count(deal, "floors"),
                     visits=self._visits(deal),
+                    house_type=self._text_role(deal, "house_type"),
+                    lifts=as_int(deal.get(roles["lifts"].code)) if "lifts" in roles else None,
+                    intercom=self._text_role(deal, "intercom"),
+                    note=self._text_role(deal, "note"),
+                    closed=closed,
                 )
             )
         houses.sort(key=natural_key)
+        closed_houses.sort(key=natural_key)
         self.houses: tuple[House, ...] = tuple(houses)
+        #: Lost-stage deals of the pipeline: houses whose contract has ended (not serviced).
+        self.closed_houses: tuple[House, ...] = tuple(closed_houses)
         self.houses_by_id = {h.id: h for h in houses}
         self.companies: dict[str, Company] = {}
         for company in raw.companies:
@@ -352,7 +393,12 @@ class CompanySnapshot:
             if isinstance(phones, list) and phones and isinstance(phones[0], Mapping):
                 phone = as_str(phones[0].get("VALUE"))
             self.companies[company_id] = Company(
-                id=company_id, name=str(company.get("TITLE") or "").strip(), phone=phone
+                id=company_id,
+                name=str(company.get("TITLE") or "").strip(),
+                phone=phone,
+                email=_first_value(company.get("EMAIL")),
+                address=as_str(company.get("ADDRESS")),
+                contact=as_str(company.get("COMMENTS")),
             )
         self.houses_by_street: dict[tuple[str, str], list[House]] = defaultdict(list)
         self.houses_by_company: dict[str, list[House]] = defaultdict(list)
@@ -367,6 +413,17 @@ class CompanySnapshot:
                 self.houses_by_brigade[house.brigade].append(house)
             for visit in house.visits:
                 self.visits_by_day[visit.day].append((house, visit))
+
+    def _text_role(self, deal: Mapping[str, Any], role: str) -> str | None:
+        """An optional text fact of a house (an enumeration is read as its option's label)."""
+        ref = self.mapping.roles.get(role)
+        if ref is None:
+            return None
+        value = next(iter(as_list(deal.get(ref.code))), None)
+        if value is None or str(value).strip() == "":
+            return None
+        label = self.mapping.option_label(ref.code, value)
+        return (label or str(value)).strip() or None
 
     def _build_brigades(self) -> None:
         numbers = set(self.department_brigade.values()) | set(self.houses_by_brigade)
@@ -430,6 +487,7 @@ class CompanySnapshot:
                     all_day=as_bool(item.get("DT_SKIP_TIME")),
                     location=str(item.get("LOCATION") or "").strip(),
                     description=str(item.get("DESCRIPTION") or "").strip(),
+                    people=_event_people(item),
                 )
             )
         events.sort(key=lambda e: (e.start, e.name))
@@ -451,11 +509,17 @@ class CompanySnapshot:
         brigade: int | None = None,
         company_id: str | None = None,
         street: tuple[str, str] | None = None,
+        town: str | None = None,
+        house_type: str | None = None,
+        bounds: Mapping[str, tuple[int | None, int | None]] | None = None,
     ) -> list[House]:
         """Houses matching every given filter, in natural address order.
 
-        ``street`` is ``(town, street_key)``.
+        ``street`` is ``(town, street_key)``; ``house_type`` the CRM option's text;
+        ``bounds`` maps a count (``floors``, ``apartments``, ``entrances``, ``lifts``) to an
+        inclusive ``(min, max)``: a house whose count is unknown does not match.
         """
+        bounds_ = list((bounds or {}).items())
         if street is not None:
             pool: Iterable[House] = self.houses_by_street.get(street, [])
         elif company_id is not None:
@@ -470,6 +534,9 @@ class CompanySnapshot:
             if (brigade is None or h.brigade == brigade)
             and (company_id is None or h.company_id == company_id)
             and (street is None or (h.address.town, h.address.street_key) == street)
+            and (town is None or h.address.town == town)
+            and (house_type is None or h.house_type == house_type)
+            and all(_within(getattr(h, name), low, high) for name, (low, high) in bounds_)
         ]
 
     def house_at(self, street: tuple[str, str], number: str) -> House | None:
@@ -622,6 +689,7 @@ class CompanySnapshot:
         brigade: int | None = None,
         person_id: str | None = None,
         house_id: str | None = None,
+        text: str | None = None,
         now: datetime | None = None,
         include_done: bool = False,
     ) -> list[Task]:
@@ -657,14 +725,21 @@ class CompanySnapshot:
                 continue
             if house_id is not None and house_id not in task.house_ids:
                 continue
+            if text is not None and text not in _fold(task.title):
+                continue
             out.append(task)
         return out
 
-    def events_between(self, start: date, end: date) -> list[Event]:
-        """Calendar events that overlap the days ``start``..``end`` inclusive."""
+    def events_between(
+        self, start: date, end: date, *, person_id: str | None = None, text: str | None = None
+    ) -> list[Event]:
+        """Calendar events that overlap the days ``start``..``end`` inclusive, optionally of
+        one person (attendee or author) and/or whose name contains ``text`` (a stem)."""
         return [
             e
             for e in self.events
             if e.start.astimezone(self.tz).date() <= end
             and e.end.astimezone(self.tz).date() >= start
+            and (person_id is None or person_id in e.people)
+            and (text is None or text in _fold(e.name))
         ]

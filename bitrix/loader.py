@@ -37,7 +37,7 @@ TASK_SELECT = [
     "RESPONSIBLE_ID",
     "UF_CRM_TASK",
 ]
-COMPANY_SELECT = ["ID", "TITLE", "PHONE"]
+COMPANY_SELECT = ["ID", "TITLE", "PHONE", "EMAIL", "ADDRESS", "COMMENTS"]
 #: Row-count guesses for a first load (no previous snapshot): enough chained pages for a
 #: company of this size in one batch, without dozens of pages past the end of each list.
 FIRST_LOAD_ROWS = {

@@ -27,6 +27,13 @@ ROLE_TITLES = {
     "floors": "Этажи",
     "brigade": "Бригада",
 }
+#: Optional facts about a house the crew needs; found by label when the portal has them.
+EXTRA_ROLE_TITLES = {
+    "house_type": "Тип дома",
+    "lifts": "Лифты",
+    "intercom": "Код домофона",
+    "note": "Комментарий для бригады",
+}
 COUNT_ROLES = ("apartments", "entrances", "floors")
 
 MONTHS_NOMINATIVE = (
@@ -305,6 +312,20 @@ def _score_role(role: str, fld: _Field) -> int:
         if fld.type != "enumeration" or not fld.has(r"бригад"):
             return 0
         return 3 if fld.has(r"^бригада$") else 2
+    if role == "house_type":
+        if fld.multiple or not fld.has(r"тип дома|материал стен|тип здания"):
+            return 0
+        return 3 if fld.type == "enumeration" else 2
+    if role == "intercom":
+        return 3 if fld.type == "string" and fld.has(r"домофон") else 0
+    if role == "note":
+        if fld.type != "string" or not fld.has(r"коммент|примечан"):
+            return 0
+        return 3 if fld.has(r"бригад") else 2
+    if role == "lifts":
+        if fld.type not in _COUNT_TYPES or fld.multiple or not fld.has(r"лифт"):
+            return 0
+        return 3
     if fld.type not in _COUNT_TYPES or fld.multiple or fld.has(r"уборк|график|тип|вид"):
         return 0
     patterns = {
@@ -341,20 +362,21 @@ def build_mapping(
     notes: list[str] = []
     roles: dict[str, FieldRef] = {}
     for role, code in (overrides or {}).items():
-        if role not in ROLE_TITLES:
+        if role not in ROLE_TITLES and role not in EXTRA_ROLE_TITLES:
             continue
         if code not in fields and code not in deal_fields:
             raise BitrixMappingError(
                 f"configured field {code} for {role} does not exist",
                 admin_hint=(
-                    f"Поля {code} нет среди полей сделок (роль «{ROLE_TITLES[role]}»). "
+                    f"Поля {code} нет среди полей сделок "
+                    f"(роль «{ROLE_TITLES.get(role) or EXTRA_ROLE_TITLES[role]}»). "
                     f"Проверьте BITRIX_FIELD_{role.upper()} или уберите его."
                 ),
             )
         label = fields[code].label if code in fields else code
         roles[role] = FieldRef(code=code, label=label, origin="configured")
     taken = {ref.code for ref in roles.values()}
-    for role in ROLE_TITLES:
+    for role in (*ROLE_TITLES, *EXTRA_ROLE_TITLES):
         if role in roles:
             continue
         scored = sorted(

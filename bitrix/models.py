@@ -69,6 +69,9 @@ class Company:
     id: str
     name: str
     phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,11 @@ class House:
     entrances: int | None
     floors: int | None
     visits: tuple[Visit, ...] = field(default=())
+    house_type: str | None = None  # «Панельный», as the CRM option reads
+    lifts: int | None = None
+    intercom: str | None = None  # the intercom code
+    note: str | None = None  # «Комментарий для бригады»
+    closed: bool = False  # a lost-stage deal: the contract has ended
 
     @property
     def title(self) -> str:
@@ -218,6 +226,8 @@ class Event:
     all_day: bool
     location: str
     description: str
+    #: Who takes part: the attendees of a meeting and its author (user ids).
+    people: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
