@@ -18,7 +18,7 @@ from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House, Task
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
-from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
+from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
 from bot.nlu.morph import Morph
 
 MONTHS_GENITIVE = (
@@ -29,12 +29,35 @@ MONTHS_PREPOSITIONAL = (
     "январе", "феврале", "марте", "апреле", "мае", "июне",
     "июле", "августе", "сентябре", "октябре", "ноябре", "декабре",
 )  # fmt: skip
+BOUND_NOUNS = {
+    "floors": "этажей",
+    "apartments": "квартир",
+    "entrances": "подъездов",
+    "lifts": "лифтов",
+}
+#: What an unapplied part of a request was, in words.
+UNAPPLIED_KINDS = {
+    "person": "сотрудник",
+    "brigade": "бригада",
+    "house": "дом",
+    "street": "улица",
+    "town": "город",
+    "company": "управляющая компания",
+    "house_type": "тип дома",
+    "floors": "этажность",
+    "apartments": "число квартир",
+    "entrances": "число подъездов",
+    "lifts": "число лифтов",
+    "date": "дата",
+    "position": "должность",
+}
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 METRIC_NOUNS = {
     "houses": "дом",
     "apartments": "квартира",
     "entrances": "подъезд",
     "floors": "этаж",
+    "lifts": "лифт",
     "employees": "человек",
     "brigades": "бригада",
     "companies": "управляющая компания",
@@ -184,8 +207,9 @@ class AnswerBuilder:
         required = REQUIRED_SLOTS.get(frame.intent)
         if required is not None and required not in frame.slots:
             return Answer(problem or MISSING_SLOT[required])
-        if any(p.kind in INTENT_SLOTS.get(frame.intent, ()) for p in frame.problems):
-            # A filter that names nothing real: saying so beats an unfiltered list.
+        if frame.problems:
+            # Rule 1: a part of the request that names nothing real, or that this answer cannot
+            # apply, is said — and no data is given for the broader question.
             return Answer(problem)
         answer: Answer = handler(frame, today)
         if problem:
@@ -208,13 +232,24 @@ class AnswerBuilder:
     def _problem_text(self, problems: Sequence[Problem]) -> str:
         lines = []
         for problem in problems:
-            if problem.kind == "house":
+            if problem.kind == "house" and problem.reason == "closed":
+                hint = (
+                    " Ближайшие обслуживаемые: " + ", ".join(problem.near) + "."
+                    if problem.near
+                    else ""
+                )
+                lines.append(
+                    f"Дом {problem.said} есть в Bitrix24, но договор закрыт — мы его больше не "
+                    f"обслуживаем.{hint}"
+                )
+            elif problem.kind == "house":
                 hint = " Есть дома: " + "; ".join(problem.near) + "." if problem.near else ""
                 lines.append(f"Дома «{problem.said}» нет в базе.{hint}")
             elif problem.kind == "street":
                 lines.append(f"Улицы «{problem.said}» нет среди адресов.")
             elif problem.kind == "company":
-                lines.append(f"Управляющей компании «{problem.said}» нет в базе.")
+                hint = f" Похожие: {', '.join(problem.near)}." if problem.near else ""
+                lines.append(f"УК «{problem.said}» не нашёл в базе.{hint}")
             elif problem.kind == "person" and problem.near:
                 names = ", ".join(problem.near)
                 lines.append(f"{names} больше не работает в компании — данные не показываю.")
@@ -222,37 +257,102 @@ class AnswerBuilder:
                 lines.append(f"Сотрудника «{problem.said}» нет в базе.")
             elif problem.kind == "date":
                 lines.append(f"Такой даты нет: «{problem.said}».")
+            elif problem.kind == "house_type":
+                kinds = ", ".join(problem.near) or "тип не заполнен ни у одного дома"
+                lines.append(f"Домов типа «{problem.said}» в базе нет (есть: {kinds}).")
+            elif problem.kind == "name":
+                hint = f" Похожие: {', '.join(problem.near)}." if problem.near else ""
+                lines.append(
+                    f"Не нашёл «{problem.said}» ни среди сотрудников, ни среди улиц и УК — "
+                    f"не понял, что это значит.{hint}"
+                )
+            elif problem.kind == "unapplied":
+                lines.append(self._unapplied_text(problem))
         return "\n".join(lines)
 
+    def _unapplied_text(self, problem: Problem) -> str:
+        what = UNAPPLIED_KINDS.get(problem.reason, "это уточнение")
+        return (
+            f"Не могу применить «{problem.said}» ({what}) к такому вопросу — отвечать без "
+            "этого уточнения не буду, чтобы не дать неверные данные. Переформулируйте, "
+            "например: «дома бригады 3», «сколько домов в Кондрово»."
+        )
+
     # ------------------------------------------------------------------ filters
+    def _brigade_label(self, number_: int) -> str:
+        """ "Бригада 4 (бригадир Коновалов)"."""
+        brigade = self.snap.brigades.get(number_)
+        head = self.snap.person(brigade.head_id) if brigade else None
+        return f"Бригада {number_}" + (f" (бригадир {head.last_name})" if head else "")
+
     def _filter_label(self, frame: Frame) -> str:
+        """The set a house answer counted or listed, in words (rule 2)."""
         parts = []
-        if "brigade" in frame.slots:
-            parts.append(f"бригада {frame.slots['brigade']}")
+        person = frame.slots.get("person")
+        brigade = frame.slots.get("brigade")
+        if isinstance(person, Employee) and person.brigade is not None:
+            label = self._brigade_label(person.brigade)
+            head = self.snap.brigades.get(person.brigade)
+            if head is None or head.head_id != person.id:
+                label += f", где работает {person.short_name}"
+            parts.append(label)
+        elif isinstance(brigade, int):
+            parts.append(self._brigade_label(brigade))
         company = frame.slots.get("company")
         if isinstance(company, Company):
-            parts.append(f"УК {company.name}")
+            parts.append(company.name)
         street = frame.slots.get("street")
         if isinstance(street, StreetEntry):
             parts.append(f"улица {street.label}")
+        town = frame.slots.get("town")
+        if isinstance(town, str) and not isinstance(street, StreetEntry):
+            parts.append(town)
+        house_type = frame.slots.get("house_type")
+        if isinstance(house_type, str):
+            parts.append(f"тип дома «{house_type}»")
+        for name in BOUNDS:
+            bound = frame.slots.get(name)
+            if isinstance(bound, tuple):
+                parts.append(f"{BOUND_NOUNS[name]} {_bound_text(bound)}")
         return ", ".join(parts)
 
     def _houses_for(self, frame: Frame) -> list[House]:
         street = frame.slots.get("street")
         company = frame.slots.get("company")
+        person = frame.slots.get("person")
+        brigade = frame.slots.get("brigade")
+        if isinstance(person, Employee):
+            brigade = person.brigade
+        bounds = {n: frame.slots[n] for n in BOUNDS if isinstance(frame.slots.get(n), tuple)}
         return self.snap.houses_where(
-            brigade=frame.slots.get("brigade"),
+            brigade=brigade if isinstance(brigade, int) else None,
             company_id=company.id if isinstance(company, Company) else None,
             street=street.key if isinstance(street, StreetEntry) else None,
+            town=frame.slots.get("town") if isinstance(frame.slots.get("town"), str) else None,
+            house_type=frame.slots.get("house_type"),
+            bounds=bounds,
         )
+
+    def _filter_problem(self, frame: Frame) -> str:
+        """A filter that cannot select houses: a person outside every brigade."""
+        person = frame.slots.get("person")
+        if isinstance(person, Employee) and person.brigade is None:
+            return (
+                f"{person.full_name} не состоит ни в одной бригаде — домов за ним(ней) не "
+                "закреплено."
+            )
+        return ""
 
     # ------------------------------------------------------------------ intents
     def _houses_list(self, frame: Frame, today: date) -> Answer:
+        refused = self._filter_problem(frame)
+        if refused:
+            return Answer(refused)
         houses = self._houses_for(frame)
         label = self._filter_label(frame)
         if not houses:
             return Answer(f"Домов не найдено ({label})." if label else "Домов в базе нет.")
-        show_brigade = "brigade" not in frame.slots
+        show_brigade = not frame.slots.keys() & {"brigade", "person"}
         items = tuple(
             f"• {h.title}" + (f" — бригада {h.brigade}" if show_brigade and h.brigade else "")
             for h in houses
@@ -264,20 +364,37 @@ class AnswerBuilder:
         metric = frame.slots.get("metric", "houses")
         label = self._filter_label(frame)
         where = f" ({label})" if label else ""
-        filtered = bool(frame.slots.keys() & {"brigade", "company", "street"})
+        filtered = bool(frame.slots.keys() & set(HOUSE_FILTERS))
         if metric == "employees":
             brigade = frame.slots.get("brigade")
-            people = self.snap.people(brigade=brigade)
-            if frame.slots.get("company") or frame.slots.get("street"):
+            person = frame.slots.get("person")
+            if isinstance(person, Employee):
+                brigade = person.brigade
+            position = frame.slots.get("position")
+            people = self.snap.people(
+                brigade=brigade, position=str(position) if position else None
+            )
+            house_only = frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade", "person"})
+            if house_only:
                 # People belong to brigades, not to streets or companies: say so, with the
                 # brigades that serve those houses.
                 brigades = sorted({h.brigade for h in self._houses_for(frame) if h.brigade})
                 serve = ", ".join(str(b) for b in brigades) or "—"
                 return Answer(
-                    f"Сотрудники закреплены за бригадами, а не за улицами и УК. "
+                    f"Сотрудники закреплены за бригадами, а не за домами. "
                     f"Эти дома ({label}) обслуживают бригады: {serve}."
                 )
+            if position:
+                where = f" ({', '.join(p for p in (str(position), label) if p)})"
             return Answer(f"Сотрудников{where}: {number(len(people))}.")
+        refused = self._filter_problem(frame)
+        if refused:
+            return Answer(refused)
+        if frame.slots.get("position"):
+            return Answer(
+                f"Должность («{frame.slots['position']}») относится к сотрудникам, а не к "
+                f"домам: спросите «сколько человек — {frame.slots['position']}»."
+            )
         houses = self._houses_for(frame)
         if metric == "brigades":
             if filtered:
@@ -300,30 +417,36 @@ class AnswerBuilder:
             return Answer(
                 f"Управляющих компаний: {number(total)} (с нашими домами — {number(with_houses)})."
             )
+        head = f"{label[0].upper()}{label[1:]}: " if label else ""
         if metric == "houses":
             if " без ук" in f" {frame.normalized} " or "без управляющ" in frame.normalized:
                 # "сколько домов без УК": the count the slots cannot express, said anyway.
                 houses = [h for h in houses if h.company_id is None]
                 return Answer(f"Домов без УК{where}: {number(len(houses))}.")
-            return Answer(f"Домов{where}: {number(len(houses))}.")
-        attribute = {"apartments": "apartments", "entrances": "entrances", "floors": "floors"}[
-            metric
-        ]
-        values = [getattr(h, attribute) for h in houses]
+            if label:
+                return Answer(f"{head}{self.agree(len(houses), 'дом')}.")
+            return Answer(f"Домов: {number(len(houses))}.")
+        values = [getattr(h, metric) for h in houses]
         known = [v for v in values if v is not None]
         total = sum(known)
         noun = METRIC_NOUNS[metric]
-        title = {"apartments": "Квартир", "entrances": "Подъездов", "floors": "Этажей"}[metric]
-        text = f"{title}{where}: {number(total)}."
-        if metric == "floors":
-            text = f"Этажей в сумме{where}: {number(total)}."
+        title = {
+            "apartments": "Квартир",
+            "entrances": "Подъездов",
+            "floors": "Этажей в сумме",
+            "lifts": "Лифтов",
+        }[metric]
+        if label:
+            text = f"{head}{self.agree(len(houses), 'дом')}, {title.lower()} — {number(total)}."
+        else:
+            text = f"{title}: {number(total)}."
         missing = len(values) - len(known)
         if missing:
             text += (
                 f" Число {self.morph.plural(0, noun)} указано у {number(len(known))} "
                 f"из {self.of_count(len(houses), 'дом')}."
             )
-        else:
+        elif not label:
             text += f" Домов: {number(len(houses))}."
         return Answer(text)
 
@@ -646,6 +769,7 @@ class AnswerBuilder:
             brigade=brigade,
             person_id=person.id if isinstance(person, Employee) else None,
             house_id=house.id if isinstance(house, House) else None,
+            text=frame.slots.get("text"),
         )
         parts = []
         if overdue:
@@ -658,6 +782,8 @@ class AnswerBuilder:
             parts.append(person.short_name)
         if isinstance(house, House):
             parts.append(house.title)
+        if frame.slots.get("text"):
+            parts.append(f"в названии «{frame.slots['text']}…»")
         label = ", ".join(parts)
         title = f"Задачи ({label})" if label else "Открытые задачи"
         if not tasks:
@@ -689,7 +815,21 @@ class AnswerBuilder:
             when = "ближайшие 7 дней"
         else:
             when = range_label(period, today)
-        events = self.snap.events_between(period.start, period.end)
+        person = frame.slots.get("person")
+        text = frame.slots.get("text")
+        events = self.snap.events_between(
+            period.start,
+            period.end,
+            person_id=person.id if isinstance(person, Employee) else None,
+            text=text,
+        )
+        whose = []
+        if isinstance(person, Employee):
+            whose.append(f"с участием {person.short_name}")
+        if text:
+            whose.append(f"в названии «{text}…»")
+        if whose:
+            when = f"{when} ({', '.join(whose)})"
         if not events:
             return Answer(f"В календаре на {when} событий нет.")
         items = []
@@ -729,6 +869,18 @@ class AnswerBuilder:
             "сотрудниках, задачах и календаре. Например:",
             items=tuple(f"• «{e}»" for e in EXAMPLES[:4]),
         )
+
+
+def _bound_text(bound: tuple[int | None, int | None]) -> str:
+    """ "9", "от 101", "до 5", "от 5 до 9"."""
+    low, high = bound
+    if low is not None and low == high:
+        return str(low)
+    if low is not None and high is not None:
+        return f"от {low} до {high}"
+    if low is not None:
+        return f"от {low}"
+    return f"до {high}"
 
 
 def _short_kind(label: str) -> str:

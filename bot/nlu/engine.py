@@ -34,7 +34,8 @@ from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
-from bot.nlu.dates import DateKind, DateMatch
+from bot.nlu.coverage import slot_of, unapplied
+from bot.nlu.dates import DateMatch
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
@@ -194,7 +195,9 @@ class LanguageEngine:
         if previous is not None and previous.clarify:
             chosen = self._choose(tagged, previous)
             if chosen is not None:
-                return replace(chosen, text=text, normalized=tagged.text, source="context")
+                return self._checked(
+                    replace(chosen, text=text, normalized=tagged.text, source="context"), tagged
+                )
         if (
             previous is not None
             and previous.intent not in ("unknown", "help", "greeting")
@@ -204,14 +207,23 @@ class LanguageEngine:
                 tagged, previous, intent, fixed, text=text, marked=normalized.followup or elliptic
             )
             if frame is not None:
-                return frame
+                return self._checked(frame, tagged)
         if intent is None:
             return Frame("unknown", text=text, normalized=tagged.text, source="none")
         intent, fixed, preset = self._refine(intent, fixed, tagged)
         if preset:
             base = Frame(intent, slots=preset, text=text, normalized=tagged.text, source=source)
-            return self._resolve(intent, fixed, tagged, text, source, base=base)
-        return self._resolve(intent, fixed, tagged, text, source)
+            return self._checked(
+                self._resolve(intent, fixed, tagged, text, source, base=base), tagged
+            )
+        return self._checked(self._resolve(intent, fixed, tagged, text, source), tagged)
+
+    def _checked(self, frame: Frame, tagged: Tagged) -> Frame:
+        """Rule 1: every part of the request is applied, or the frame says it was not."""
+        extra = unapplied(frame, tagged, self.tagger, self.morph)
+        if not extra:
+            return frame
+        return replace(frame, problems=(*frame.problems, *extra))
 
     # ------------------------------------------------------------------ matching
     def _match(self, tagged: Tagged) -> tuple[str | None, dict[str, Any]]:
@@ -237,7 +249,12 @@ class LanguageEngine:
         # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
         # what was said, the request is about something else; guessing from the rest would be
         # a confident wrong answer.
-        foreign = [w for w in tagged.unknown if len(w) >= 4 and not self.tagger.near_vocabulary(w)]
+        texts = {tagged.tokens[m.start].text for m in tagged.texts}
+        foreign = [
+            w
+            for w in tagged.unknown
+            if len(w) >= 4 and w not in texts and not self.tagger.near_vocabulary(w)
+        ]
         content = [w for w in words if w not in _FUNCTION_WORDS] + [
             m.kind for m in tagged.mentions
         ]
@@ -261,7 +278,14 @@ class LanguageEngine:
             return "help", fixed  # "я новый менеджер, как тут что спрашивать?"
         if any(w in self.catalog.event_words for w in words) or _has(words, "duty"):
             return "calendar.list", fixed
-        if _has(words, "tasks") or (_has(words, "overdue") and not _has(words, "calendar")):
+        subjects = {m.near[0] for m in tagged.texts if m.near}
+        if subjects == {"events"} and not _has(words, "tasks"):
+            return "calendar.list", fixed  # "когда планерка"
+        if (
+            _has(words, "tasks")
+            or (_has(words, "overdue") and not _has(words, "calendar"))
+            or (subjects == {"tasks"} and not kinds - {"person", "brigade", "date", "house"})
+        ):
             if _has(words, "overdue"):
                 fixed["overdue"] = True
             return "tasks.list", fixed
@@ -316,9 +340,7 @@ class LanguageEngine:
             return "employee.info", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
-        if kinds & {"brigade", "company", "street"} and (
-            _has(words, "houses") or _has(words, "clean")
-        ):
+        if kinds & _HOUSE_FILTER_KINDS and (_has(words, "houses") or _has(words, "clean")):
             return "houses.list", fixed
         if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
             return "employees.list", fixed
@@ -332,7 +354,7 @@ class LanguageEngine:
             return "greeting", fixed
         if kinds == {"brigade"} and len(words) <= 2:
             return "brigade.info", fixed
-        if kinds <= {"company", "street"} and kinds and len(words) <= 2:
+        if kinds <= {"company", "street", "town", "house_type"} and kinds and len(words) <= 2:
             return "houses.list", fixed
         return None, {}
 
@@ -516,6 +538,8 @@ class LanguageEngine:
             if slot in slots and slot not in (base.slots if base else {}):
                 continue  # the first mention of a kind wins
             slots[slot] = value
+        if "text" in allowed and tagged.texts and "text" not in slots:
+            slots["text"] = tagged.texts[0].value
         frame = Frame(
             intent,
             slots=slots,
@@ -543,6 +567,10 @@ class LanguageEngine:
         return replace(frame, question=question, choices=choices)
 
 
+_HOUSE_FILTER_KINDS = frozenset(
+    {"brigade", "company", "street", "town", "house_type", "floors", "apartments", "entrances",
+     "lifts"}
+)  # fmt: skip
 _EXTRA_VOCABULARY = frozenset(
     {"сегодня", "завтра", "послезавтра", "вчера", "неделе", "неделю", "неделя", "месяце",
      "месяц", "выходных", "выходные", "этой", "следующей", "прошлой", "следующий", "этом",
@@ -678,12 +706,7 @@ def _spoken_vocabulary(morph: Morph) -> set[str]:
     return words
 
 
-def _slot_of(mention: Mention, intent: str) -> str:
-    if mention.kind == "date" and intent == "house.schedule":
-        # Only a named month is the schedule's month ("на декабрь"); "сегодня" is not.
-        is_month = isinstance(mention.value, DateMatch) and mention.value.kind is DateKind.MONTH
-        return "month" if is_month or mention.missing else "date"
-    return mention.kind
+_slot_of = slot_of
 
 
 def _town_of(value: Any) -> str | None:

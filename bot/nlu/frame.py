@@ -9,56 +9,65 @@ from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 
-INTENTS = (
-    "houses.list",
-    "count",
-    "stats.summary",
-    "house.info",
-    "house.schedule",
-    "schedule.day",
-    "departments.list",
-    "brigade.info",
-    "employees.list",
-    "employee.info",
-    "companies.list",
-    "tasks.list",
-    "calendar.list",
-    "help",
-    "greeting",
-    "unknown",
+#: House filters (SPEC §5): each optional and combinable. ``person`` means the houses of
+#: that person's brigade; the counts are ``{"min", "max"}`` bounds.
+HOUSE_FILTERS = (
+    "brigade",
+    "person",
+    "company",
+    "street",
+    "town",
+    "house_type",
+    "floors",
+    "entrances",
+    "apartments",
+    "lifts",
 )
+BOUNDS = ("floors", "entrances", "apartments", "lifts")
 
-#: Which slots each intent takes (docs/intents.md).
+#: Which slots each intent takes (SPEC §5); the keys are the intents, in docs order.
 INTENT_SLOTS: dict[str, tuple[str, ...]] = {
-    "houses.list": ("brigade", "company", "street"),
-    "count": ("metric", "brigade", "company", "street"),
-    "stats.summary": ("brigade",),
-    "house.info": ("house",),
-    "house.schedule": ("house", "month"),
-    "schedule.day": ("date", "brigade"),
+    "houses.list": HOUSE_FILTERS,
+    "count": ("metric", *HOUSE_FILTERS, "position"),
+    "rank": ("metric", "by", *HOUSE_FILTERS),
+    "stats.summary": HOUSE_FILTERS,
+    "house.info": ("house", "field"),
+    "house.schedule": ("house", "month", "last"),
+    "schedule.day": ("date", *HOUSE_FILTERS),
     "departments.list": (),
     "brigade.info": ("brigade",),
-    "employees.list": ("brigade", "position"),
+    "employees.list": ("brigade", "position", "person"),
     "employee.info": ("person", "field"),
+    "company.info": ("company", "field"),
     "companies.list": (),
-    "tasks.list": ("date", "overdue", "brigade", "person", "house"),
-    "calendar.list": ("date",),
+    "tasks.list": ("date", "overdue", "brigade", "person", "house", "text"),
+    "calendar.list": ("date", "person", "text"),
     "help": (),
     "greeting": (),
     "unknown": (),
 }
+INTENTS = tuple(INTENT_SLOTS)
 
 SLOT_ORDER = (
     "metric",
+    "by",
     "brigade",
     "company",
     "street",
+    "town",
+    "house_type",
+    "floors",
+    "entrances",
+    "apartments",
+    "lifts",
     "house",
     "person",
     "position",
     "field",
+    "text",
     "date",
     "month",
+    "last",
     "overdue",
 )
 
@@ -75,9 +84,11 @@ class Choice:
 class Problem:
     """Something the request named that the CRM does not have (shown to the user)."""
 
-    kind: str  # "street", "house", "company", "person", "brigade"
+    kind: str  # "street", "house", "company", "person", "brigade", … or "unapplied"
     said: str
     near: tuple[str, ...] = ()
+    #: Why it could not be applied (for ``unapplied``: the part is real, the answer ignores it).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,4 +152,6 @@ def slot_json(value: Any) -> Any:
         return value.label
     if isinstance(value, DateRange):
         return value.to_json()
+    if isinstance(value, tuple) and len(value) == 2:
+        return {"min": value[0], "max": value[1]}
     return value

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from importlib import resources
 from typing import Any
 
+import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -125,11 +127,30 @@ _COUNTED_NOUNS = frozenset(
     }
 )
 
+#: Vocabulary of house filters and text filters (see the file's comments).
+FILTERS: dict[str, Any] = yaml.safe_load(
+    resources.files("bot.nlu").joinpath("filters.yaml").read_text(encoding="utf-8")
+)
+_BOUND_PHRASES = sorted(
+    (
+        (tuple(phrase.split()), kind)
+        for kind in ("at_least", "more_than", "at_most", "less_than")
+        for phrase in FILTERS[kind]
+    ),
+    key=lambda item: -len(item[0]),
+)
+
 _CACHE_LIMIT = 50_000
 # Words that join a house number ("112 дробь 1", "15 корпус 2"): repaired before ITN.
 _ADDRESS_WORDS = frozenset({"дробь", "корпус", "корп", "строение", "литера", "литер"})
 
 PLACEHOLDERS = {
+    "town": "xtown",
+    "house_type": "xhousetype",
+    "floors": "xrange",
+    "apartments": "xrange",
+    "entrances": "xrange",
+    "lifts": "xrange",
     "brigade": "xbrigade",
     "date": "xdate",
     "house": "xhouse",
@@ -175,6 +196,10 @@ class Tagged:
     text: str
     corrections: list[tuple[str, str]]
     unknown: list[str]
+    #: Words of a task title or event name to filter by ("жалобам" → "жалоб").
+    texts: list[Mention] = field(default_factory=list)
+    #: Indexes of the tokens no entity took (the checker of rule 1 reads them).
+    free: list[int] = field(default_factory=list)
 
     def first(self, kind: str) -> Mention | None:
         """The first mention of a kind."""
@@ -445,6 +470,8 @@ class Tagger:
             claim(mention)
         for mention in self._positions(tokens, words, taken, mentions):
             claim(mention)
+        for mention in self._filters(tokens, words, taken):
+            claim(mention)
         for mention in self._fuzzy(tokens, words, taken):
             claim(mention)
         mentions.sort(key=lambda m: m.start)
@@ -454,7 +481,107 @@ class Tagger:
         unknown = [
             w for i, w in enumerate(words) if w and not taken[i] and w not in self.vocabulary
         ]
-        return Tagged(tokens, mentions, text, list(corrections), unknown)
+        free = [i for i in range(len(tokens)) if not taken[i]]
+        texts = self._text_filters(tokens, words, taken)
+        return Tagged(tokens, mentions, text, list(corrections), unknown, texts, free)
+
+    # ------------------------------------------------------------------ house filters
+    def _filters(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
+    ) -> list[Mention]:
+        """Towns, kinds of houses and bounded counts: «в кондрово», «панельных»,
+        «по 9 этажей», «девятиэтажки», «больше 100 квартир» (vocabulary in filters.yaml)."""
+        data = FILTERS
+        found: list[Mention] = []
+        types = sorted({h.house_type for h in self.snapshot.houses if h.house_type})
+        for i, word in enumerate(words):
+            if taken[i] or not word:
+                continue
+            if word in self.catalog.towns:
+                found.append(
+                    Mention("town", i, i + 1, tokens[i].source, value=self.catalog.towns[word])
+                )
+                taken[i] = True
+                continue
+            stem = next((k for k in data["house_types"] if word.startswith(k)), None)
+            if stem is not None:
+                option = data["house_types"][stem]
+                kind_of = next((t for t in types if t.lower().startswith(option)), None)
+                mention = Mention("house_type", i, i + 1, tokens[i].source, value=kind_of)
+                mention.missing = kind_of is None
+                mention.near = list(types) if kind_of is None else []
+                found.append(mention)
+                taken[i] = True
+                continue
+            metric = self._bounded_noun(word)
+            compound = next(
+                (
+                    (n, rest)
+                    for prefix, n in data["compound_numbers"].items()
+                    if word.startswith(prefix) and (rest := word[len(prefix) :])
+                ),
+                None,
+            )
+            if compound is not None and self._bounded_noun(compound[1]) is not None:
+                name = self._bounded_noun(compound[1])
+                assert name is not None
+                found.append(
+                    Mention(name, i, i + 1, tokens[i].source, value=(compound[0], compound[0]))
+                )
+                taken[i] = True
+                continue
+            if metric is None or i == 0 or taken[i - 1] or not tokens[i - 1].is_number:
+                continue
+            said = tokens[i - 1].value
+            if said is None or tokens[i - 1].kind is not TokenKind.CARDINAL:
+                continue
+            start = i - 1
+            low: int | None = said
+            high: int | None = said
+            for phrase, kind in _BOUND_PHRASES:
+                n = len(phrase)
+                if (
+                    start - n >= 0
+                    and tuple(words[start - n : start]) == phrase
+                    and not any(taken[start - n : start])
+                ):
+                    start -= n
+                    low, high = {
+                        "at_least": (said, None),
+                        "more_than": (said + 1, None),
+                        "at_most": (None, said),
+                        "less_than": (None, said - 1),
+                    }[kind]
+                    break
+            text = " ".join(t.source for t in tokens[start : i + 1])
+            found.append(Mention(metric, start, i + 1, text, value=(low, high)))
+            for k in range(start, i + 1):
+                taken[k] = True
+        return found
+
+    @staticmethod
+    def _bounded_noun(word: str) -> str | None:
+        for name, stems in FILTERS["bounded"].items():
+            if any(word.startswith(stem) for stem in stems):
+                return str(name)
+        return None
+
+    @staticmethod
+    def _text_filters(
+        tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool]
+    ) -> list[Mention]:
+        found = []
+        for i, word in enumerate(words):
+            if taken[i] or not word:
+                continue
+            for subject, table in FILTERS["text_filters"].items():
+                stem = next((k for k in table if word.startswith(k)), None)
+                if stem is not None:
+                    mention = Mention("text", i, i + 1, tokens[i].source, value=table[stem])
+                    mention.near = [subject]  # "tasks" or "events": whose titles it names
+                    found.append(mention)
+                    break
+        return found
 
     def _absorb(self, words: list[str], taken: list[bool], mention: Mention) -> int:
         """Extend a mention leftwards over its preposition and type words ("на улице")."""
@@ -1006,6 +1133,21 @@ class Tagger:
         if not cue and any(c in self.catalog.company_needs_cue for c in ids):
             return []
         return ids
+
+    def near_surnames(self, word: str, limit: int = 3) -> list[str]:
+        """Full names of the people whose surname sounds closest to a word (for "not found")."""
+        found = process.extract(
+            word, self._surname_pool, scorer=lambda a, b, **_: similarity(a, b), limit=12
+        )
+        names: list[str] = []
+        for form, score, _ in found:
+            if score < 60:
+                break
+            for pid in sorted(self.catalog.surnames[form]):
+                name = self.catalog.people[pid].employee.full_name
+                if name not in names:
+                    names.append(name)
+        return names[:limit]
 
     def _fuzzy_surname(self, word: str) -> set[str]:
         if len(word) < 5:

@@ -57,20 +57,22 @@ SPLITS: dict[str, tuple[str, str]] = {
 }
 
 #: Intent → the slot keys it may carry (docs/intents.md).
+_HOUSE_FILTERS = frozenset({"brigade", "person", "company", "street", "town", "house_type",
+                            "floors", "entrances", "apartments", "lifts"})  # fmt: skip
 INTENT_SLOTS: dict[str, frozenset[str]] = {
-    "houses.list": frozenset({"brigade", "company", "street"}),
-    "count": frozenset({"metric", "brigade", "company", "street"}),
-    "stats.summary": frozenset({"brigade"}),
-    "house.info": frozenset({"house"}),
-    "house.schedule": frozenset({"house", "month"}),
-    "schedule.day": frozenset({"date", "brigade"}),
+    "houses.list": _HOUSE_FILTERS,
+    "count": frozenset({"metric", "position"}) | _HOUSE_FILTERS,
+    "stats.summary": _HOUSE_FILTERS,
+    "house.info": frozenset({"house", "field"}),
+    "house.schedule": frozenset({"house", "month", "last"}),
+    "schedule.day": frozenset({"date"}) | _HOUSE_FILTERS,
     "departments.list": frozenset(),
     "brigade.info": frozenset({"brigade"}),
-    "employees.list": frozenset({"brigade", "position"}),
+    "employees.list": frozenset({"brigade", "position", "person"}),
     "employee.info": frozenset({"person", "field"}),
     "companies.list": frozenset(),
-    "tasks.list": frozenset({"date", "overdue", "brigade", "person", "house"}),
-    "calendar.list": frozenset({"date"}),
+    "tasks.list": frozenset({"date", "overdue", "brigade", "person", "house", "text"}),
+    "calendar.list": frozenset({"date", "person", "text"}),
     "help": frozenset(),
     "greeting": frozenset(),
     "unknown": frozenset(),
@@ -364,6 +366,14 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
         return None if ok else "must be 'YYYY-MM'"
     if key == "date":
         return _date_problem(value)
+    if key in ("text", "town", "house_type"):
+        ok = isinstance(value, str) and bool(value.strip())
+        return None if ok else "must be a non-empty string"
+    if key in ("floors", "entrances", "apartments", "lifts"):
+        ok = isinstance(value, dict) and set(value) == {"min", "max"}
+        return None if ok else "must be {min, max}"
+    if key == "last":
+        return None if value is True else "must be true (omit otherwise)"
     return "unknown slot"
 
 

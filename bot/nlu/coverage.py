@@ -1,0 +1,154 @@
+"""Rule 1 in one place: every part of a request that names something is applied or reported.
+
+The tagger records the span of every entity it found (`Mention`) and which tokens nothing
+took (`Tagged.free`). After the intent and its slots are chosen, `unapplied` compares the two:
+
+* a **mention** whose slot the chosen intent does not take (a person in «сколько домов у
+  коновалова» when only brigades were understood, a town, a kind of house) is *unapplied*;
+* a **word nobody knows** in a place where a name goes («задачи сидорова», «у ук рога и
+  копыта», «по дому гагарина 5») is *not found*, with the closest names the CRM has.
+
+The answer builder refuses to answer a frame with such a problem: it says what it could not
+find or apply and gives no data for the broader question (SPEC §5, rule 1). A request that only
+adds words the engine does not need («пожалуйста», «короче») is not affected: only words in a
+name's position count.
+"""
+
+from __future__ import annotations
+
+from bot.nlu.catalog import COMPANY_CUES
+from bot.nlu.dates import DateKind, DateMatch
+from bot.nlu.frame import INTENT_SLOTS, Frame, Problem
+from bot.nlu.morph import Morph
+from bot.nlu.phonetic import similarity
+from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
+
+#: Intents whose answer is about the company (not one thing), and the mention kinds each
+#: uses without a slot of its own (the brigade that picks a namesake, a date of a house).
+_INDIRECT: dict[str, frozenset[str]] = {
+    "employee.info": frozenset({"brigade", "position", "house"}),
+    "brigade.info": frozenset({"position"}),
+    "house.info": frozenset({"date", "brigade", "company", "street", "town", "position"}),
+    "house.schedule": frozenset({"date", "brigade", "street", "town", "position"}),
+    "company.info": frozenset({"street"}),
+    # «бригады и бригадиры», «дежурный диспетчер»: the role is what the answer lists.
+    "departments.list": frozenset({"position"}),
+    "calendar.list": frozenset({"position"}),
+    # «статистика на сегодняшний день»: statistics are always as of now.
+    "stats.summary": frozenset({"date"}),
+}
+#: Mention kinds that never carry a filter on their own.
+_SOFT = frozenset({"text"})
+_SKIP = frozenset({"unknown", "help", "greeting"})
+
+
+def slot_of(mention: Mention, intent: str) -> str:
+    """The slot a mention fills in an intent (a date of a house schedule may be its month)."""
+    if mention.kind == "date" and intent == "house.schedule":
+        is_month = isinstance(mention.value, DateMatch) and mention.value.kind is DateKind.MONTH
+        return "month" if is_month or mention.missing else "date"
+    return mention.kind
+
+
+def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tuple[Problem, ...]:
+    """The parts of the request the frame neither applies nor already reports."""
+    if frame.intent in _SKIP or frame.clarify:
+        return ()
+    allowed = set(INTENT_SLOTS.get(frame.intent, ()))
+    indirect = _INDIRECT.get(frame.intent, frozenset())
+    reported = {p.said for p in frame.problems}
+    problems: list[Problem] = []
+    for mention in tagged.mentions:
+        slot = slot_of(mention, frame.intent)
+        if mention.kind in _SOFT or mention.choices or mention.text in reported:
+            continue
+        if slot in frame.slots or slot in allowed or mention.kind in indirect:
+            continue
+        problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
+    problems.extend(_unknown_names(tagged, tagger, morph, reported))
+    return tuple(problems)
+
+
+def _unknown_names(
+    tagged: Tagged, tagger: Tagger, morph: Morph, reported: set[str]
+) -> list[Problem]:
+    """Runs of unknown words in a name's position, as "not found" problems."""
+    tokens = tagged.tokens
+    free = set(tagged.free) - {m.start for m in tagged.texts}
+    unknown = set(tagged.unknown)
+    words = [t.text if not t.is_number else "" for t in tokens]
+    out: list[Problem] = []
+    i = 0
+    while i < len(tokens):
+        if i not in free or words[i] not in unknown or len(words[i]) < 4:
+            i += 1
+            continue
+        j = i + 1
+        # "рога и копыта": unknown words joined by "и" or following each other.
+        while (
+            j < len(tokens)
+            and j in free
+            and (
+                words[j] in unknown
+                or (words[j] == "и" and j + 1 < len(tokens) and words[j + 1] in unknown)
+            )
+        ):
+            j += 1
+        before = words[i - 1] if i > 0 else ""
+        number_after = j < len(tokens) and tokens[j].is_number and j in free
+        said_words = [t.source for t in tokens[i:j]]
+        if number_after:
+            said_words.append(tokens[j].source)
+        said = " ".join(said_words)
+        beside_person = any(
+            m.kind == "person" and (m.end == i or m.start == j) for m in tagged.mentions
+        )
+        in_name_position = not beside_person and (
+            before in COMPANY_CUES
+            or number_after
+            or any(_name_like(w, morph, tagger) for w in words[i:j] if w != "и")
+        )  # a misheard first name next to the surname («ершовой аксаны») is no new name
+        if in_name_position and said not in reported:
+            if before in COMPANY_CUES:
+                kind = "company"
+            elif number_after:
+                kind = "house"
+            else:
+                kind = "name"
+            out.append(Problem(kind=kind, said=said, near=_nearest(tagger, kind, words[i:j])))
+        i = j + (1 if number_after else 0)
+    return out
+
+
+_NAME_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn")
+
+
+def _name_like(word: str, morph: Morph, tagger: Tagger) -> bool:
+    """A word that can only be a name: a surname, first name or place by the dictionary, or a
+    word the dictionary does not know (and that is not a known word glued to a preposition,
+    «науборку»)."""
+    parses = morph.parse(word)[:3]
+    if any(tag in str(p.tag) for p in parses for tag in _NAME_TAGS):
+        return True
+    if parses and parses[0].is_known:
+        return False
+    glued = any(word.startswith(p) and word[len(p) :] in tagger.vocabulary for p in PREPOSITIONS)
+    return not glued
+
+
+def _nearest(tagger: Tagger, kind: str, words: list[str]) -> tuple[str, ...]:
+    """Up to three closest names of the kind: companies, streets, or people and streets."""
+    phrase = " ".join(w for w in words if w != "и")
+    catalog = tagger.catalog
+    if kind == "company":
+        cores = sorted(
+            ((similarity(phrase.replace(" ", ""), core), cid)
+             for cid, core in tagger._company_cores.items()),
+            reverse=True,
+        )  # fmt: skip
+        return tuple(catalog.companies[c].name for _, c in cores[:3])
+    streets = [e.label for _, e in tagger._street_scores(phrase)[:3]]
+    if kind == "house":
+        return tuple(streets)
+    people = sorted(tagger.near_surnames(phrase))[:3]
+    return tuple(people) or tuple(streets)
