@@ -35,6 +35,13 @@ BOUND_NOUNS = {
     "entrances": "подъездов",
     "lifts": "лифтов",
 }
+#: house.info `field` → (what it is, what to say when the CRM has nothing).
+HOUSE_FIELD_LINES = {
+    "intercom": ("код домофона", "код домофона не указан"),
+    "note": ("комментарий для бригады", "комментария для бригады нет (ключи, доступ не указаны)"),
+    "house_type": ("тип дома", "тип дома не указан"),
+    "lifts": ("лифтов", "число лифтов не указано"),
+}
 #: What an unapplied part of a request was, in words.
 UNAPPLIED_KINDS = {
     "person": "сотрудник",
@@ -552,11 +559,55 @@ class AnswerBuilder:
         upcoming = next((v for v in house.visits if v.day >= today), None)
         if upcoming:
             items.append(f"Ближайшая уборка: {day_label(upcoming.day, today)}")
+        extras = [
+            ("Тип дома", house.house_type),
+            ("Лифтов", str(house.lifts) if house.lifts is not None else None),
+            ("Код домофона", house.intercom),
+            ("Комментарий для бригады", house.note),
+        ]
+        items.extend(f"{name}: {value}" for name, value in extras if value)
+        field_name = frame.slots.get("field")
+        if isinstance(field_name, str) and field_name in HOUSE_FIELD_LINES:
+            return Answer(
+                f"🏠 {house.title}: {self._house_field(house, field_name)}", items=tuple(items)
+            )
         return Answer(f"🏠 {house.title}", items=tuple(items))
+
+    def _house_field(self, house: House, field_name: str) -> str:
+        """One asked fact of a house, said as empty when the CRM has nothing (rule 3)."""
+        name, empty = HOUSE_FIELD_LINES[field_name]
+        value: object = {
+            "intercom": house.intercom,
+            "note": house.note,
+            "house_type": house.house_type,
+            "lifts": house.lifts,
+        }[field_name]
+        if field_name == "lifts" and value == 0:
+            return "лифтов нет."
+        if value is None or value == "":
+            return f"{empty}."
+        return f"{name} — {value}."
 
     def _house_schedule(self, frame: Frame, today: date) -> Answer:
         house = frame.slots["house"]
         assert isinstance(house, House)
+        if frame.slots.get("last"):
+            # «последний раз»: the latest planned date before today (the CRM holds plans).
+            past = [v for v in house.visits if v.day < today]
+            if not past:
+                months = ", ".join(
+                    f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
+                )
+                return Answer(
+                    f"{house.title}: до сегодняшнего дня уборок в графике нет "
+                    f"(график в Bitrix24 есть на {months})."
+                )
+            last = past[-1]
+            return Answer(
+                f"{house.title}: последняя уборка по графику — {day_label(last.day, today)}, "
+                f"{last.label or 'тип не указан'}.",
+                footer="Это дата из графика в Bitrix24; отметок о выполнении в нём нет.",
+            )
         month_slot = frame.slots.get("month")
         if isinstance(month_slot, str):
             year, month = (int(p) for p in month_slot.split("-"))
@@ -691,12 +742,22 @@ class AnswerBuilder:
     def _employees_list(self, frame: Frame, today: date) -> Answer:
         brigade = frame.slots.get("brigade")
         position = frame.slots.get("position")
+        person = frame.slots.get("person")
+        if isinstance(person, Employee):
+            if person.brigade is None:
+                where = self._department_name(person)
+                return Answer(
+                    f"{person.full_name} не состоит в бригаде"
+                    + (f" (подразделение: {where})" if where else "")
+                    + "."
+                )
+            brigade = person.brigade
         people = self.snap.people(brigade=brigade, position=position)
         label_parts = []
         if position:
             label_parts.append(str(position))
         if brigade is not None:
-            label_parts.append(f"бригада {brigade}")
+            label_parts.append(self._brigade_label(brigade))
         label = ", ".join(label_parts) or "Все сотрудники"
         label = label[0].upper() + label[1:]
         if not people:
@@ -727,6 +788,15 @@ class AnswerBuilder:
                 + (f", {where}" if where else "")
                 + "."
             )
+        if field_name == "department":
+            department = self._department_name(person)
+            return Answer(
+                f"{person.full_name} — {department}"
+                + (f" ({person.position})" if person.position else "")
+                + "."
+                if department
+                else f"У {person.full_name} подразделение в Bitrix24 не указано."
+            )
         if field_name == "brigade":
             if person.brigade:
                 return Answer(f"{person.full_name} — в бригаде {person.brigade}.")
@@ -748,6 +818,93 @@ class AnswerBuilder:
             if dep:
                 return dep.name
         return ""
+
+    def _company_info(self, frame: Frame, today: date) -> Answer:
+        company = frame.slots.get("company")
+        if not isinstance(company, Company):
+            return Answer("Не понял, о какой управляющей компании речь. Назовите её: «УК Гарант».")
+        houses = self.snap.houses_where(company_id=company.id)
+        lines = {
+            "phone": f"Телефон: {company.phone or 'не указан'}",
+            "email": f"Почта: {company.email or 'не указана'}",
+            "address": f"Адрес: {company.address or 'не указан'}",
+            "contact": f"Контактное лицо / комментарий: {company.contact or 'не указано'}",
+        }
+        asked = frame.slots.get("field")
+        order = ["phone", "email", "address", "contact"]
+        if asked == "contact":
+            order = ["phone", "email", "contact", "address"]
+        elif isinstance(asked, str) and asked in lines:
+            order = [asked, *(k for k in order if k != asked)]
+        items = [lines[k] for k in order]
+        items.append(f"Наших домов: {number(len(houses))} (список: «дома {company.name}»)")
+        return Answer(f"🏢 {company.name}", items=tuple(items))
+
+    def _rank(self, frame: Frame, today: date) -> Answer:
+        metric = str(frame.slots.get("metric", "houses"))
+        by = str(frame.slots.get("by", "brigade"))
+        least = frame.slots.get("order") == "least"
+        houses = self._houses_for(frame)
+        label = self._filter_label(frame)
+        if metric not in ("houses", "apartments", "entrances", "floors", "lifts"):
+            return Answer(
+                f"Сравнивать могу дома, квартиры, подъезды, этажи и лифты — а не «{metric}»."
+            )
+        groups: dict[str, list[House]] = {}
+        for house in houses:
+            key: str | None
+            if by == "brigade":
+                key = self._brigade_label(house.brigade) if house.brigade is not None else None
+            elif by == "street":
+                key = house.address.street_label
+            elif by == "town":
+                key = house.address.town
+            elif by == "company":
+                company = self.snap.companies.get(house.company_id or "")
+                key = company.name if company else None
+            else:
+                key = house.title
+            if key is not None:
+                groups.setdefault(key, []).append(house)
+        noun = METRIC_NOUNS[metric]
+
+        def total(group: list[House]) -> int:
+            if metric == "houses":
+                return len(group)
+            return sum(getattr(h, metric) or 0 for h in group)
+
+        if by == "house" and metric == "houses":
+            return Answer("Сравнить дома по числу домов нельзя — уточните, что сравнить.")
+        rows = sorted(
+            groups.items(), key=lambda kv: (total(kv[1]) if least else -total(kv[1]), kv[0])
+        )
+        if not rows:
+            return Answer(f"Сравнивать нечего: домов не найдено ({label}).")
+        by_words = {
+            "brigade": "по бригадам",
+            "street": "по улицам",
+            "town": "по городам",
+            "company": "по УК",
+            "house": "по домам",
+        }[by]
+        best_value = total(rows[0][1])
+        leaders = [k for k, g in rows if total(g) == best_value]
+        word = "Меньше всего" if least else "Больше всего"
+        scope = f" ({label})" if label else ""
+        head = (
+            f"{word} {self.morph.plural(0, noun)} {by_words}{scope}: "
+            f"{', '.join(leaders)} — {self.agree(best_value, noun)}."
+        )
+        items = tuple(
+            f"{i}. {k} — {self.agree(total(g), noun)}" for i, (k, g) in enumerate(rows[:10], 1)
+        )
+        unknown = ""
+        if metric != "houses":
+            missing = sum(1 for h in houses if getattr(h, metric) is None)
+            if missing:
+                nouns = self.morph.plural(0, noun)
+                unknown = f"Число {nouns} не указано у {self.of_count(missing, 'дом')}."
+        return Answer(head, items=items, footer=unknown)
 
     def _companies_list(self, frame: Frame, today: date) -> Answer:
         rows = self.snap.companies_with_counts()

@@ -35,12 +35,12 @@ from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
-from bot.nlu.dates import DateMatch
+from bot.nlu.dates import DateMatch, DateRange
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
-from bot.nlu.tagger import BRIGADE_WORDS, Mention, Tagged, Tagger
+from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,9 @@ class LanguageEngine:
         words = template_vocabulary(doc)
         self.catalog = Catalog.from_snapshot(snapshot, self.morph, common_words=words)
         self.tagger = Tagger(
-            self.catalog, snapshot, words | _EXTRA_VOCABULARY | _spoken_vocabulary(self.morph)
+            self.catalog,
+            snapshot,
+            words | _EXTRA_VOCABULARY | _spoken_vocabulary(self.morph) | _filter_vocabulary(),
         )
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
@@ -182,6 +184,9 @@ class LanguageEngine:
         if intent is None:
             intent, fixed = self._fallback(tagged)
             source = "keywords"
+        ranked = _rank(tagged)
+        if ranked is not None and intent not in ("house.info", "house.schedule", "tasks.list"):
+            intent, fixed, source = "rank", ranked, "keywords"
         # Pronouns outside names and dates ("на этой неделе" is a date, not "this one").
         anaphora = any(w in _ANAPHORA for w in tagged.text.split())
         # "у пятой?", "по Майской?": only names and numbers after a preposition continue the
@@ -291,6 +296,8 @@ class LanguageEngine:
             return "tasks.list", fixed
         if _has(words, "calendar"):
             return "calendar.list", fixed
+        if "house" in kinds and _said(joined, FILTERS["house_brigade_cues"]):
+            return "house.info", fixed  # "кто ответственный за кондрово пушкина 56"
         if "house" in kinds:
             if (
                 _has(words, "schedule")
@@ -405,6 +412,11 @@ class LanguageEngine:
             return None
         # "а у 5?": a bare number after a brigade question is the brigade.
         bare = tagged.bare_numbers()
+        day = self._day_followup(bare, previous, tagged)
+        if day is not None:
+            # "что у третьей 14 числа" → "а 21го?": the slot keeps its kind — another day.
+            updates["date"] = day
+            bare = []
         if bare and "brigade" in allowed and not tagged.first("brigade"):
             number = bare[0]
             if number.value is not None and number.kind in (TokenKind.ORDINAL, TokenKind.CARDINAL):
@@ -445,6 +457,25 @@ class LanguageEngine:
         base = base.with_slots(**updates)
         return self._resolve(target, {}, tagged, text, "context", base=base)
 
+    @staticmethod
+    def _day_followup(bare: list[Any], previous: Frame, tagged: Tagged) -> DateRange | None:
+        """A bare day number after a question about one day is another day of that month."""
+        period = previous.slots.get("date")
+        if not bare or tagged.first("date") or not isinstance(period, DateRange):
+            return None
+        token = bare[0]
+        value = token.value
+        if not isinstance(value, int) or not 1 <= value <= 31 or period.start != period.end:
+            return None
+        day_like = token.source.endswith(("го", "е", "м")) or "числ" in tagged.text
+        if "brigade" in previous.slots and not day_like:
+            return None
+        try:
+            day = period.start.replace(day=value)
+        except ValueError:
+            return None
+        return DateRange(day, day)
+
     def _choose(self, tagged: Tagged, question: Frame) -> Frame | None:
         """An answer to a clarifying question given in words: «Ольга», «которая в пятой»,
         «в Кондрово». None unless exactly one choice fits."""
@@ -480,6 +511,31 @@ class LanguageEngine:
         if intent == "count" and tagged.first("date") is not None:
             # "сколько домов убираем завтра": a number of cleanings on a day.
             return "schedule.day", {}, {}
+        person = tagged.first("person")
+        joined = " ".join(words)
+        if intent in ("employee.info", "employees.list", "departments.list") and person:
+            if (
+                intent == "employee.info"
+                and not fixed.get("field")
+                and (_has(words, "houses") or _has(words, "clean"))
+            ):
+                return "houses.list", {}, {}  # "какие дома у петрова": his brigade's houses
+            if "кто" in words and field_name == "brigade":
+                return "employees.list", {}, {}  # "кто в бригаде у ершовой"
+            if _said(joined, ("отдел", "подразделени", "департамент")):
+                return "employee.info", {"field": "department"}, {}  # "в каком отделе бурова"
+        house = tagged.first("house")
+        if house is not None and intent in ("house.info", "house.schedule"):
+            if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
+                return "house.schedule", {"last": True}, {}
+            asked = _asked(joined, FILTERS["house_fields"])
+            if asked and intent == "house.info":
+                return "house.info", {"field": asked}, {}
+        company = tagged.first("company")
+        if company is not None and intent in ("houses.list", "companies.list", "count"):
+            asked = _asked(joined, FILTERS["company_fields"])
+            if asked:
+                return "company.info", {"field": asked}, {}
         position = tagged.first("position")
         if position is not None and tagged.first("person") is not None and not field_name:
             # "Беляева Валентина — это диспетчер?": a question about her position.
@@ -709,6 +765,62 @@ def _spoken_vocabulary(morph: Morph) -> set[str]:
 _slot_of = slot_of
 
 
+def _filter_vocabulary() -> set[str]:
+    """Every whole word of `filters.yaml`'s phrases and its ``vocabulary`` list."""
+    out: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str) and " " in node:
+            out.update(node.split())
+
+    walk(FILTERS)
+    out.update(FILTERS["vocabulary"])
+    return out
+
+
+def _said(joined: str, cues: Iterable[str]) -> bool:
+    """Whether a cue is said: a phrase as words in order, a single word as a word's start."""
+    words = joined.split()
+    for cue in cues:
+        if " " in cue:
+            if f" {cue}" in f" {joined}":
+                return True
+        elif any(w.startswith(cue) for w in words):
+            return True
+    return False
+
+
+def _asked(joined: str, table: dict[str, list[str]]) -> str | None:
+    """The first field of a table whose cue is said."""
+    return next((name for name, cues in table.items() if _said(joined, cues)), None)
+
+
+def _rank(tagged: Tagged) -> dict[str, Any] | None:
+    """ "у кого больше всего домов", "где больше всего квартир": the metric and what ranks."""
+    words = [w for w in tagged.text.split() if not w.startswith("x")]
+    joined = " ".join(words)
+    if not _said(joined, FILTERS["rank_cues"]):
+        return None
+    metric = _metric([w for w in words if not w.startswith(("бригад", "ук", "управляющ"))])
+    if metric is None or metric in ("brigades", "companies"):
+        metric = "houses" if _said(joined, ("дом",)) else metric
+    if metric is None:
+        return None
+    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
+    if by == "house" and metric == "houses":
+        by = "brigade"
+    slots: dict[str, Any] = {"metric": metric, "by": by}
+    if _said(joined, FILTERS["rank_least"]):
+        slots["order"] = "least"
+    return slots
+
+
 def _town_of(value: Any) -> str | None:
     if isinstance(value, House):
         return value.address.town
@@ -747,6 +859,16 @@ def _field(words: list[str]) -> str | None:
 
 
 def _problem(mention: Mention) -> Problem:
+    if mention.closed is not None:
+        # A closed contract: say so, with the open houses nearest by number on that street.
+        closed = mention.closed
+        numbers = sorted(
+            (n for e in mention.near for n in e.numbers),
+            key=lambda n: (abs(_leading(n) - _leading(closed.address.number_key)), _number_key(n)),
+        )
+        street = mention.near[0].label if mention.near else closed.address.street_label
+        nearest = tuple(f"{street} {n}" for n in numbers[:4])
+        return Problem(kind="house", said=closed.title, near=nearest, reason="closed")
     near: list[str] = []
     for entry in mention.near:
         if isinstance(entry, StreetEntry):
@@ -756,6 +878,12 @@ def _problem(mention: Mention) -> Problem:
         else:
             near.append(getattr(entry, "name", str(entry)))
     return Problem(kind=mention.kind, said=mention.text, near=tuple(near))
+
+
+def _leading(number: str) -> int:
+    """The leading digits of a house number ("40б" → 40)."""
+    digits = re.match(r"\d+", number)
+    return int(digits.group()) if digits else 0
 
 
 def _number_key(number: str) -> tuple[object, ...]:

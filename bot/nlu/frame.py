@@ -29,7 +29,7 @@ BOUNDS = ("floors", "entrances", "apartments", "lifts")
 INTENT_SLOTS: dict[str, tuple[str, ...]] = {
     "houses.list": HOUSE_FILTERS,
     "count": ("metric", *HOUSE_FILTERS, "position"),
-    "rank": ("metric", "by", *HOUSE_FILTERS),
+    "rank": ("metric", "by", "order", *HOUSE_FILTERS),
     "stats.summary": HOUSE_FILTERS,
     "house.info": ("house", "field"),
     "house.schedule": ("house", "month", "last"),
@@ -51,6 +51,7 @@ INTENTS = tuple(INTENT_SLOTS)
 SLOT_ORDER = (
     "metric",
     "by",
+    "order",
     "brigade",
     "company",
     "street",

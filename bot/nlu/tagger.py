@@ -25,6 +25,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, DateRange, find_dates
@@ -180,6 +181,8 @@ class Mention:
     missing: bool = False
     near: list[Any] = field(default_factory=list)
     fuzzy: bool = False
+    #: A house said that exists only as a closed contract (lost-stage deal).
+    closed: Any = None
 
     @property
     def resolved(self) -> bool:
@@ -764,6 +767,16 @@ class Tagger:
             mention.missing = True
             mention.near = sorted((self.catalog.streets[k] for k in keys), key=lambda e: e.label)
             mention.value = number
+            wanted = normalize_number(number)
+            mention.closed = next(
+                (
+                    h
+                    for h in self.snapshot.closed_houses
+                    if (h.address.town, h.address.street_key) in keys
+                    and h.address.number_key == wanted
+                ),
+                None,
+            )
         return mention
 
     @staticmethod

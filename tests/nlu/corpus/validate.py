@@ -68,6 +68,8 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "schedule.day": frozenset({"date"}) | _HOUSE_FILTERS,
     "departments.list": frozenset(),
     "brigade.info": frozenset({"brigade"}),
+    "rank": frozenset({"metric", "by", "order"}) | _HOUSE_FILTERS,
+    "company.info": frozenset({"company", "field"}),
     "employees.list": frozenset({"brigade", "position", "person"}),
     "employee.info": frozenset({"person", "field"}),
     "companies.list": frozenset(),
@@ -77,6 +79,8 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "greeting": frozenset(),
     "unknown": frozenset(),
 }
+#: Intents SPEC §5 added after the corpus was written (no minimum count yet).
+NEW_INTENTS = frozenset({"rank", "company.info"})
 METRICS = frozenset({"houses", "apartments", "entrances", "floors", "employees", "brigades",
                      "companies"})  # fmt: skip
 FIELDS = frozenset({"phone", "position", "brigade", "email"})
@@ -372,6 +376,11 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
     if key in ("floors", "entrances", "apartments", "lifts"):
         ok = isinstance(value, dict) and set(value) == {"min", "max"}
         return None if ok else "must be {min, max}"
+    if key == "by":
+        ok = value in ("brigade", "street", "town", "company", "house")
+        return None if ok else "must be brigade, street, town, company or house"
+    if key == "order":
+        return None if value == "least" else "must be 'least' (omit otherwise)"
     if key == "last":
         return None if value is True else "must be true (omit otherwise)"
     return "unknown slot"
@@ -505,6 +514,8 @@ def _check_targets(report: Report) -> None:
             report.errors.append(f"{split}: {len(items)} items, want ≥ {MIN_ITEMS[split]}")
         per_intent = Counter(i["intent"] for i in items)
         for intent in INTENT_SLOTS:
+            if intent in NEW_INTENTS:
+                continue  # added after the corpus was written: covered by tests/nlu/test_rules.py
             want = MIN_PER_INTENT[split]
             if split == "dev" and intent in BIG_INTENTS:
                 want = MIN_PER_BIG_INTENT_DEV
