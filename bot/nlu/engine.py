@@ -248,6 +248,8 @@ class LanguageEngine:
         kinds = {m.kind for m in tagged.mentions}
         fixed: dict[str, Any] = {}
         metric = _metric(words)
+        if metric is None and kinds & {"floors", "apartments", "entrances", "lifts", "house_type"}:
+            metric = "houses"  # "сколько девятиэтажек", "сколько панельных"
         joined = " ".join(words)
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}

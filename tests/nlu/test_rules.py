@@ -1,0 +1,427 @@
+"""Trustworthy answers (issue 11): SPEC §5's four rules on the questions that broke them.
+
+Every question goes through `Assistant.ask` (the one path from text to answer) on the demo
+company pinned to 2026-11-25. Expected numbers are computed here from the raw REST answers
+(`tests/domain/raw.py` reads them independently of `bitrix/company.py`), never copied from
+the bot's own output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from bitrix.cache import CompanyCache
+from bitrix.client import BitrixClient
+from bitrix.clock import FixedClock
+from bitrix.company import MappingOptions, RawCompanyData
+from bitrix.demo import DemoLayout, YearMonth, build_demo_store
+from bitrix.loader import CompanyLoader
+from bitrix.portal import EmulatedPortal, PortalOptions
+from bot.brain import Assistant, Reply
+from tests.domain.raw import RawPortal, fetch_all
+from tests.nlu.evaluation import TODAY, TZ
+
+Record = dict[str, Any]
+MOMENT = datetime(TODAY.year, TODAY.month, TODAY.day, 9, 0, tzinfo=TZ)
+MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+          "сентября", "октября", "ноября", "декабря")  # fmt: skip
+
+
+@dataclass
+class Raw:
+    """The raw REST answers of the demo portal, and what the bot loaded from it."""
+
+    rest: RawPortal
+    data: RawCompanyData
+    companies: list[Record]
+    tasks: list[Record]
+    events: list[Record]
+
+    # ------------------------------------------------------------------ lookups
+    def extra(self, deal: Record, label: str) -> str | None:
+        """A deal's value of the user field labelled ``label`` (option text for a list)."""
+        code = self.rest.code(label)
+        value = deal.get(code)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value in (None, ""):
+            return None
+        options = self.rest.options(code)
+        return options.get(str(value), str(value))
+
+    def house(self, title: str) -> Record:
+        return next(d for d in self.rest.houses() if d["TITLE"] == title)
+
+    def person(self, last_name: str) -> Record:
+        found = [u for u in self.rest.people() if u.get("LAST_NAME") == last_name]
+        assert len(found) == 1, last_name
+        return found[0]
+
+    def brigade_houses(self, brigade: int) -> list[Record]:
+        return [d for d in self.rest.houses() if self.rest.brigade(d) == brigade]
+
+
+async def _load() -> Raw:
+    options = MappingOptions()
+    layout = DemoLayout()
+    async with EmulatedPortal(build_demo_store(today=TODAY), PortalOptions()) as portal:
+        async with BitrixClient(portal.webhook_url) as client:
+            loader = CompanyLoader(client, tz=TZ, options=options, clock=FixedClock(MOMENT))
+            data = await loader.fetch()
+        rest = await RawPortal.fetch(portal.webhook_url, layout)
+        async with httpx.AsyncClient(base_url=portal.webhook_url, timeout=30) as http:
+            companies = await fetch_all(
+                http, "crm.company.list", {"select": ["ID", "TITLE", "PHONE"]}
+            )
+            tasks: list[Record] = []
+            start: int | None = 0
+            while start is not None:
+                answer = (
+                    await http.post(
+                        "tasks.task.list",
+                        json={"select": ["ID", "TITLE", "STATUS"], "start": start},
+                    )
+                ).json()
+                tasks += answer["result"]["tasks"]
+                start = answer.get("next")
+            events = (
+                await http.post(
+                    "calendar.event.get",
+                    json={
+                        "type": "company_calendar",
+                        "ownerId": 0,
+                        "from": (TODAY - timedelta(days=40)).isoformat(),
+                        "to": (TODAY + timedelta(days=70)).isoformat(),
+                    },
+                )
+            ).json()["result"]
+    return Raw(rest, data, companies, tasks, events)
+
+
+@pytest.fixture(scope="module")
+def raw() -> Raw:
+    return asyncio.run(_load())
+
+
+def _assistant(raw: Raw) -> Assistant:
+    async def fetch() -> RawCompanyData:
+        return raw.data
+
+    options = MappingOptions()
+    cache = CompanyCache(fetch, tz=TZ, options=options, clock=FixedClock(MOMENT))
+    return Assistant(cache, tz=TZ)
+
+
+def ask(raw: Raw, *texts: str) -> Reply:
+    """Ask one conversation's questions in turn; the reply to the last one."""
+
+    async def run() -> Reply:
+        assistant = _assistant(raw)
+        reply = None
+        for text in texts:
+            reply = await assistant.ask(text, conversation="test")
+        assert reply is not None
+        return reply
+
+    return asyncio.run(run())
+
+
+def n(value: int) -> str:
+    """A number as the bot writes it (thousands grouped by a no-break space)."""
+    return f"{value:,}".replace(",", "\u00a0")
+
+
+def day_text(day: date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]}"
+
+
+def total_houses(raw: Raw) -> int:
+    return len(raw.rest.houses())
+
+
+# ---------------------------------------------------------------------- rule 1 and 2: counts
+def test_houses_of_a_person_are_their_brigades(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Коновалов"))
+    assert brigade is not None
+    expected = len(raw.brigade_houses(brigade))
+    reply = ask(raw, "сколько домов у коновалова")
+    assert reply.frame.intent == "count"
+    assert reply.to_json()["slots"]["person"]["name"].startswith("Коновалов")
+    assert reply.text.startswith(f"Бригада {brigade} (бригадир Коновалов): {n(expected)} дом")
+    assert f"{n(total_houses(raw))}" not in reply.text
+
+
+def test_apartments_of_a_person_are_their_brigades(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Ершова"))
+    assert brigade is not None
+    houses = raw.brigade_houses(brigade)
+    apartments = sum(raw.rest.count(d, "apartments") or 0 for d in houses)
+    reply = ask(raw, "сколько квартир у ершовой")
+    assert f"Бригада {brigade}" in reply.text
+    assert f"квартир — {n(apartments)}" in reply.text
+
+
+@pytest.mark.parametrize(("text", "metric"), [
+    ("сколько домов в кондрово", None),
+    ("сколько подъездов в кондрово", "entrances"),
+])  # fmt: skip
+def test_a_town_filters_houses(raw: Raw, text: str, metric: str | None) -> None:
+    houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"]["town"] == "Кондрово"
+    assert reply.text.startswith(f"Кондрово: {n(len(houses))} дом")
+    if metric:
+        total = sum(raw.rest.count(d, metric) or 0 for d in houses)
+        assert f"подъездов — {n(total)}" in reply.text
+
+
+def test_a_kind_of_house_filters_houses(raw: Raw) -> None:
+    expected = sum(1 for d in raw.rest.houses() if raw.extra(d, "Тип дома") == "Панельный")
+    reply = ask(raw, "сколько домов панельных")
+    assert reply.to_json()["slots"]["house_type"] == "Панельный"
+    assert f"«Панельный»: {n(expected)} дом" in reply.text
+
+
+@pytest.mark.parametrize(("text", "low", "high"), [
+    ("сколько домов по 9 этажей", 9, 9),
+    ("сколько девятиэтажек", 9, 9),
+    ("сколько домов больше 100 квартир", 101, None),
+])  # fmt: skip
+def test_bounded_counts_filter_houses(raw: Raw, text: str, low: int, high: int | None) -> None:
+    metric = "floors" if "этаж" in text else "apartments"
+    expected = sum(
+        1
+        for d in raw.rest.houses()
+        if (v := raw.rest.count(d, metric)) is not None
+        and v >= low
+        and (high is None or v <= high)
+    )
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"][metric] == {"min": low, "max": high}
+    assert f": {n(expected)} дом" in reply.text
+
+
+def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
+    assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
+    reply = ask(raw, "сколько домов у ук рога и копыта")
+    assert "«рога и копыта» не нашёл" in reply.text
+    assert n(total_houses(raw)) not in reply.text
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("задачи сидорова", "сидорова"),
+    ("задачи по дому гагарина 5", "гагарина 5"),
+])  # fmt: skip
+def test_an_unknown_name_gives_no_task_list(raw: Raw, text: str, said: str) -> None:
+    assert not any(u.get("LAST_NAME") == "Сидоров" for u in raw.rest.users.values())
+    assert not any("Гагарина" in str(d["TITLE"]) for d in raw.rest.deals)
+    reply = ask(raw, text)
+    assert f"«{said}»" in reply.text
+    assert "Открытые задачи" not in reply.text
+    assert "•" not in reply.text
+
+
+def test_events_of_a_person(raw: Raw) -> None:
+    petrov = str(raw.person("Петров")["ID"])
+    end = TODAY + timedelta(days=6)
+    expected = [
+        e
+        for e in raw.events
+        if TODAY.isoformat() <= str(e["DATE_FROM"])[:10] <= end.isoformat()
+        or (_event_day(e) is not None and TODAY <= _event_day(e) <= end)  # type: ignore[operator]
+    ]
+    mine = [
+        e
+        for e in expected
+        if petrov in {str(a["id"]) for a in e.get("ATTENDEE_LIST") or []}
+        or str(e.get("CREATED_BY")) == petrov
+    ]
+    reply = ask(raw, "события у петрова")
+    assert reply.to_json()["slots"]["person"]["id"] == petrov
+    assert f": {n(len(mine))}." in reply.text.split("\n")[0]
+    assert len(mine) < len(expected)
+
+
+def _event_day(event: Record) -> date | None:
+    text = str(event.get("DATE_FROM") or "")
+    match = re.match(r"(\d{2})\.(\d{2})\.(\d{4})", text)
+    if match:
+        return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    return None
+
+
+# ---------------------------------------------------------------------- people and houses
+@pytest.mark.parametrize(("text", "surname"), [
+    ("какие дома у петрова", "Петров"),
+    ("какие дома убирает ершова", "Ершова"),
+])  # fmt: skip
+def test_houses_of_a_person_are_listed(raw: Raw, text: str, surname: str) -> None:
+    brigade = raw.rest.person_brigade(raw.person(surname))
+    assert brigade is not None
+    houses = raw.brigade_houses(brigade)
+    reply = ask(raw, text)
+    assert reply.frame.intent == "houses.list"
+    assert reply.text.startswith(f"Бригада {brigade}")
+    assert f": {n(len(houses))} дом" in reply.text.split("\n")[0]
+    assert len(reply.answer.items) == len(houses)
+
+
+def test_who_is_in_a_persons_brigade(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Ершова"))
+    members = [u for u in raw.rest.people() if raw.rest.person_brigade(u) == brigade]
+    reply = ask(raw, "кто в бригаде у ершовой")
+    assert reply.frame.intent == "employees.list"
+    assert reply.text.startswith(f"Бригада {brigade}")
+    assert len(reply.answer.items) == len(members)
+
+
+def test_department_of_a_person(raw: Raw) -> None:
+    person = raw.person("Бурова")
+    department = raw.rest.departments[str(person["UF_DEPARTMENT"][0])]["NAME"]
+    reply = ask(raw, "в каком отделе бурова")
+    assert reply.to_json()["slots"]["field"] == "department"
+    assert str(department) in reply.text
+    assert "Структура компании" not in reply.text
+
+
+# ---------------------------------------------------------------------- the crew's fields
+@pytest.mark.parametrize(("text", "title", "label", "empty"), [
+    ("код домофона майская 8", "Майская 8", "Код домофона", "код домофона не указан"),
+    ("где ключи от майской 12", "Майская 12", "Комментарий для бригады", "комментария"),
+    ("лифты есть на майской 8", "Майская 8", "Количество лифтов", "число лифтов не указано"),
+    ("какой тип дома майская 8", "Майская 8", "Тип дома", "тип дома не указан"),
+])  # fmt: skip
+def test_a_house_field_comes_first(
+    raw: Raw, text: str, title: str, label: str, empty: str
+) -> None:
+    value = raw.extra(raw.house(title), label)
+    reply = ask(raw, text)
+    first = reply.text.split("\n")[0]
+    assert first.startswith(f"🏠 {title}:")
+    assert (value in first) if value else (empty in first)
+
+
+def test_the_crew_note_is_shown(raw: Raw) -> None:
+    note = raw.extra(raw.house("Майская 12"), "Комментарий для бригады")
+    assert note == "Ключи у старшей по дому, кв. 12"
+    assert note in ask(raw, "где ключи от майской 12").text
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("телефон ук гарант", "Гарант"),
+    ("контакты ук жилкомсервис", "Жилкомсервис"),
+])  # fmt: skip
+def test_a_companys_phone(raw: Raw, text: str, name: str) -> None:
+    company = next(c for c in raw.companies if name in str(c["TITLE"]))
+    phone = str(company["PHONE"][0]["VALUE"])
+    reply = ask(raw, text)
+    assert reply.frame.intent == "company.info"
+    assert phone in reply.text.split("\n")[1]
+    assert "•" not in reply.text  # not a list of houses
+
+
+# ---------------------------------------------------------------------- dates
+def test_last_time_looks_back(raw: Raw) -> None:
+    deal = raw.house("Карачевская 55")
+    days = [
+        day
+        for month in (YearMonth.of(TODAY.replace(day=1) - timedelta(days=1)), YearMonth.of(TODAY))
+        for day, _ in raw.rest.schedule(deal, month)
+        if day < TODAY
+    ]
+    reply = ask(raw, "когда последний раз убирали карачевскую 55")
+    assert reply.to_json()["slots"]["last"] is True
+    assert day_text(max(days)) in reply.text
+    future = [d for d, _ in raw.rest.schedule(deal, YearMonth.of(TODAY)) if d >= TODAY]
+    assert all(day_text(d) not in reply.text for d in future)
+
+
+def test_a_followup_keeps_the_kind_of_the_slot(raw: Raw) -> None:
+    reply = ask(raw, "что у третьей 14 числа", "а 21го?")
+    slots = reply.to_json()["slots"]
+    assert slots["date"] == {"from": "2026-11-21", "to": "2026-11-21"}
+    assert slots["brigade"] == 3
+    assert "21 ноября" in reply.text
+
+
+def test_an_event_name_filters_the_calendar(raw: Raw) -> None:
+    end = TODAY + timedelta(days=6)
+    names = [
+        str(e["NAME"])
+        for e in raw.events
+        if (d := _event_day(e)) is not None and TODAY <= d <= end
+    ]
+    planning = [x for x in names if "планёрк" in x.lower() or "планерк" in x.lower()]
+    reply = ask(raw, "когда планерка")
+    assert reply.to_json()["slots"]["text"]
+    assert f": {n(len(planning))}." in reply.text.split("\n")[0]
+    assert len(reply.answer.items) == len(planning) < len(names)
+
+
+def test_a_title_word_filters_tasks(raw: Raw) -> None:
+    open_complaints = [
+        t
+        for t in raw.tasks
+        if "жалоб" in str(t["title"]).lower() and str(t["status"]) not in ("5", "7")
+    ]
+    reply = ask(raw, "чё по жалобам")
+    assert reply.frame.intent == "tasks.list"
+    assert f": {n(len(open_complaints))}." in reply.text.split("\n")[0]
+
+
+# ---------------------------------------------------------------------- answerable questions
+def test_houses_in_a_town(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    reply = ask(raw, "дома в кондрово")
+    assert reply.frame.intent == "houses.list"
+    assert len(reply.answer.items) == len(houses)
+
+
+def test_who_has_the_most_houses(raw: Raw) -> None:
+    counts = Counter(raw.rest.brigade(d) for d in raw.rest.houses())
+    brigade, most = max(((b, c) for b, c in counts.items() if b is not None), key=lambda x: x[1])
+    reply = ask(raw, "у кого больше всего домов")
+    assert reply.frame.intent == "rank"
+    first = reply.text.split("\n")[0]
+    assert f"Бригада {brigade}" in first
+    assert f"{n(most)} дом" in first
+
+
+def test_where_most_apartments_are(raw: Raw) -> None:
+    most = max(raw.rest.count(d, "apartments") or 0 for d in raw.rest.houses())
+    top = [d["TITLE"] for d in raw.rest.houses() if raw.rest.count(d, "apartments") == most]
+    reply = ask(raw, "где больше всего квартир")
+    first = reply.text.split("\n")[0]
+    assert f"{n(most)} квартир" in first
+    assert all(title in first for title in top)
+
+
+def test_who_is_responsible_for_a_house(raw: Raw) -> None:
+    brigade = raw.rest.brigade(raw.house("Кондрово, Пушкина 56"))
+    reply = ask(raw, "кто ответственный за кондрово пушкина 56")
+    assert reply.frame.intent == "house.info"
+    assert f"Бригада: {brigade}" in reply.text
+
+
+def test_a_closed_house_is_said_closed(raw: Raw) -> None:
+    category = str(raw.rest.layout.category_id)
+    closed = [
+        d
+        for d in raw.rest.deals
+        if d["TITLE"] == "Пролетарская 40"
+        and d["CATEGORY_ID"] == category
+        and d["STAGE_ID"] not in {d2["STAGE_ID"] for d2 in raw.rest.houses()}
+    ]
+    assert closed, "the demo has Пролетарская 40 as a closed contract"
+    assert any(d["TITLE"] == "Пролетарская 40б" for d in raw.rest.houses())
+    reply = ask(raw, "пролетарская 40")
+    assert "закрыт" in reply.text
+    assert "Пролетарская 40б" in reply.text
