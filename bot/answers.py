@@ -304,7 +304,8 @@ class AnswerBuilder:
                 label += f", где работает {person.short_name}"
             parts.append(label)
         elif isinstance(brigade, int):
-            parts.append(self._brigade_label(brigade))
+            # A brigade asked by number is named by its number: "Бригада 3: 92 дома".
+            parts.append(f"Бригада {brigade}")
         company = frame.slots.get("company")
         if isinstance(company, Company):
             parts.append(company.name)
@@ -756,8 +757,10 @@ class AnswerBuilder:
         label_parts = []
         if position:
             label_parts.append(str(position))
-        if brigade is not None:
+        if isinstance(person, Employee):
             label_parts.append(self._brigade_label(brigade))
+        elif brigade is not None:
+            label_parts.append(f"бригада {brigade}")
         label = ", ".join(label_parts) or "Все сотрудники"
         label = label[0].upper() + label[1:]
         if not people:

@@ -294,6 +294,11 @@ def test_check_malformed_configured_url_exits_2(
 
 
 # ------------------------------------------------------------------------ fields
+#: Demo layout roles of the crew's fields → the mapping role they are found as.
+_CREW_ROLES = {"comment": "note", "intercom": "intercom", "house_type": "house_type",
+               "elevators": "lifts"}  # fmt: skip
+
+
 def test_fields_lists_every_custom_field_with_its_role(
     capsys: pytest.CaptureFixture[str], demo: DemoCompany
 ) -> None:
@@ -317,6 +322,9 @@ def test_fields_lists_every_custom_field_with_its_role(
         elif role.startswith(("date:", "type:")):
             kind, month, period = role.split(":")
             assert row[-3:] == ["date" if kind == "date" else "type", month, f"#{period}"]
+        elif role in _CREW_ROLES:
+            # The crew's facts of a house (intercom code, note, type, lifts) are mapped too.
+            assert row[-1] == _CREW_ROLES[role]
         else:
             assert row[-1] == "—"
     assert "brigade" in _line(out, "brigade ") and "not mapped" in _line(out, "brigade ")
