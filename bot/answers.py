@@ -757,7 +757,7 @@ class AnswerBuilder:
         label_parts = []
         if position:
             label_parts.append(str(position))
-        if isinstance(person, Employee):
+        if isinstance(person, Employee) and isinstance(brigade, int):
             label_parts.append(self._brigade_label(brigade))
         elif brigade is not None:
             label_parts.append(f"бригада {brigade}")

@@ -127,11 +127,11 @@ def _name_like(word: str, morph: Morph, tagger: Tagger) -> bool:
     """A word that can only be a name: a surname, first name or place by the dictionary, or a
     word the dictionary does not know (and that is not a known word glued to a preposition,
     «науборку»)."""
-    parses = morph.parse(word)[:3]
-    if any(tag in str(p.tag) for p in parses for tag in _NAME_TAGS):
-        return True
+    parses = morph.parse(word)[:1]
     if parses and parses[0].is_known:
-        return False
+        return any(tag in str(parses[0].tag) for tag in _NAME_TAGS)
+    if any(w.startswith(word) for w in tagger.vocabulary if len(w) > len(word)):
+        return False  # an abbreviation of a known word: «ближ уборка»
     glued = any(word.startswith(p) and word[len(p) :] in tagger.vocabulary for p in PREPOSITIONS)
     return not glued
 

@@ -102,6 +102,7 @@ _WRITE_VERBS = (
 )  # fmt: skip
 _METRICS = (
     ("apartments", ("квартир",)),
+    ("lifts", ("лифт",)),
     ("entrances", ("подъезд",)),
     ("floors", ("этаж",)),
     ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ", "чел")),
@@ -349,8 +350,10 @@ class LanguageEngine:
             return "employee.info", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
-        if kinds & _HOUSE_FILTER_KINDS and (_has(words, "houses") or _has(words, "clean")):
-            return "houses.list", fixed
+        if kinds & _HOUSE_FILTER_KINDS and (
+            _has(words, "houses") or _has(words, "clean") or kinds & _HOUSE_KIND_WORDS
+        ):
+            return "houses.list", fixed  # "двухэтажки в кондрово": the word names houses
         if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
             return "employees.list", fixed
         if _has(words, "companies") and not kinds:
@@ -629,6 +632,8 @@ _HOUSE_FILTER_KINDS = frozenset(
     {"brigade", "company", "street", "town", "house_type", "floors", "apartments", "entrances",
      "lifts"}
 )  # fmt: skip
+# Mentions that are themselves kinds of houses ("девятиэтажки", "панельные").
+_HOUSE_KIND_WORDS = frozenset({"floors", "apartments", "entrances", "lifts", "house_type"})
 _EXTRA_VOCABULARY = frozenset(
     {"сегодня", "завтра", "послезавтра", "вчера", "неделе", "неделю", "неделя", "месяце",
      "месяц", "выходных", "выходные", "этой", "следующей", "прошлой", "следующий", "этом",
@@ -809,7 +814,9 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     joined = " ".join(words)
     if not _said(joined, FILTERS["rank_cues"]):
         return None
-    metric = _metric([w for w in words if not w.startswith(("бригад", "ук", "управляющ"))])
+    metric = _asked(joined, FILTERS["rank_metrics"]) or _metric(
+        [w for w in words if not w.startswith(("бригад", "ук", "управляющ"))]
+    )
     if metric is None or metric in ("brigades", "companies"):
         metric = "houses" if _said(joined, ("дом",)) else metric
     if metric is None:
@@ -838,12 +845,19 @@ def _number_text(token: Any) -> str | None:
 
 
 def _metric(words: list[str]) -> str | None:
-    """The first thing counted in the request ("сколько домов без УК" counts houses)."""
-    for word in words:
-        for name, stems in _METRICS:
-            if any(word.startswith(stem) for stem in stems):
-                return name
-    return None
+    """The first thing counted in the request ("сколько домов без УК" counts houses); "у
+    бригады Кондратьевой домов" counts houses, not brigades: a brigade or company word is the
+    metric only when nothing else is counted."""
+    found = [
+        name
+        for word in words
+        for name, stems in _METRICS
+        if any(word.startswith(stem) for stem in stems)
+    ]
+    if not found:
+        return None
+    other = [m for m in found if m not in ("brigades", "companies")]
+    return found[0] if found[0] not in ("brigades", "companies") or not other else other[0]
 
 
 def _field(words: list[str]) -> str | None:

@@ -497,6 +497,18 @@ class Tagger:
         data = FILTERS
         found: list[Mention] = []
         types = sorted({h.house_type for h in self.snapshot.houses if h.house_type})
+        for key, bound in (("with_lifts", (1, None)), ("without_lifts", (None, 0))):
+            for phrase in data[key]:
+                parts = tuple(phrase.split())
+                for i in range(len(words) - len(parts) + 1):
+                    span = range(i, i + len(parts))
+                    if tuple(words[i : i + len(parts)]) == parts and not any(
+                        taken[k] for k in span
+                    ):
+                        text = " ".join(tokens[k].source for k in span)
+                        found.append(Mention("lifts", i, i + len(parts), text, value=bound))
+                        for k in span:
+                            taken[k] = True
         for i, word in enumerate(words):
             if taken[i] or not word:
                 continue
