@@ -650,6 +650,16 @@ class AnswerBuilder:
         brigade = frame.slots.get("brigade")
         visits = self.snap.visits_between(period.start, period.end, brigade=brigade)
         who = f"бригада {brigade}" if brigade is not None else "все бригады"
+        if frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade"}):
+            # Any other house filter (a person's brigade, a street, a town, a УК…) narrows the
+            # day's houses too: never the whole company's day for «у коновалова».
+            refused = self._filter_problem(frame)
+            if refused:
+                return Answer(refused)
+            chosen = {h.id for h in self._houses_for(frame)}
+            visits = [(h, v) for h, v in visits if h.id in chosen]
+            who = self._filter_label(frame)
+            brigade = -1  # the brigade column is not needed when a filter chose the houses
         when = range_label(period, today)
         covered = self._schedule_months()
         asked = {(d.year, d.month) for d in _days(period.start, period.end)}

@@ -425,3 +425,18 @@ def test_a_closed_house_is_said_closed(raw: Raw) -> None:
     reply = ask(raw, "пролетарская 40")
     assert "закрыт" in reply.text
     assert "Пролетарская 40б" in reply.text
+
+
+def test_a_days_houses_of_a_person(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Коновалов"))
+    month = YearMonth.of(TODAY)
+    expected = [
+        d
+        for d in raw.brigade_houses(brigade or 0)
+        if any(day == TODAY for day, _ in raw.rest.schedule(d, month))
+    ]
+    reply = ask(raw, "какие дома сегодня у коновалова")
+    assert reply.frame.intent == "schedule.day"
+    first = reply.text.split("\n")[0]
+    assert f"Бригада {brigade}" in first
+    assert f": {n(len(expected))} дом" in first
