@@ -542,9 +542,13 @@ class AnswerBuilder:
         company = self.snap.companies.get(house.company_id or "")
         items.append(f"УК: {company.name}" if company else "УК: не указана")
         counts = [
-            f"квартир {house.apartments}" if house.apartments is not None else "квартир —",
-            f"подъездов {house.entrances}" if house.entrances is not None else "подъездов —",
-            f"этажей {house.floors}" if house.floors is not None else "этажей —",
+            f"квартир {house.apartments}"
+            if house.apartments is not None
+            else "квартир — не указано",
+            f"подъездов {house.entrances}"
+            if house.entrances is not None
+            else "подъездов — не указано",
+            f"этажей {house.floors}" if house.floors is not None else "этажей — не указано",
         ]
         items.append("Дом: " + ", ".join(counts))
         visits = house.visits_in(today.year, today.month)
@@ -980,13 +984,26 @@ class AnswerBuilder:
 
     def _calendar_list(self, frame: Frame, today: date) -> Answer:
         period = frame.slots.get("date")
-        if not isinstance(period, DateRange):
+        person = frame.slots.get("person")
+        text = frame.slots.get("text")
+        footer = ""
+        if not isinstance(period, DateRange) and text:
+            # «когда медосмотр»: every such event the calendar holds, and the next one named.
+            days = [e.start.astimezone(self.snap.tz).date() for e in self.snap.events]
+            period = DateRange(min([*days, today]), max([*days, today]))
+            when = "весь календарь"
+            coming = self.snap.events_between(today, period.end, text=text)
+            footer = (
+                f"Ближайшее: {day_label(coming[0].start.astimezone(self.snap.tz).date(), today)}"
+                f" — {coming[0].name}."
+                if coming
+                else "Впереди таких событий в календаре нет."
+            )
+        elif not isinstance(period, DateRange):
             period = DateRange(today, today + timedelta(days=6))
             when = "ближайшие 7 дней"
         else:
             when = range_label(period, today)
-        person = frame.slots.get("person")
-        text = frame.slots.get("text")
         events = self.snap.events_between(
             period.start,
             period.end,
@@ -1014,7 +1031,9 @@ class AnswerBuilder:
                 when_text = f"{day_label(start.date(), today)} {start:%H:%M}–{end:%H:%M}"
             place = f" ({event.location})" if event.location else ""
             items.append(f"• {when_text} — {event.name}{place}")
-        return Answer(f"События на {when}: {number(len(events))}.", items=tuple(items))
+        return Answer(
+            f"События на {when}: {number(len(events))}.", items=tuple(items), footer=footer
+        )
 
     def _help(self, frame: Frame, today: date) -> Answer:
         return simple_answer(frame)
