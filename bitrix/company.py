@@ -508,6 +508,7 @@ class CompanySnapshot:
         *,
         brigade: int | None = None,
         company_id: str | None = None,
+        no_company: bool = False,
         street: tuple[str, str] | None = None,
         town: str | None = None,
         house_type: str | None = None,
@@ -535,6 +536,7 @@ class CompanySnapshot:
             and (company_id is None or h.company_id == company_id)
             and (street is None or (h.address.town, h.address.street_key) == street)
             and (town is None or h.address.town == town)
+            and (not no_company or h.company_id is None)
             and (house_type is None or h.house_type == house_type)
             and all(_within(getattr(h, name), low, high) for name, (low, high) in bounds_)
         ]

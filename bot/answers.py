@@ -309,6 +309,8 @@ class AnswerBuilder:
         company = frame.slots.get("company")
         if isinstance(company, Company):
             parts.append(company.name)
+        if frame.slots.get("no_company"):
+            parts.append("без УК")
         street = frame.slots.get("street")
         if isinstance(street, StreetEntry):
             parts.append(f"улица {street.label}")
@@ -335,6 +337,7 @@ class AnswerBuilder:
         return self.snap.houses_where(
             brigade=brigade if isinstance(brigade, int) else None,
             company_id=company.id if isinstance(company, Company) else None,
+            no_company=bool(frame.slots.get("no_company")),
             street=street.key if isinstance(street, StreetEntry) else None,
             town=frame.slots.get("town") if isinstance(frame.slots.get("town"), str) else None,
             house_type=frame.slots.get("house_type"),
@@ -427,10 +430,8 @@ class AnswerBuilder:
             )
         head = f"{label[0].upper()}{label[1:]}: " if label else ""
         if metric == "houses":
-            if " без ук" in f" {frame.normalized} " or "без управляющ" in frame.normalized:
-                # "сколько домов без УК": the count the slots cannot express, said anyway.
-                houses = [h for h in houses if h.company_id is None]
-                return Answer(f"Домов без УК{where}: {number(len(houses))}.")
+            if frame.slots.get("no_company") and set(frame.slots) <= {"metric", "no_company"}:
+                return Answer(f"Домов без УК: {number(len(houses))}.")
             if label:
                 return Answer(f"{head}{self.agree(len(houses), 'дом')}.")
             return Answer(f"Домов: {number(len(houses))}.")

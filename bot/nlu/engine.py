@@ -51,7 +51,7 @@ _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
 # Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
 _CUES: dict[str, tuple[str, ...]] = {
-    "count": ("сколько", "скока", "скоко", "скок", "количеств", "кол во", "число"),
+    "count": ("сколько", "скока", "скоко", "скок", "количеств", "кол во", "число", "сумм"),
     "stats": ("статист", "сводк", "итог", "отчет", "показател", "стата"),
     "houses": ("дом", "адрес", "объект"),
     "schedule": ("график", "расписан", "периодичн"),
@@ -91,7 +91,7 @@ _OUT_OF_DOMAIN = (
     "живет", "живут", "проживает", "население", "жителей",
     "плат", "напиши", "написать", "вотсап", "ватсап", "вацап", "телеграм", "мессенджер",
     "заболе", "болею", "рентабель", "прибыл", "выручк", "доход", "расход", "бюджет",
-    "умнож", "плюс", "минус", "раздели", "рубл", "процент",
+    "умнож", "плюс", "минус", "раздели", "рубл", "процент", "зп",
 )  # fmt: skip
 # Requests to change data: the bot only reads Bitrix24, and says so.
 _WRITE_VERBS = (
@@ -101,7 +101,7 @@ _WRITE_VERBS = (
     "заверши", "отметь",
 )  # fmt: skip
 _METRICS = (
-    ("apartments", ("квартир",)),
+    ("apartments", ("квартир", "кв")),
     ("lifts", ("лифт",)),
     ("entrances", ("подъезд",)),
     ("floors", ("этаж",)),
@@ -630,7 +630,7 @@ class LanguageEngine:
 
 _HOUSE_FILTER_KINDS = frozenset(
     {"brigade", "company", "street", "town", "house_type", "floors", "apartments", "entrances",
-     "lifts"}
+     "lifts", "no_company"}
 )  # fmt: skip
 # Mentions that are themselves kinds of houses ("девятиэтажки", "панельные").
 _HOUSE_KIND_WORDS = frozenset({"floors", "apartments", "entrances", "lifts", "house_type"})

@@ -146,6 +146,7 @@ _CACHE_LIMIT = 50_000
 _ADDRESS_WORDS = frozenset({"дробь", "корпус", "корп", "строение", "литера", "литер"})
 
 PLACEHOLDERS = {
+    "no_company": "xnocompany",
     "town": "xtown",
     "house_type": "xhousetype",
     "floors": "xrange",
@@ -497,6 +498,15 @@ class Tagger:
         data = FILTERS
         found: list[Mention] = []
         types = sorted({h.house_type for h in self.snapshot.houses if h.house_type})
+        for phrase in data["no_company"]:
+            parts = tuple(phrase.split())
+            for i in range(len(words) - len(parts) + 1):
+                span = range(i, i + len(parts))
+                if tuple(words[i : i + len(parts)]) == parts and not any(taken[k] for k in span):
+                    text = " ".join(tokens[k].source for k in span)
+                    found.append(Mention("no_company", i, i + len(parts), text, value=True))
+                    for k in span:
+                        taken[k] = True
         for key, bound in (("with_lifts", (1, None)), ("without_lifts", (None, 0))):
             for phrase in data[key]:
                 parts = tuple(phrase.split())
@@ -545,6 +555,15 @@ class Tagger:
                 )
                 taken[i] = True
                 continue
+            after = self._bound_after(tokens, words, taken, i) if metric else None
+            if metric is not None and after is not None:
+                # "подъездов больше шести", "с числом этажей от 9": noun, comparison, number.
+                end, limits = after
+                text = " ".join(t.source for t in tokens[i:end])
+                found.append(Mention(metric, i, end, text, value=limits))
+                for k in range(i, end):
+                    taken[k] = True
+                continue
             if metric is None or i == 0 or taken[i - 1] or not tokens[i - 1].is_number:
                 continue
             said = tokens[i - 1].value
@@ -573,6 +592,32 @@ class Tagger:
             for k in range(start, i + 1):
                 taken[k] = True
         return found
+
+    @staticmethod
+    def _bound_after(
+        tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool], i: int
+    ) -> tuple[int, tuple[int | None, int | None]] | None:
+        """A comparison and a number right after a counted noun: (end, (min, max))."""
+        for phrase, kind in _BOUND_PHRASES:
+            n = len(phrase)
+            j = i + 1 + n
+            if (
+                j < len(tokens)
+                and tuple(words[i + 1 : j]) == phrase
+                and not any(taken[i + 1 : j + 1])
+                and tokens[j].kind is TokenKind.CARDINAL
+                and tokens[j].value is not None
+            ):
+                said = tokens[j].value
+                assert said is not None
+                bound: tuple[int | None, int | None] = {
+                    "at_least": (said, None),
+                    "more_than": (said + 1, None),
+                    "at_most": (None, said),
+                    "less_than": (None, said - 1),
+                }[kind]
+                return j + 1, bound
+        return None
 
     @staticmethod
     def _bounded_noun(word: str) -> str | None:

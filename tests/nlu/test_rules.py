@@ -436,3 +436,17 @@ def test_a_days_houses_of_a_person(raw: Raw) -> None:
     first = reply.text.split("\n")[0]
     assert f"Бригада {brigade}" in first
     assert f": {n(len(expected))} дом" in first
+
+
+def test_a_count_compared_after_its_noun(raw: Raw) -> None:
+    expected = sum(1 for d in raw.rest.houses() if (raw.rest.count(d, "entrances") or 0) > 6)
+    reply = ask(raw, "Какое количество домов с числом подъездов больше шести?")
+    assert reply.to_json()["slots"]["entrances"] == {"min": 7, "max": None}
+    assert f": {n(expected)} дом" in reply.text
+
+
+def test_houses_without_a_company_in_a_brigade(raw: Raw) -> None:
+    expected = [d for d in raw.brigade_houses(1) if str(d.get("COMPANY_ID") or "0") in ("", "0")]
+    reply = ask(raw, "Список домов без указанной управляющей компании в Бригаде 1.")
+    assert reply.to_json()["slots"]["no_company"] is True
+    assert len(reply.answer.items) == len(expected)

@@ -57,7 +57,8 @@ SPLITS: dict[str, tuple[str, str]] = {
 }
 
 #: Intent → the slot keys it may carry (docs/intents.md).
-_HOUSE_FILTERS = frozenset({"brigade", "person", "company", "street", "town", "house_type",
+_HOUSE_FILTERS = frozenset({"brigade", "person", "company", "no_company", "street", "town",
+                            "house_type",
                             "floors", "entrances", "apartments", "lifts"})  # fmt: skip
 INTENT_SLOTS: dict[str, frozenset[str]] = {
     "houses.list": _HOUSE_FILTERS,
@@ -381,7 +382,7 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
         return None if ok else "must be brigade, street, town, company or house"
     if key == "order":
         return None if value == "least" else "must be 'least' (omit otherwise)"
-    if key == "last":
+    if key in ("last", "no_company"):
         return None if value is True else "must be true (omit otherwise)"
     return "unknown slot"
 
