@@ -16,6 +16,8 @@ name's position count.
 
 from __future__ import annotations
 
+import re
+
 from bot.nlu.catalog import COMPANY_CUES
 from bot.nlu.dates import DateKind, DateMatch
 from bot.nlu.frame import INTENT_SLOTS, Frame, Problem
@@ -120,6 +122,7 @@ def _unknown_names(
     return out
 
 
+_CYRILLIC = re.compile(r"[а-яё]+(?:-[а-яё]+)*")
 _NAME_TAGS = ("Surn", "Name", "Patr", "Geox", "Orgn")
 
 
@@ -127,6 +130,8 @@ def _name_like(word: str, morph: Morph, tagger: Tagger) -> bool:
     """A word that can only be a name: a surname, first name or place by the dictionary, or a
     word the dictionary does not know (and that is not a known word glued to a preposition,
     «науборку»)."""
+    if not _CYRILLIC.fullmatch(word):
+        return False  # digits, Latin or symbols: no name the CRM could hold
     parses = morph.parse(word)[:1]
     if parses and parses[0].is_known:
         return any(tag in str(parses[0].tag) for tag in _NAME_TAGS)

@@ -150,6 +150,12 @@ _WEEKDAYS: dict[str, int] = {f: i for i, forms in enumerate(_WEEKDAY_FORMS) for 
 _MONTHS: dict[str, int] = {
     f: i + 1 for i, stem in enumerate(_MONTH_STEMS) for f in _month_forms(stem)
 }
+# Typed abbreviations after «в»/«на» («когда в дек», «график на янв»): only those that are
+# no other word («мар», «май», «июн», «июл» are left out as ambiguous or already whole).
+_MONTHS.update(
+    {"янв": 1, "фев": 2, "февр": 2, "апр": 4, "авг": 8, "сен": 9, "сент": 9, "окт": 10,
+     "нояб": 11, "дек": 12}
+)  # fmt: skip
 _PREPOSITIONS = frozenset({"в", "во", "на", "к", "ко", "по", "за"})
 _THIS = frozenset(
     {"этот", "эта", "это", "эту", "этой", "этом", "этих", "этого", "этим", "этими", "этому"}
