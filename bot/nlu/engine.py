@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
 from typing import Any
@@ -93,13 +93,43 @@ _OUT_OF_DOMAIN = (
     "заболе", "болею", "рентабель", "прибыл", "выручк", "доход", "расход", "бюджет",
     "умнож", "плюс", "минус", "раздели", "рубл", "процент", "зп",
 )  # fmt: skip
-# Requests to change data: the bot only reads Bitrix24, and says so.
-_WRITE_VERBS = (
-    "создай", "создать", "запиши", "записать", "добавь", "добавить", "удали", "удалить",
-    "уволь", "уволить", "найми", "нанять", "премируй", "оштрафуй",
-    "измени", "изменить", "отмени", "отменить", "поставь", "назначь", "перенеси", "закрой",
-    "заверши", "отметь",
-)  # fmt: skip
+
+
+# Requests to change data (bot/nlu/writes.yaml): the bot only reads Bitrix24, and says so.
+@dataclass(frozen=True)
+class _WriteCues:
+    verbs: tuple[str, ...]
+    problems: tuple[str, ...]
+    done: frozenset[str]
+    questions: frozenset[str]
+
+    @classmethod
+    def load(cls) -> _WriteCues:
+        doc = yaml.safe_load(
+            resources.files("bot.nlu").joinpath("writes.yaml").read_text(encoding="utf-8")
+        )
+        return cls(
+            verbs=tuple(doc["verbs"]),
+            problems=tuple(doc["problems"]),
+            done=frozenset(doc["done"]),
+            questions=frozenset(doc["questions"]),
+        )
+
+    def is_write(self, words: list[str]) -> bool:
+        """An order, a problem report or a cleaning reported done — not a question."""
+        if any(w.startswith(self.verbs) for w in words):
+            return True
+        if any(w in self.questions for w in words):
+            return False
+        text = " " + " ".join(words) + " "
+        if any(f" {cue}" in text for cue in self.problems):
+            return True
+        return any(w in self.done for w in words)
+
+
+_WRITES = _WriteCues.load()
+
+
 _METRICS = (
     ("apartments", ("квартир", "кв")),
     ("lifts", ("лифт",)),
@@ -161,7 +191,7 @@ class LanguageEngine:
     def understand(self, text: str, *, today: date, previous: Frame | None = None) -> Frame:
         """Understand one request. Never raises on any input text."""
         normalized = normalize(text)
-        if any(w.text.startswith(_WRITE_VERBS) for w in normalized.tokens[:3]):
+        if _WRITES.is_write([w.text for w in normalized.tokens]):
             return Frame("unknown", text=text, normalized=normalized.text, source="write")
         if normalized.command:
             name = "help" if normalized.command in ("help", "start", "помощь") else "unknown"
