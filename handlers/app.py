@@ -52,6 +52,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -73,6 +74,7 @@ from bot.state import sqlite_path
 from handlers import callbacks, commands, errors, signin, text, texts, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
+from handlers.inbox import InboxDispatcher
 from handlers.keyboards import KeyboardStore, asks_the_brain
 from handlers.middlewares import (
     AccessMiddleware,
@@ -211,7 +213,8 @@ def create_dispatcher(
     sequencer = ChatSequencer(keeps_message_order=asks_the_brain)
     identities = Identities(runtime.state, runtime.cache)
     responder = Responder(keyboards)
-    dispatcher = Dispatcher(
+    dispatcher = InboxDispatcher(
+        inbox=runtime.state,
         name="audiobot",
         runtime=runtime,
         settings=settings,
@@ -367,10 +370,24 @@ class WebhookHandler(SimpleRequestHandler):
             return json_error(400, "bad_request", "the body is not JSON")
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return json_error(400, "bad_request", "the body is not a Telegram update")
+        if isinstance(self.dispatcher, InboxDispatcher):
+            # Recorded before the 200 that tells Telegram to forget it (handlers.inbox); a
+            # failed record is a 500, and Telegram delivers the update again later.
+            try:
+                new = await self.dispatcher.record([update])
+            except Exception:
+                log.exception("could not record webhook update %s", update["update_id"])
+                return json_error(500, "internal_error", "the update could not be recorded")
+            if not new:
+                return web.json_response({})  # a duplicate: handled or being handled
+        self.feed_in_background(bot, update)
+        return web.json_response({})
+
+    def feed_in_background(self, bot: Bot, update: dict[str, Any]) -> None:
+        """Handle ``update`` in a task that shutdown waits for."""
         task = asyncio.create_task(self._background_feed_update(bot=bot, update=update))
         self._background_feed_update_tasks.add(task)
         task.add_done_callback(self._background_feed_update_tasks.discard)
-        return web.json_response({})
 
 
 async def _run_webhook(
@@ -385,14 +402,18 @@ async def _run_webhook(
     # Startup/shutdown hooks first, so on shutdown the dispatcher drains before the handler
     # below closes the bot session.
     setup_application(app, dispatcher, bot=bot)
-    WebhookHandler(dispatcher, bot, handle_in_background=True, secret_token=secret).register(
-        app, path=path
-    )
+    handler = WebhookHandler(dispatcher, bot, handle_in_background=True, secret_token=secret)
+    handler.register(app, path=path)
     harden(app)
     rate_limit_noisy_logs()
     runner = web.AppRunner(app, access_log=None, **runner_options())
-    await runner.setup()
+    await runner.setup()  # runs the dispatcher's startup hooks
     try:
+        if isinstance(dispatcher, InboxDispatcher):
+            # What the last run recorded but did not answer goes first: its tasks queue up in
+            # each chat before any update that arrives once the site listens.
+            for update in await dispatcher.resume(bot):
+                handler.feed_in_background(bot, update)
         site = GuardedSite(
             runner, settings.telegram_webhook_listen_host, settings.telegram_webhook_listen_port
         )
