@@ -21,15 +21,19 @@ The morning digest (`bot.digest.DigestScheduler`) runs as a task from startup to
 Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a webhook is set;
 pending updates are kept, see `handlers.text` for the stale-update policy), or, when
 ``TELEGRAM_WEBHOOK_URL`` is set, an aiohttp server on ``TELEGRAM_WEBHOOK_LISTEN_HOST:PORT`` that
-answers Telegram at once and handles each update in the background (Vosk can take longer than
-Telegram waits), checking Telegram's secret-token header (`webhook_secret`: random per start
-when none or a blank one is configured, never "accept all"). ``TELEGRAM_API_SERVER`` points the
+records each update, answers Telegram at once and handles the update in the background (Vosk
+can take longer than Telegram waits), checking Telegram's secret-token header
+(`webhook_secret`: random per start when none or a blank one is configured, never "accept
+all"). ``TELEGRAM_API_SERVER`` points the
 bot at another Bot API server (e.g. a self-hosted one; ``TELEGRAM_API_LOCAL`` when it runs with
 ``--local``). The read-only HTTP API (docs/http-api.md, ``handlers.http_api``) is served
 alongside on ``API_HOST:API_PORT`` unless ``API_PORT=0``.
 
 Signals: SIGINT/SIGTERM stop (below); SIGHUP is logged and ignored — settings are read once at
 start, so there is nothing to reload in place, and its default action would kill the bot.
+
+Both modes record every update in the durable inbox before acknowledging it and handle what a
+killed run left unanswered first (`handlers.inbox.InboxDispatcher`).
 
 Startup: the command menu, the company cache's background refresh, the language engine warmed
 (bounded: a Bitrix24 outage must not keep the bot from starting; the cache keeps retrying), the

@@ -19,7 +19,8 @@ import pytest
 from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
 from bot.state import SqliteState
 from handlers import texts
-from tests.bot.harness import TOKEN, USER, running_bot
+from handlers.inbox import MAX_ATTEMPTS
+from tests.bot.harness import OTHER_USER, TOKEN, USER, running_bot
 from tests.bot.process import BotProcess, bot_env
 from tests.bot.test_app import free_port
 from tests.fakes.telegram import FakeTelegram
@@ -172,11 +173,15 @@ async def test_a_resumed_update_too_old_gets_the_apology(
     async with FakeTelegram(token=TOKEN, hold_updates=True) as fake:
         old = await fake.send_text(USER, QUESTION)
         fresh = await fake.send_text(USER, QUESTION)
+        poison = await fake.send_text(OTHER_USER, QUESTION)
         two_hours_ago = time.time() - 7200
         state = SqliteState(tmp_path / "state.db", clock=lambda: two_hours_ago)
         await state.record_updates([old.update])
         state_now = SqliteState(tmp_path / "state.db")
-        await state_now.record_updates([fresh.update])
+        await state_now.record_updates([fresh.update, poison.update])
+        # Handling it started MAX_ATTEMPTS times and never finished (it killed the bot?).
+        for _ in range(MAX_ATTEMPTS - 1):
+            await state_now.start_attempt(poison.update_id)
         await state.close()
         await state_now.close()
         async with running_bot(store, tmp_path, fake=fake, inbox_max_age_s=3600) as running:
@@ -185,6 +190,9 @@ async def test_a_resumed_update_too_old_gets_the_apology(
             stamp = sent.astimezone(running.settings.tz).strftime("%H:%M")
             assert messages[0].text == texts.LOST_ON_RESTART.format(time=stamp)
             assert messages[1].text.startswith(ANSWER_START)
+            [apology] = await fake.wait_for_messages(OTHER_USER, 1, running.timeout)
+            assert apology.text == texts.LOST_ON_RESTART.format(time=stamp)
         assert answers(fake, USER) == 1
         assert len(fake.sent_messages(USER)) == 2
+        assert len(fake.sent_messages(OTHER_USER)) == 1
         assert await unanswered(tmp_path) == []
