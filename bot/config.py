@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     flood_rate: float = Field(default=1.0, gt=0)
     flood_burst: int = Field(default=5, ge=1)
+    # An update recorded before a crash and still unanswered at restart is answered if it is
+    # at most this old; an older one gets a short apology instead (handlers.inbox).
+    inbox_max_age_s: float = Field(default=3600.0, ge=0)
 
     # --- Bitrix24 -----------------------------------------------------------------------
     bitrix_webhook_url: SecretStr | None = None

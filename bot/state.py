@@ -17,6 +17,11 @@ before the call returns, and a killed process never leaves a half-written databa
 Schema changes are migrations: `MIGRATIONS` is an append-only list of SQL scripts, and
 ``schema_version`` records how many ran. To grow the store (a durable inbox, say), append a
 script creating the new table and add methods for it to the protocol and the backend.
+
+The inbox (migration 2) makes "every update answered exactly once" survive a ``kill -9``:
+each Telegram update is recorded before Telegram is told it arrived (the next getUpdates
+offset, or the webhook's HTTP 200), marked answered when its handlers finished, and the
+unanswered ones are handled again at the next start (`handlers.inbox`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["JournalEntry", "Link", "SqliteState", "StateStore", "open_state"]
+__all__ = ["InboxItem", "JournalEntry", "Link", "SqliteState", "StateStore", "open_state"]
 
 T = TypeVar("T")
 
@@ -69,6 +74,17 @@ MIGRATIONS: tuple[str, ...] = (
         payload TEXT NOT NULL
     );
     """,
+    # 2: the durable inbox of Telegram updates (answered_at NULL: not answered yet).
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        payload TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        answered_at REAL,
+        attempts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX inbox_unanswered ON inbox (answered_at, update_id);
+    """,
 )
 
 
@@ -90,6 +106,17 @@ class JournalEntry:
     actor: str
     kind: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """An update recorded in the inbox and not answered yet."""
+
+    update_id: int
+    payload: dict[str, Any]
+    received_at: float
+    #: How many times handling it started before (0: never).
+    attempts: int
 
 
 class StateStore(Protocol):
@@ -135,6 +162,25 @@ class StateStore(Protocol):
 
     async def journal_entries(self, limit: int = 100) -> list[JournalEntry]:
         """The latest entries, newest first."""
+
+    # the inbox of Telegram updates (see the module docstring)
+    async def record_updates(self, updates: list[dict[str, Any]]) -> list[int]:
+        """Record a batch of updates in one transaction; returns the ids that were new.
+
+        An update_id already recorded (answered or not) is left as it was: a duplicate.
+        """
+
+    async def start_attempt(self, update_id: int) -> None:
+        """Count one more attempt at handling an update."""
+
+    async def mark_answered(self, update_id: int) -> None:
+        """The update's handlers finished (a reply, a refusal, or the error sentence)."""
+
+    async def unanswered(self) -> list[InboxItem]:
+        """Every recorded update not answered yet, oldest update_id first."""
+
+    async def prune_inbox(self, older_than_s: float) -> int:
+        """Forget answered updates received more than ``older_than_s`` ago; returns how many."""
 
     async def close(self) -> None:
         """Release the backend (further calls reopen it)."""
@@ -347,6 +393,60 @@ class SqliteState:
             ).fetchall()
         )
         return [JournalEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    # ------------------------------------------------------------------ inbox
+    async def record_updates(self, updates: list[dict[str, Any]]) -> list[int]:
+        now = self._clock()
+        rows = [(int(u["update_id"]), json.dumps(u, ensure_ascii=False), now) for u in updates]
+
+        def record(c: sqlite3.Connection) -> list[int]:
+            new = []
+            for row in rows:
+                cursor = c.execute(
+                    # attempts = 1: handling starts right after the record.
+                    "INSERT OR IGNORE INTO inbox (update_id, payload, received_at, attempts) "
+                    "VALUES (?, ?, ?, 1)",
+                    row,
+                )
+                if cursor.rowcount == 1:
+                    new.append(row[0])
+            return new
+
+        return await self._call(record) if rows else []
+
+    async def start_attempt(self, update_id: int) -> None:
+        await self._call(
+            lambda c: c.execute(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ?", (update_id,)
+            )
+        )
+
+    async def mark_answered(self, update_id: int) -> None:
+        now = self._clock()
+        await self._call(
+            lambda c: c.execute(
+                "UPDATE inbox SET answered_at = ? WHERE update_id = ? AND answered_at IS NULL",
+                (now, update_id),
+            )
+        )
+
+    async def unanswered(self) -> list[InboxItem]:
+        rows = await self._call(
+            lambda c: c.execute(
+                "SELECT update_id, payload, received_at, attempts FROM inbox "
+                "WHERE answered_at IS NULL ORDER BY update_id"
+            ).fetchall()
+        )
+        return [InboxItem(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
+    async def prune_inbox(self, older_than_s: float) -> int:
+        cutoff = self._clock() - older_than_s
+        cursor = await self._call(
+            lambda c: c.execute(
+                "DELETE FROM inbox WHERE answered_at IS NOT NULL AND received_at < ?", (cutoff,)
+            )
+        )
+        return int(cursor.rowcount)
 
     async def close(self) -> None:
         def close() -> None:

@@ -21,15 +21,19 @@ The morning digest (`bot.digest.DigestScheduler`) runs as a task from startup to
 Modes: long polling (``deleteWebhook`` first: getUpdates does not work while a webhook is set;
 pending updates are kept, see `handlers.text` for the stale-update policy), or, when
 ``TELEGRAM_WEBHOOK_URL`` is set, an aiohttp server on ``TELEGRAM_WEBHOOK_LISTEN_HOST:PORT`` that
-answers Telegram at once and handles each update in the background (Vosk can take longer than
-Telegram waits), checking Telegram's secret-token header (`webhook_secret`: random per start
-when none or a blank one is configured, never "accept all"). ``TELEGRAM_API_SERVER`` points the
+records each update, answers Telegram at once and handles the update in the background (Vosk
+can take longer than Telegram waits), checking Telegram's secret-token header
+(`webhook_secret`: random per start when none or a blank one is configured, never "accept
+all"). ``TELEGRAM_API_SERVER`` points the
 bot at another Bot API server (e.g. a self-hosted one; ``TELEGRAM_API_LOCAL`` when it runs with
 ``--local``). The read-only HTTP API (docs/http-api.md, ``handlers.http_api``) is served
 alongside on ``API_HOST:API_PORT`` unless ``API_PORT=0``.
 
 Signals: SIGINT/SIGTERM stop (below); SIGHUP is logged and ignored — settings are read once at
 start, so there is nothing to reload in place, and its default action would kill the bot.
+
+Both modes record every update in the durable inbox before acknowledging it and handle what a
+killed run left unanswered first (`handlers.inbox.InboxDispatcher`).
 
 Startup: the command menu, the company cache's background refresh, the language engine warmed
 (bounded: a Bitrix24 outage must not keep the bot from starting; the cache keeps retrying), the
@@ -52,6 +56,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -73,6 +78,7 @@ from bot.state import sqlite_path
 from handlers import callbacks, commands, errors, signin, text, texts, voice
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
+from handlers.inbox import InboxDispatcher
 from handlers.keyboards import KeyboardStore, asks_the_brain
 from handlers.middlewares import (
     AccessMiddleware,
@@ -211,7 +217,8 @@ def create_dispatcher(
     sequencer = ChatSequencer(keeps_message_order=asks_the_brain)
     identities = Identities(runtime.state, runtime.cache)
     responder = Responder(keyboards)
-    dispatcher = Dispatcher(
+    dispatcher = InboxDispatcher(
+        inbox=runtime.state,
         name="audiobot",
         runtime=runtime,
         settings=settings,
@@ -367,10 +374,24 @@ class WebhookHandler(SimpleRequestHandler):
             return json_error(400, "bad_request", "the body is not JSON")
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return json_error(400, "bad_request", "the body is not a Telegram update")
+        if isinstance(self.dispatcher, InboxDispatcher):
+            # Recorded before the 200 that tells Telegram to forget it (handlers.inbox); a
+            # failed record is a 500, and Telegram delivers the update again later.
+            try:
+                new = await self.dispatcher.record([update])
+            except Exception:
+                log.exception("could not record webhook update %s", update["update_id"])
+                return json_error(500, "internal_error", "the update could not be recorded")
+            if not new:
+                return web.json_response({})  # a duplicate: handled or being handled
+        self.feed_in_background(bot, update)
+        return web.json_response({})
+
+    def feed_in_background(self, bot: Bot, update: dict[str, Any]) -> None:
+        """Handle ``update`` in a task that shutdown waits for."""
         task = asyncio.create_task(self._background_feed_update(bot=bot, update=update))
         self._background_feed_update_tasks.add(task)
         task.add_done_callback(self._background_feed_update_tasks.discard)
-        return web.json_response({})
 
 
 async def _run_webhook(
@@ -385,14 +406,18 @@ async def _run_webhook(
     # Startup/shutdown hooks first, so on shutdown the dispatcher drains before the handler
     # below closes the bot session.
     setup_application(app, dispatcher, bot=bot)
-    WebhookHandler(dispatcher, bot, handle_in_background=True, secret_token=secret).register(
-        app, path=path
-    )
+    handler = WebhookHandler(dispatcher, bot, handle_in_background=True, secret_token=secret)
+    handler.register(app, path=path)
     harden(app)
     rate_limit_noisy_logs()
     runner = web.AppRunner(app, access_log=None, **runner_options())
-    await runner.setup()
+    await runner.setup()  # runs the dispatcher's startup hooks
     try:
+        if isinstance(dispatcher, InboxDispatcher):
+            # What the last run recorded but did not answer goes first: its tasks queue up in
+            # each chat before any update that arrives once the site listens.
+            for update in await dispatcher.resume(bot):
+                handler.feed_in_background(bot, update)
         site = GuardedSite(
             runner, settings.telegram_webhook_listen_host, settings.telegram_webhook_listen_port
         )

@@ -136,3 +136,23 @@ def test_a_link_survives_kill_9(tmp_path: Path) -> None:
     link, preference = asyncio.run(read())
     assert link is not None and getattr(link, "employee_id", None) == "91"
     assert preference == "off"
+
+
+async def test_inbox_records_once_marks_answered_and_prunes(tmp_path: Path) -> None:
+    now = [1000.0]
+    state = SqliteState(tmp_path / "s.db", clock=lambda: now[0])
+    batch = [{"update_id": n, "message": {"text": f"вопрос {n}"}} for n in (7, 5, 6)]
+    assert sorted(await state.record_updates(batch)) == [5, 6, 7]
+    # The same ids again (Telegram redelivering, a webhook retry): nothing is new.
+    assert await state.record_updates([*batch, {"update_id": 8}]) == [8]
+    await state.mark_answered(6)
+    await state.start_attempt(5)
+    pending = await state.unanswered()
+    assert [i.update_id for i in pending] == [5, 7, 8]
+    assert pending[0].payload == {"update_id": 5, "message": {"text": "вопрос 5"}}
+    assert (pending[0].received_at, pending[0].attempts, pending[1].attempts) == (1000.0, 2, 1)
+    assert await state.record_updates([{"update_id": 6}]) == []  # answered: still a duplicate
+    now[0] += 100
+    assert await state.prune_inbox(older_than_s=50) == 1  # only answered rows go
+    assert [i.update_id for i in await state.unanswered()] == [5, 7, 8]
+    await state.close()

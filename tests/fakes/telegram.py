@@ -15,8 +15,9 @@ What it emulates (see ``FakeTelegram`` for the list of methods): long-polling ``
 with offset confirmation, message sending and editing with Telegram's own validation (text
 length after entity parsing, HTML / MarkdownV2 / Markdown parse errors, ``callback_data`` byte
 limit, "message is not modified"), ``getFile`` with the 20 MB limit and the file download URL,
-fault and latency injection, and the error envelope ``{"ok": false, "error_code": ...,
-"description": ...}`` with the HTTP status equal to ``error_code``.
+fault and latency injection, holding a method's requests (``pause``), and the error envelope
+``{"ok": false, "error_code": ..., "description": ...}`` with the HTTP status equal to
+``error_code``.
 
 Errors. The fake answers bot requests with Telegram's error envelopes (aiogram turns them into
 ``TelegramBadRequest``, ``TelegramRetryAfter``, ...). Towards the test it raises::
@@ -937,6 +938,8 @@ class FakeTelegram:
 
         self._faults: dict[str, list[_Fault]] = {}
         self._latency: dict[str | None, float] = {}
+        self._paused: set[str] = set()
+        self._pause_generation = 0
 
         self._methods: dict[str, tuple[str, Callable[[JSON], Awaitable[Any]]]] = {
             name.lower(): (name, handler)
@@ -1060,6 +1063,30 @@ class FakeTelegram:
             self._latency.pop(key, None)
 
     # ---------------------------------------------------------------- user side
+
+    async def pause(self, method: str) -> None:
+        """Hold every ``method`` request (before it takes effect) until `unpause`."""
+        self._paused.add(method.lower())
+        await self._notify()
+
+    async def unpause(self, method: str, *, drop: bool = False) -> None:
+        """Let held ``method`` requests through; with ``drop`` they fail (502) without effect.
+
+        ``drop`` stands for requests that never reached Telegram (their process was killed).
+        """
+        if drop:
+            self._pause_generation += 1
+        self._paused.discard(method.lower())
+        await self._notify()
+
+    async def _hold_if_paused(self, method: str) -> None:
+        if method.lower() not in self._paused:
+            return
+        generation = self._pause_generation
+        async with self._cond:
+            await self._cond.wait_for(lambda: self._closing or method.lower() not in self._paused)
+        if generation != self._pause_generation:
+            raise _ApiError(502, "Bad Gateway: the request was dropped")
 
     def add_user(
         self,
@@ -1650,6 +1677,7 @@ class FakeTelegram:
             if request.match_info["token"] != self._token:
                 raise _ApiError(401, "Unauthorized")
             await self._delay(canonical)
+            await self._hold_if_paused(canonical)
             fault = self._injected_fault(canonical)
             if fault is not None:
                 raise fault
