@@ -4,6 +4,9 @@ Per split (dev, held-out) and form (typed, Vosk-style, noisy Vosk-style): intent
 full-frame accuracy (intent, clarify and every slot right), clarify rate, out-of-domain recall
 (out-of-domain requests answered `unknown`) and precision (answers `unknown` that were right),
 latency p50/p95 per request on a warm engine, and the engine's build time from the snapshot.
+Then the answer-level table (`bench/nlu_answers.py`): independently written questions,
+answers checked against facts from raw REST — answers correct, wrong facts, declined
+correctly, wrongly declined, p95 per split.
 
     .venv/bin/python bench/nlu_eval.py [--failures dev|heldout|all]
 """
@@ -62,6 +65,10 @@ def main() -> int:
     if args.failures:
         chosen = None if args.failures == "all" else args.failures
         print("\n".join(failures(outcomes, chosen)))
+    print("\nAnswers to independently written questions (facts from raw REST):")
+    import nlu_answers
+
+    nlu_answers.main([])
     return 0
 
 
