@@ -106,6 +106,11 @@ class Identities:
         employee = snapshot.employees.get(employee_id)
         if employee is not None:
             return Check(LinkState.ACTIVE, employee)
+        await self._revoke(links, telegram_id, employee_id)
+        return Check(LinkState.REVOKED, snapshot.person(employee_id))
+
+    async def _revoke(self, links: dict[int, str], telegram_id: int, employee_id: str) -> None:
+        """Unlink someone Bitrix24 no longer lists as active, in memory and in the store."""
         del links[telegram_id]
         await self.state.unlink(telegram_id)
         log.warning(
@@ -114,7 +119,6 @@ class Identities:
             telegram_id,
             employee_id,
         )
-        return Check(LinkState.REVOKED, snapshot.person(employee_id))
 
     async def sweep(self, snapshot: CompanySnapshot) -> list[tuple[int, Employee | None]]:
         """Drop every link to someone not active in ``snapshot``; returns who lost access.
@@ -128,14 +132,7 @@ class Identities:
         for telegram_id, employee_id in gone:
             if links.get(telegram_id) != employee_id:
                 continue  # re-linked meanwhile
-            del links[telegram_id]
-            await self.state.unlink(telegram_id)
-            log.warning(
-                "access ended: Telegram user %s was linked to employee %s, who is no longer "
-                "active in Bitrix24",
-                telegram_id,
-                employee_id,
-            )
+            await self._revoke(links, telegram_id, employee_id)
             ended.append((telegram_id, snapshot.person(employee_id)))
         return ended
 

@@ -8,16 +8,18 @@ from pathlib import Path
 import pytest
 
 from bitrix.demo import build_demo_store
-from bitrix.portal import PortalStore
+from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
 from bot.speech.recognizer import VoskModel, load_model
 from tests.bot.harness import (
     TODAY,
+    TOKEN,
     BotUnderTest,
     add_special_house,
     require_tools,
     run_tool,
     running_bot,
 )
+from tests.fakes.telegram import FakeTelegram
 
 RUSSIAN_REQUEST = "дома третьей бригады"
 KOREAN_SENTENCE = "서울 시청 앞에서 만나요. 내일 아침 아홉 시에 회의가 있습니다"
@@ -29,6 +31,20 @@ def demo_store() -> PortalStore:
     store = build_demo_store(TODAY)
     add_special_house(store)
     return store
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """A fake Telegram Bot API on loopback (tests that start the bot themselves)."""
+    async with FakeTelegram(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def portal(store: PortalStore) -> AsyncIterator[EmulatedPortal]:
+    """The emulated portal serving this test's copy of the demo company."""
+    async with EmulatedPortal(store, PortalOptions()) as running:
+        yield running
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import shutil
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -293,6 +294,13 @@ async def running_bot(
 async def sleep_forever(seconds: float) -> None:
     """A digest sleep that never wakes (until the task is cancelled at shutdown)."""
     await asyncio.Event().wait()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for servers a test starts itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_tool(*args: str) -> None:

@@ -8,38 +8,19 @@ import re
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
+from bitrix.portal import EmulatedPortal
 from bot.config import Settings
 from handlers import texts
 from handlers.app import MISSING_TOKEN, run_bot, serve
-from tests.bot.harness import TOKEN, USER, make_settings
+from tests.bot.harness import USER, free_port, make_settings
 from tests.fakes.telegram import FakeTelegram
 
 WEBHOOK_SECRET = "webhook-secret_0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def portal(store: PortalStore) -> AsyncIterator[EmulatedPortal]:
-    async with EmulatedPortal(store, PortalOptions()) as running:
-        yield running
 
 
 def test_missing_token_is_a_clear_message_and_exit_code_2(

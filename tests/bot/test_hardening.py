@@ -11,44 +11,30 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
 import aiohttp
 import pytest
 
-from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
+from bitrix.portal import EmulatedPortal, PortalStore
 from bot.config import load_settings
 from bot.safe_text import printable
 from handlers import texts
 from handlers.app import serve
-from tests.bot.harness import TOKEN, USER, ScriptedRecognizer, make_settings, running_bot
+from tests.bot.harness import (
+    USER,
+    ScriptedRecognizer,
+    free_port,
+    make_settings,
+    running_bot,
+)
 from tests.fakes.telegram import FakeTelegram
 
 SECRET = "webhook-secret_0123456789"
 UNSAFE = "\u202e\u202d\u2066\u2069\u200f\u200b\ufeff\x07\x1b"
 BIDI = UNSAFE + "[31m"  # with a terminal colour sequence's tail
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def portal(store: PortalStore) -> AsyncIterator[EmulatedPortal]:
-    async with EmulatedPortal(store, PortalOptions()) as running:
-        yield running
 
 
 def _update(text: str) -> dict[str, object]:

@@ -16,13 +16,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bitrix.portal import EmulatedPortal, PortalOptions, PortalStore
+from bitrix.portal import EmulatedPortal, PortalStore
 from bot.state import SqliteState
 from handlers import texts
 from handlers.inbox import MAX_ATTEMPTS
-from tests.bot.harness import OTHER_USER, TOKEN, USER, running_bot
+from tests.bot.harness import OTHER_USER, TOKEN, USER, free_port, running_bot
 from tests.bot.process import BotProcess, bot_env
-from tests.bot.test_app import free_port
 from tests.fakes.telegram import FakeTelegram
 
 QUESTION = "дома бригады 3"
@@ -37,12 +36,6 @@ SECRET = "inbox-secret_0123456789"
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=TOKEN, hold_updates=True) as server:
         yield server
-
-
-@pytest.fixture
-async def portal(store: PortalStore) -> AsyncIterator[EmulatedPortal]:
-    async with EmulatedPortal(store, PortalOptions()) as running:
-        yield running
 
 
 def answers(fake: FakeTelegram, chat_id: int) -> int:
