@@ -22,6 +22,14 @@ The inbox (migration 2) makes "every update answered exactly once" survive a ``k
 each Telegram update is recorded before Telegram is told it arrived (the next getUpdates
 offset, or the webhook's HTTP 200), marked answered when its handlers finished, and the
 unanswered ones are handled again at the next start (`handlers.inbox`).
+
+Writes into Bitrix24 (migration 3, `bot.actions`) are exactly once through two tables. A preview
+waits in ``pending`` under a random key for its own ``actor``. Confirming moves it, in one
+transaction, into ``writes`` as ``running`` with a lease (`claim_write`): a second press, a
+retried callback or a second replica finds the row and does not write. The outcome is
+recorded after the call (`finish_write`). A process that dies mid-write leaves ``running``
+with a lease that runs out; the next confirmation of that key is a ``retry``, which looks the
+object up in Bitrix24 by the key before writing (`bitrix.writes`).
 """
 
 from __future__ import annotations
@@ -34,9 +42,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-__all__ = ["InboxItem", "JournalEntry", "Link", "SqliteState", "StateStore", "open_state"]
+__all__ = [
+    "InboxItem",
+    "JournalEntry",
+    "Link",
+    "SqliteState",
+    "StateStore",
+    "WriteClaim",
+    "open_state",
+]
 
 T = TypeVar("T")
 
@@ -85,7 +101,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inbox_unanswered ON inbox (answered_at, update_id);
     """,
+    # 3: confirmed writes into Bitrix24, one row per idempotency key (`WriteClaim`).
+    """
+    CREATE TABLE writes (
+        key TEXT PRIMARY KEY,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        result TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        lease_until REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    ALTER TABLE pending ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE INDEX pending_actor ON pending (actor, expires_at);
+    """,
 )
+
+#: How long an expired preview is remembered, so a late ✅ hears "expired", not "unknown".
+EXPIRED_GRACE_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +153,31 @@ class InboxItem:
     attempts: int
 
 
+WriteStatus = Literal["running", "written", "failed", "unconfirmed"]
+ClaimOutcome = Literal["claimed", "retry", "busy", "done", "foreign", "expired", "missing"]
+
+
+@dataclass(frozen=True)
+class WriteClaim:
+    """The answer to "may I write this confirmed preview now?" (`StateStore.claim_write`).
+
+    - ``claimed``: the preview was pending and is now a running write: write it
+      (``attempts`` is 1).
+    - ``retry``: an earlier attempt failed, could not be confirmed, or its process died (its
+      lease ran out): write again *checking first* whether the earlier one reached Bitrix24.
+    - ``busy``: another attempt holds the lease right now (a double press, a second replica).
+    - ``done``: already written; ``result`` says what was created.
+    - ``foreign``: the preview belongs to someone else; nothing changed.
+    - ``expired``: the preview's time ran out; it is gone now.
+    - ``missing``: no such preview (cancelled, or never made).
+    """
+
+    outcome: ClaimOutcome
+    payload: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    attempts: int = 0
+
+
 class StateStore(Protocol):
     """What the bot keeps between runs. Every method is safe to call from concurrent tasks."""
 
@@ -150,13 +209,26 @@ class StateStore(Protocol):
         """Remove a mark (the work it stood for did not happen after all)."""
 
     # pending confirmations (writes into Bitrix24 wait for the user's yes)
-    async def put_pending(self, key: str, payload: dict[str, Any], ttl_s: float) -> None:
-        """Keep a confirmation's payload for ``ttl_s`` seconds."""
+    async def put_preview(
+        self, key: str, actor: str, payload: dict[str, Any], ttl_s: float
+    ) -> None:
+        """Keep a write preview until ``actor`` confirms, cancels or ``ttl_s`` passes."""
 
-    async def take_pending(self, key: str) -> dict[str, Any] | None:
-        """Remove and return a pending payload; None if absent or expired (exactly once)."""
+    async def update_preview(self, key: str, actor: str, payload: dict[str, Any]) -> bool:
+        """Replace a pending preview's payload (photos added); False if it is gone or foreign."""
 
-    # the write journal (every write into Bitrix24)
+    async def latest_preview(self, actor: str) -> tuple[str, dict[str, Any]] | None:
+        """``actor``'s newest preview still waiting for an answer."""
+
+    async def cancel_preview(self, key: str, actor: str) -> ClaimOutcome:
+        """Drop a pending preview: ``claimed`` (cancelled now) or why not."""
+
+    async def claim_write(self, key: str, actor: str, lease_s: float) -> WriteClaim:
+        """Atomically turn a confirmed preview into a running write (see `WriteClaim`)."""
+
+    async def finish_write(self, key: str, status: WriteStatus, result: dict[str, Any]) -> None:
+        """Record how an attempt ended; ``written`` is final."""
+
     async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:
         """Record an action; returns its journal id."""
 
@@ -348,30 +420,119 @@ class SqliteState:
     async def unmark(self, mark: str) -> None:
         await self._call(lambda c: c.execute("DELETE FROM marks WHERE mark = ?", (mark,)))
 
-    # ------------------------------------------------------------------ pending
-    async def put_pending(self, key: str, payload: dict[str, Any], ttl_s: float) -> None:
-        expires = self._clock() + ttl_s
+    # ------------------------------------------------------------------ writes
+    async def put_preview(
+        self, key: str, actor: str, payload: dict[str, Any], ttl_s: float
+    ) -> None:
+        now = self._clock()
         text = json.dumps(payload, ensure_ascii=False)
-        await self._call(
+
+        def put(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM pending WHERE expires_at < ?", (now - EXPIRED_GRACE_S,))
+            c.execute(
+                "INSERT OR REPLACE INTO pending (key, payload, expires_at, actor) "
+                "VALUES (?, ?, ?, ?)",
+                (key, text, now + ttl_s, actor),
+            )
+
+        await self._call(put)
+
+    async def update_preview(self, key: str, actor: str, payload: dict[str, Any]) -> bool:
+        now = self._clock()
+        text = json.dumps(payload, ensure_ascii=False)
+        cursor = await self._call(
             lambda c: c.execute(
-                "INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (key, text, expires)
+                "UPDATE pending SET payload = ? WHERE key = ? AND actor = ? AND expires_at >= ?",
+                (text, key, actor, now),
             )
         )
+        return cursor.rowcount == 1
 
-    async def take_pending(self, key: str) -> dict[str, Any] | None:
+    async def latest_preview(self, actor: str) -> tuple[str, dict[str, Any]] | None:
+        now = self._clock()
+        row = await self._call(
+            lambda c: c.execute(
+                "SELECT key, payload FROM pending WHERE actor = ? AND expires_at >= ? "
+                "ORDER BY expires_at DESC LIMIT 1",
+                (actor, now),
+            ).fetchone()
+        )
+        return (str(row[0]), json.loads(row[1])) if row else None
+
+    async def cancel_preview(self, key: str, actor: str) -> ClaimOutcome:
         now = self._clock()
 
-        def take(c: sqlite3.Connection) -> str | None:
+        def cancel(c: sqlite3.Connection) -> ClaimOutcome:
+            if c.execute("SELECT 1 FROM writes WHERE key = ?", (key,)).fetchone():
+                return "done"
             row = c.execute(
-                "SELECT payload, expires_at FROM pending WHERE key = ?", (key,)
+                "SELECT actor, expires_at FROM pending WHERE key = ?", (key,)
             ).fetchone()
-            c.execute("DELETE FROM pending WHERE key = ? OR expires_at < ?", (key, now))
-            if row is None or row[1] < now:
-                return None
-            return str(row[0])
+            if row is None:
+                return "missing"
+            if row[0] != actor:
+                return "foreign"
+            c.execute("DELETE FROM pending WHERE key = ?", (key,))
+            return "expired" if row[1] < now else "claimed"
 
-        text = await self._call(take)
-        return json.loads(text) if text is not None else None
+        return await self._call(cancel)
+
+    async def claim_write(self, key: str, actor: str, lease_s: float) -> WriteClaim:
+        now = self._clock()
+
+        def claim(c: sqlite3.Connection) -> WriteClaim:
+            row = c.execute(
+                "SELECT actor, status, payload, result, attempts, lease_until "
+                "FROM writes WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if row is not None:
+                owner, status, payload, result, attempts, lease_until = row
+                loaded = json.loads(payload)
+                done = json.loads(result) if result else None
+                if status == "written":
+                    return WriteClaim("done", loaded, done, attempts)
+                if owner != actor:
+                    return WriteClaim("foreign")
+                if status == "running" and lease_until > now:
+                    return WriteClaim("busy", loaded, done, attempts)
+                c.execute(
+                    "UPDATE writes SET status = 'running', attempts = attempts + 1, "
+                    "lease_until = ?, updated_at = ? WHERE key = ?",
+                    (now + lease_s, now, key),
+                )
+                return WriteClaim("retry", loaded, done, attempts + 1)
+            pending = c.execute(
+                "SELECT actor, payload, expires_at FROM pending WHERE key = ?", (key,)
+            ).fetchone()
+            if pending is None:
+                return WriteClaim("missing")
+            if pending[0] != actor:
+                return WriteClaim("foreign")
+            if pending[2] < now:
+                c.execute("DELETE FROM pending WHERE key = ?", (key,))
+                return WriteClaim("expired", json.loads(pending[1]))
+            c.execute("DELETE FROM pending WHERE key = ?", (key,))
+            c.execute(
+                "INSERT INTO writes (key, actor, status, payload, attempts, lease_until, "
+                "updated_at) VALUES (?, ?, 'running', ?, 1, ?, ?)",
+                (key, actor, pending[1], now + lease_s, now),
+            )
+            return WriteClaim("claimed", json.loads(pending[1]), None, 1)
+
+        return await self._call(claim)
+
+    async def finish_write(self, key: str, status: WriteStatus, result: dict[str, Any]) -> None:
+        now = self._clock()
+        text = json.dumps(result, ensure_ascii=False)
+        await self._call(
+            lambda c: c.execute(
+                # A written row is final: a late failure report must not reopen it.
+                "UPDATE writes SET status = ?, result = ?, lease_until = 0, updated_at = ? "
+                "WHERE key = ? AND status != 'written'",
+                (status, text, now, key),
+            )
+        )
 
     # ------------------------------------------------------------------ journal
     async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:

@@ -59,16 +59,47 @@ async def test_links_preferences_marks_pending_journal(tmp_path: Path) -> None:
     assert await state.mark_once("digest:2026-11-25:42") is False
     await state.unmark("digest:2026-11-25:42")
     assert await state.mark_once("digest:2026-11-25:42") is True
-    await state.put_pending("c1", {"task": "проверить подвал"}, ttl_s=600)
-    await state.put_pending("c2", {"x": 1}, ttl_s=10)
+    await state.put_preview("c1", "tg:42", {"task": "проверить подвал"}, ttl_s=600)
+    await state.put_preview("c2", "tg:42", {"x": 1}, ttl_s=10)
     now[0] += 60
-    assert await state.take_pending("c1") == {"task": "проверить подвал"}
-    assert await state.take_pending("c1") is None  # exactly once
-    assert await state.take_pending("c2") is None  # expired
+    assert (await state.claim_write("c1", "tg:7", lease_s=60)).outcome == "foreign"
+    claim = await state.claim_write("c1", "tg:42", lease_s=60)
+    assert (claim.outcome, claim.payload) == ("claimed", {"task": "проверить подвал"})
+    assert (await state.claim_write("c1", "tg:42", lease_s=60)).outcome == "busy"
+    assert (await state.claim_write("c2", "tg:42", lease_s=60)).outcome == "expired"
+    assert (await state.claim_write("c2", "tg:42", lease_s=60)).outcome == "missing"
     first = await state.journal("tg:42", "task.create", {"bitrix_id": 301})
     second = await state.journal("tg:42", "calendar.create", {"bitrix_id": 7})
     assert second > first
     assert [e.kind for e in await state.journal_entries()] == ["calendar.create", "task.create"]
+    await state.close()
+
+
+async def test_a_write_is_claimed_once_and_retried_only_after_its_lease(tmp_path: Path) -> None:
+    now = [1000.0]
+    path = tmp_path / "state.db"
+    state = open_state(f"sqlite:///{path}", clock=lambda: now[0])
+    await state.put_preview("k1", "tg:1", {"n": 1}, ttl_s=600)
+    assert await state.latest_preview("tg:1") == ("k1", {"n": 1})
+    assert await state.update_preview("k1", "tg:1", {"n": 1, "photos": 2}) is True
+    assert await state.update_preview("k1", "tg:2", {"n": 0}) is False
+    assert await state.cancel_preview("k1", "tg:2") == "foreign"
+    assert (await state.claim_write("k1", "tg:1", lease_s=30)).payload == {"n": 1, "photos": 2}
+    assert await state.cancel_preview("k1", "tg:1") == "done"  # too late to cancel
+    await state.close()
+    # The process died mid-write: after a restart the row is still running, under its lease.
+    state = open_state(f"sqlite:///{path}", clock=lambda: now[0])
+    assert (await state.claim_write("k1", "tg:1", lease_s=30)).outcome == "busy"
+    now[0] += 31
+    retry = await state.claim_write("k1", "tg:1", lease_s=30)
+    assert (retry.outcome, retry.attempts) == ("retry", 2)
+    await state.finish_write("k1", "written", {"id": 5})
+    await state.finish_write("k1", "failed", {"error": "late"})  # never reopens a written row
+    done = await state.claim_write("k1", "tg:1", lease_s=30)
+    assert (done.outcome, done.result) == ("done", {"id": 5})
+    await state.put_preview("k2", "tg:1", {}, ttl_s=600)
+    assert await state.cancel_preview("k2", "tg:1") == "claimed"
+    assert (await state.claim_write("k2", "tg:1", lease_s=30)).outcome == "missing"
     await state.close()
 
 
