@@ -296,6 +296,11 @@ class BitrixWriter:
     def __init__(self, client: _Client) -> None:
         self._client = client
 
+    @property
+    def user_id(self) -> int:
+        """The webhook's user: the creator of everything written (links name them)."""
+        return self._client.user_id
+
     # -- typed shortcuts -----------------------------------------------------------------
 
     async def add_task(self, draft: TaskDraft, *, key: str, check_first: bool = False) -> Written:

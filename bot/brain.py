@@ -19,15 +19,18 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, tzinfo
+from pathlib import Path
 from typing import Any
 
 from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
 from bitrix.company import CompanySnapshot
 from bitrix.models import Company, Employee, House
+from bot.actions import Actions, Actor, Proposal
 from bot.answers import REQUIRED_SLOTS, Answer, AnswerBuilder, simple_answer, stale_note
+from bot.nlu.commands import Command, parse_command
 from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
@@ -50,6 +53,9 @@ class Reply:
     age_s: float | None = None
     stale_note: str = ""
     error: str = ""
+    #: A write request's preview (SPEC §9): ``write`` is set, and ``confirm_key`` is the key
+    #: ✅/«да» confirms with (empty when nothing waits: refused, asked back, or preview only).
+    write: Proposal | None = None
 
     @property
     def text(self) -> str:
@@ -67,9 +73,18 @@ class Reply:
             parts.append(self.stale_note)
         return "\n\n".join(p for p in parts if p)
 
+    @property
+    def confirm_key(self) -> str:
+        """The key of the preview waiting for ✅ (empty when none)."""
+        return self.write.key if self.write is not None else ""
+
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` object (docs/intents.md): text, intent, slots, answer, clarify."""
-        return self.frame.to_json(self.text)
+        """The `ask --json` object (docs/intents.md): text, intent, slots, answer, clarify,
+        and ``"confirm": true`` for a write request's preview (SPEC §5, §9)."""
+        data = self.frame.to_json(self.text)
+        if self.write is not None and self.write.plan is not None:
+            data["confirm"] = True
+        return data
 
 
 @dataclass
@@ -87,6 +102,7 @@ class Assistant:
         *,
         tz: tzinfo,
         morph: Morph | None = None,
+        actions: Actions | None = None,
         context_ttl: float = 1800.0,
         max_conversations: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
@@ -94,6 +110,7 @@ class Assistant:
         self.cache = cache
         self.tz = tz
         self.morph = morph or default_morph()
+        self.actions = actions
         self._context_ttl = context_ttl
         self._max_conversations = max_conversations
         self._clock = clock
@@ -129,8 +146,15 @@ class Assistant:
         *,
         conversation: Hashable = "default",
         asker: Employee | None = None,
+        actor: Actor | None = None,
+        photos: Sequence[Path] = (),
     ) -> Reply:
-        """Understand and answer one request in a conversation, asked by ``asker`` if known."""
+        """Understand and answer one request in a conversation, asked by ``asker`` if known.
+
+        A write request (`bot.actions`) is answered with its preview, kept for ``actor``'s
+        confirmation; without an ``actor`` it is only shown (`audiobot ask`). ``photos``
+        (files already saved) go with the report.
+        """
         # Whatever of the request an answer quotes must not carry bidi overrides or controls.
         text = printable(text)
         if self.cache.view() is None:
@@ -143,6 +167,10 @@ class Assistant:
         except SnapshotUnavailable as exc:
             return self._unavailable(text, exc)
         engine, builder = await self.engine(view.snapshot)
+        if self.actions is not None:
+            command = parse_command(text, engine, now=view.snapshot.now())
+            if command is not None:
+                return await self._write_request(command, view, actor, asker, photos)
         previous = self._previous(conversation)
         # "Today" comes from the product's one clock, which the snapshot carries.
         today = view.snapshot.today
@@ -189,6 +217,47 @@ class Assistant:
             answer = Answer("Этого варианта уже нет в Bitrix24 — спросите заново, пожалуйста.")
             return Reply(frame=frame, answer=answer, age_s=view.age_s)
         return self._reply(current, builder, view, view.snapshot.today, conversation)
+
+    async def _write_request(
+        self,
+        command: Command,
+        view: SnapshotView,
+        actor: Actor | None,
+        asker: Employee | None,
+        photos: Sequence[Path],
+    ) -> Reply:
+        assert self.actions is not None
+        if actor is None:
+            # `audiobot ask`: show what would be written, keep nothing.
+            name = asker.full_name if asker is not None else "администратор (audiobot ask)"
+            actor = Actor("ask", name, asker, may_write=True, preview_only=True)
+        proposal = await self.actions.propose(command, view.snapshot, actor, photos)
+        answer = Answer(proposal.text)
+        note = ""
+        if view.stale:
+            # The preview's house and people come from an old copy; the write itself will
+            # say clearly if Bitrix24 is still down.
+            reason = (
+                view.error.user_message if view.error is not None else "Bitrix24 был недоступен."
+            )
+            note = stale_note(view.fetched_at, view.age_s, self.tz, reason)
+        slots: dict[str, Any] = {}
+        if command.house is not None:
+            slots["house"] = command.house
+        if command.person is not None:
+            slots["person"] = command.person
+        if command.when is not None:
+            slots["when"] = command.when.isoformat()
+        if command.summary:
+            slots["text"] = command.summary
+        frame = Frame(command.kind, slots=slots, text=command.text, source="write")
+        log.info(
+            "write request understood: intent=%s slots=%s preview=%s",
+            command.kind,
+            sorted(slots),
+            proposal.plan is not None,
+        )
+        return Reply(frame=frame, answer=answer, age_s=view.age_s, stale_note=note, write=proposal)
 
     def forget(self, conversation: Hashable) -> None:
         """Drop a conversation's context."""

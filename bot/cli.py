@@ -23,6 +23,7 @@ from bot.logs import configure_logging
 from bot.safe_text import printable
 
 if TYPE_CHECKING:
+    from bot.actions import Actor
     from bot.brain import Reply
     from bot.runtime import Runtime
 
@@ -112,7 +113,9 @@ CHAT_HELP = """Команды чата:
   /voice ФАЙЛ    распознать аудиофайл и ответить на него
   /as КТО        спрашивать от имени сотрудника (ID Bitrix24 или фамилия); /as — снова никто
   /quit          выход (или Ctrl-D)
-Выбор варианта в уточняющем вопросе — его номер."""
+Выбор варианта в уточняющем вопросе — его номер.
+Запись в Bitrix24 («поставь задачу …», «на Майской 8 сломан домофон») — сначала показываю,
+что запишу; ответьте «да» или «нет»."""
 #: When the chat loads the speech model (said by `/health` before that).
 VOICE_LOAD_HINT = "загрузится при первом /voice"
 
@@ -141,6 +144,7 @@ def _history() -> Callable[[], None]:
 
 
 async def _chat(settings: Settings) -> int:
+    from bot.actions import confirmation
     from bot.health import render_health
     from bot.runtime import Runtime
 
@@ -148,6 +152,7 @@ async def _chat(settings: Settings) -> int:
     save_history = _history()
     choices: list[Any] = []
     asker: Any = None
+    pending = ""  # the key of the write preview waiting for «да»/«нет»
     try:
         source = "демо-компания (встроенный портал)" if runtime.embedded else "Bitrix24"
         print(f"AudioBot — чат с ассистентом. Данные: {source}. /help — справка, /quit — выход.")
@@ -175,6 +180,7 @@ async def _chat(settings: Settings) -> int:
                 heard = await _chat_voice(runtime, text[len("/voice") :].strip(), asker)
                 if heard is not None:
                     choices = list(heard.frame.choices)
+                    pending = heard.confirm_key or pending
                 continue
             if text == "/as" or text.startswith("/as "):
                 who = text[len("/as") :].strip()
@@ -190,20 +196,51 @@ async def _chat(settings: Settings) -> int:
                     brigade = f", бригада {found.brigade}" if found.brigade else ""
                     print(printable(f"Спрашиваю как {found.full_name} (ID {found.id}{brigade})."))
                 continue
+            answer = confirmation(text) if pending else None
+            if answer is not None:
+                actor = chat_actor(asker)
+                actions = runtime.assistant.actions
+                assert actions is not None
+                if answer:
+                    print("Записываю…")
+                    outcome = await actions.confirm(pending, actor)
+                else:
+                    outcome = await actions.cancel(pending, actor)
+                print(printable(outcome.text))
+                if outcome.final:
+                    pending = ""
+                else:
+                    print("Ответьте «да», чтобы повторить, или «нет», чтобы отменить.")
+                continue
             if text.isdigit() and choices and 1 <= int(text) <= len(choices):
                 reply = await runtime.assistant.choose(
                     choices[int(text) - 1].frame, conversation="chat"
                 )
             else:
-                reply = await runtime.assistant.ask(text, conversation="chat", asker=asker)
+                reply = await runtime.assistant.ask(
+                    text, conversation="chat", asker=asker, actor=chat_actor(asker)
+                )
             choices = list(reply.frame.choices)
             print(printable(reply.typed_text))
+            if reply.write is not None:
+                pending = reply.confirm_key
+                if pending:
+                    print("Записать? Ответьте «да» или «нет».")
     except KeyboardInterrupt:
         print()
     finally:
         save_history()
         await runtime.aclose()
     return 0
+
+
+def chat_actor(asker: Any) -> Actor:
+    """Who writes from the terminal chat: its operator, an admin (or the `/as` employee)."""
+    from bot.actions import Actor
+
+    if asker is not None:
+        return Actor("chat", f"{asker.full_name} (через терминальный чат)", asker)
+    return Actor("chat", "администратор (терминальный чат)")
 
 
 async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> Reply | None:
@@ -227,9 +264,46 @@ async def _chat_voice(runtime: Runtime, argument: str, asker: Any = None) -> Rep
         return None
     # A terminal obeys control sequences: nothing from a transcript or the CRM reaches it raw.
     print(f"🎙 Распознал: «{printable(result.text)}»")
-    reply = await runtime.assistant.ask(result.text, conversation="chat", asker=asker)
+    reply = await runtime.assistant.ask(
+        result.text, conversation="chat", asker=asker, actor=chat_actor(asker)
+    )
     print(printable(reply.typed_text))
+    if reply.confirm_key:
+        print("Записать? Ответьте «да» или «нет».")
     return reply
+
+
+# ---------------------------------------------------------------------- journal
+def _cmd_journal(args: argparse.Namespace) -> int:
+    settings = _setup(args, quiet_default=True)
+    return asyncio.run(_journal(settings, args.limit, as_json=args.json))
+
+
+async def _journal(settings: Settings, limit: int, *, as_json: bool) -> int:
+    """Print the newest write-journal entries (who, what, when, the Bitrix24 id)."""
+    from datetime import datetime
+
+    from bot.state import open_state
+
+    state = open_state(settings.state_url)
+    try:
+        entries = await state.journal_entries(limit)
+    finally:
+        await state.close()
+    if not entries:
+        print("The journal is empty: nothing was previewed or written yet.")
+        return 0
+    for entry in reversed(entries):
+        if as_json:
+            row = {"id": entry.id, "at": entry.at, "actor": entry.actor, "kind": entry.kind}
+            print(json.dumps(row | entry.payload, ensure_ascii=False))
+            continue
+        when = datetime.fromtimestamp(entry.at, settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        details = " ".join(
+            f"{name}={value}" for name, value in entry.payload.items() if value not in ("", None)
+        )
+        print(printable(f"#{entry.id} {when} {entry.actor} {entry.kind} {details}"))
+    return 0
 
 
 # ---------------------------------------------------------------------- demo portal
@@ -296,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat the requests as one conversation (follow-ups like «а у пятой?»)",
     )
     ask.set_defaults(handler=_cmd_ask)
+
+    journal = sub.add_parser(
+        "journal", help="print the newest entries of the write journal (who, what, when, id)"
+    )
+    journal.add_argument("-n", "--limit", type=int, default=20, help="how many (default 20)")
+    journal.add_argument("--json", action="store_true", help="one JSON object per entry")
+    journal.set_defaults(handler=_cmd_journal)
 
     portal = sub.add_parser("demo-portal", help="serve the emulated Bitrix24 demo portal")
     portal.add_argument("--host", default="127.0.0.1", help="address to listen on")

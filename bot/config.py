@@ -162,6 +162,19 @@ class Settings(BaseSettings):
     digest_time: time = time(7, 30)
     digest_days: Annotated[frozenset[int], NoDecode] = frozenset(range(6))  # Mon–Sat
 
+    # --- Writes into Bitrix24 (SPEC §9; README: Acting by voice) --------------------------
+    write_enabled: bool = True
+    confirm_ttl: float = Field(default=600.0, gt=0)
+    #: Photos sent this long after a write request's preview join that report.
+    photo_window_s: float = Field(default=180.0, ge=0)
+    #: Who gets problem reports instead of the house's brigade head (a Bitrix24 user id).
+    problem_responsible_id: int | None = Field(default=None, ge=1)
+    #: The calendar (section) events are created in, and the Drive folder photos go to.
+    bitrix_calendar_section_id: int = Field(default=1, ge=1)
+    bitrix_photo_folder_id: int = Field(default=1, ge=1)
+    #: Photos kept between a preview and its ✅ (deleted once written).
+    photo_dir: Path = Path("var/photos")
+
     # --- General ------------------------------------------------------------------------
     timezone: str = "Europe/Moscow"
     log_level: str = "INFO"

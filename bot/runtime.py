@@ -25,6 +25,8 @@ from bitrix.demo import build_demo_store
 from bitrix.errors import BitrixConfigError
 from bitrix.loader import CompanyLoader
 from bitrix.portal import PortalOptions, PortalThread
+from bitrix.writes import BitrixWriter
+from bot.actions import Actions
 from bot.brain import Assistant
 from bot.config import Settings
 from bot.health import HealthReport, collect_health
@@ -160,7 +162,23 @@ class Runtime:
             ttl=settings.bitrix_cache_ttl,
             path=path,
         )
-        assistant = Assistant(cache, tz=settings.tz)
+        state = open_state(settings.state_url)
+        actions = Actions(
+            state=state,
+            writer=BitrixWriter(client),
+            tz=settings.tz,
+            now=clock.now,
+            portal_url=webhook,
+            enabled=settings.write_enabled,
+            confirm_ttl_s=settings.confirm_ttl,
+            photo_window_s=settings.photo_window_s,
+            problem_responsible_id=settings.problem_responsible_id,
+            calendar_section_id=settings.bitrix_calendar_section_id,
+            photo_folder_id=settings.bitrix_photo_folder_id,
+        )
+        # What was just written shows up in the next answers: refresh the snapshot now.
+        actions.on_written = actions.refresh_soon(cache.refresh)
+        assistant = Assistant(cache, tz=settings.tz, actions=actions)
         service = None
         if speech:
             service = await asyncio.to_thread(
@@ -178,7 +196,7 @@ class Runtime:
             assistant=assistant,
             speech=service,
             portal=portal,
-            state=open_state(settings.state_url),
+            state=state,
         )
 
     @property

@@ -161,6 +161,10 @@ ClaimOutcome = Literal["claimed", "retry", "busy", "done", "foreign", "expired",
 class WriteClaim:
     """The answer to "may I write this confirmed preview now?" (`StateStore.claim_write`).
 
+    The preview and write methods take ``now`` (epoch seconds) from the caller, so the
+    product's one clock decides when a preview expires (tests move it); without it, the
+    store's own clock.
+
     - ``claimed``: the preview was pending and is now a running write: write it
       (``attempts`` is 1).
     - ``retry``: an earlier attempt failed, could not be confirmed, or its process died (its
@@ -210,23 +214,39 @@ class StateStore(Protocol):
 
     # pending confirmations (writes into Bitrix24 wait for the user's yes)
     async def put_preview(
-        self, key: str, actor: str, payload: dict[str, Any], ttl_s: float
+        self,
+        key: str,
+        actor: str,
+        payload: dict[str, Any],
+        ttl_s: float,
+        *,
+        now: float | None = None,
     ) -> None:
         """Keep a write preview until ``actor`` confirms, cancels or ``ttl_s`` passes."""
 
-    async def update_preview(self, key: str, actor: str, payload: dict[str, Any]) -> bool:
+    async def update_preview(
+        self, key: str, actor: str, payload: dict[str, Any], *, now: float | None = None
+    ) -> bool:
         """Replace a pending preview's payload (photos added); False if it is gone or foreign."""
 
-    async def latest_preview(self, actor: str) -> tuple[str, dict[str, Any]] | None:
+    async def latest_preview(
+        self, actor: str, *, now: float | None = None
+    ) -> tuple[str, dict[str, Any]] | None:
         """``actor``'s newest preview still waiting for an answer."""
 
-    async def cancel_preview(self, key: str, actor: str) -> ClaimOutcome:
+    async def cancel_preview(
+        self, key: str, actor: str, *, now: float | None = None
+    ) -> ClaimOutcome:
         """Drop a pending preview: ``claimed`` (cancelled now) or why not."""
 
-    async def claim_write(self, key: str, actor: str, lease_s: float) -> WriteClaim:
+    async def claim_write(
+        self, key: str, actor: str, lease_s: float, *, now: float | None = None
+    ) -> WriteClaim:
         """Atomically turn a confirmed preview into a running write (see `WriteClaim`)."""
 
-    async def finish_write(self, key: str, status: WriteStatus, result: dict[str, Any]) -> None:
+    async def finish_write(
+        self, key: str, status: WriteStatus, result: dict[str, Any], *, now: float | None = None
+    ) -> None:
         """Record how an attempt ended; ``written`` is final."""
 
     async def journal(self, actor: str, kind: str, payload: dict[str, Any]) -> int:
@@ -422,9 +442,15 @@ class SqliteState:
 
     # ------------------------------------------------------------------ writes
     async def put_preview(
-        self, key: str, actor: str, payload: dict[str, Any], ttl_s: float
+        self,
+        key: str,
+        actor: str,
+        payload: dict[str, Any],
+        ttl_s: float,
+        *,
+        now: float | None = None,
     ) -> None:
-        now = self._clock()
+        now = self._clock() if now is None else now
         text = json.dumps(payload, ensure_ascii=False)
 
         def put(c: sqlite3.Connection) -> None:
@@ -437,8 +463,10 @@ class SqliteState:
 
         await self._call(put)
 
-    async def update_preview(self, key: str, actor: str, payload: dict[str, Any]) -> bool:
-        now = self._clock()
+    async def update_preview(
+        self, key: str, actor: str, payload: dict[str, Any], *, now: float | None = None
+    ) -> bool:
+        now = self._clock() if now is None else now
         text = json.dumps(payload, ensure_ascii=False)
         cursor = await self._call(
             lambda c: c.execute(
@@ -448,8 +476,10 @@ class SqliteState:
         )
         return cursor.rowcount == 1
 
-    async def latest_preview(self, actor: str) -> tuple[str, dict[str, Any]] | None:
-        now = self._clock()
+    async def latest_preview(
+        self, actor: str, *, now: float | None = None
+    ) -> tuple[str, dict[str, Any]] | None:
+        now = self._clock() if now is None else now
         row = await self._call(
             lambda c: c.execute(
                 "SELECT key, payload FROM pending WHERE actor = ? AND expires_at >= ? "
@@ -459,8 +489,10 @@ class SqliteState:
         )
         return (str(row[0]), json.loads(row[1])) if row else None
 
-    async def cancel_preview(self, key: str, actor: str) -> ClaimOutcome:
-        now = self._clock()
+    async def cancel_preview(
+        self, key: str, actor: str, *, now: float | None = None
+    ) -> ClaimOutcome:
+        now = self._clock() if now is None else now
 
         def cancel(c: sqlite3.Connection) -> ClaimOutcome:
             if c.execute("SELECT 1 FROM writes WHERE key = ?", (key,)).fetchone():
@@ -477,8 +509,10 @@ class SqliteState:
 
         return await self._call(cancel)
 
-    async def claim_write(self, key: str, actor: str, lease_s: float) -> WriteClaim:
-        now = self._clock()
+    async def claim_write(
+        self, key: str, actor: str, lease_s: float, *, now: float | None = None
+    ) -> WriteClaim:
+        now = self._clock() if now is None else now
 
         def claim(c: sqlite3.Connection) -> WriteClaim:
             row = c.execute(
@@ -522,8 +556,10 @@ class SqliteState:
 
         return await self._call(claim)
 
-    async def finish_write(self, key: str, status: WriteStatus, result: dict[str, Any]) -> None:
-        now = self._clock()
+    async def finish_write(
+        self, key: str, status: WriteStatus, result: dict[str, Any], *, now: float | None = None
+    ) -> None:
+        now = self._clock() if now is None else now
         text = json.dumps(result, ensure_ascii=False)
         await self._call(
             lambda c: c.execute(

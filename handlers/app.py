@@ -5,6 +5,7 @@ Routers, in the order they are tried (the first matching handler wins)::
     errors      any exception → one Russian sentence + a scrubbed log line (dispatcher level)
     commands    /start, /help, /health (admins)
     signin      a shared contact (sign-in by phone), /forget, /digest on|off
+    writes      ✅/❌ under write previews, photos for reports
     callbacks   list-page buttons, clarifying-choice buttons, outdated buttons
     voice       voice notes, audio, video notes, audio documents → transcript → the text path
     text        any other text → the brain (last: it takes everything)
@@ -75,7 +76,7 @@ from bot.identity import Identities
 from bot.runtime import Runtime
 from bot.safe_text import printable
 from bot.state import sqlite_path
-from handlers import callbacks, commands, errors, signin, text, texts, voice
+from handlers import callbacks, commands, errors, signin, text, texts, voice, writes
 from handlers.commands import set_menu
 from handlers.http_api import ApiServer, serve_api
 from handlers.inbox import InboxDispatcher
@@ -234,6 +235,7 @@ def create_dispatcher(
         errors.create_router(),
         commands.create_router(),
         signin.create_router(),
+        writes.create_router(),
         callbacks.create_router(),
         voice.create_router(),
         text.create_router(),

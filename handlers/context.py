@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, TypedDict
 
+from bot.actions import Actor
+
 if TYPE_CHECKING:
     from aiogram.types import Chat, User
 
@@ -62,3 +64,22 @@ def conversation_key(chat: Chat | None, user: User | None) -> Hashable:
     if chat.type == "private" or user is None:
         return chat.id
     return (chat.id, user.id)
+
+
+def actor_for(user: User | None, asker: Employee | None, settings: Settings) -> Actor | None:
+    """Who a Telegram user is when asking for a write (SPEC §9).
+
+    Linked employees write as themselves; admins may write without a link; anyone else who got
+    past access (``ALLOWED_USER_IDS`` only) is an actor who may not write, so they hear why.
+    """
+    if user is None:
+        return None
+    admin = settings.is_admin(user.id)
+    if asker is not None:
+        name = f"{asker.full_name} (Telegram {user.id})"
+    elif admin:
+        name = f"администратор {user.full_name} (Telegram {user.id})"
+    else:
+        name = f"{user.full_name} (Telegram {user.id})"
+    may_write = settings.write_enabled and (asker is not None or admin)
+    return Actor(f"tg:{user.id}", name, asker, may_write=may_write)

@@ -44,6 +44,14 @@ class ChoiceButton(CallbackData, prefix="ch"):
     index: int
 
 
+class WriteButton(CallbackData, prefix="wr"):
+    """✅ / ❌ under a write preview: ``wr:<key>:<1|0>`` (the key is the state store's, so the
+    buttons keep working after a restart, unlike lists and choices)."""
+
+    key: str
+    yes: bool
+
+
 def asks_the_brain(query: CallbackQuery) -> bool:
     """Whether a button press must keep its place among the chat's messages.
 
@@ -52,8 +60,11 @@ def asks_the_brain(query: CallbackQuery) -> bool:
     buttons only edit the bot's own message and are answered at once, even while a voice note is
     being recognised.
     """
-    prefix = f"{ChoiceButton.__prefix__}{ChoiceButton.__separator__}"
-    return (query.data or "").startswith(prefix)
+    prefixes = tuple(
+        f"{button.__prefix__}{button.__separator__}" for button in (ChoiceButton, WriteButton)
+    )
+    # A ✅ must come after the photos sent before it, so it waits its turn like a message.
+    return (query.data or "").startswith(prefixes)
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,14 @@ def page_keyboard(key: str, page: int, total: int) -> InlineKeyboardMarkup | Non
         builder.button(text=texts.PREVIOUS, callback_data=PageButton(key=key, page=page - 1))
     if page < total - 1:
         builder.button(text=texts.NEXT, callback_data=PageButton(key=key, page=page + 1))
+    return builder.as_markup()
+
+
+def write_keyboard(key: str) -> InlineKeyboardMarkup:
+    """✅ Записать / ❌ Отмена under a write preview."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.WRITE_YES, callback_data=WriteButton(key=key, yes=True))
+    builder.button(text=texts.WRITE_NO, callback_data=WriteButton(key=key, yes=False))
     return builder.as_markup()
 
 

@@ -4,12 +4,13 @@ Every reply goes out as plain text (no parse mode): a street called «<Заре�
 transcript with ``*`` or ``_`` can never break a message, and nothing needs escaping. Long
 answers are cut under Telegram's 4096 UTF-16 units (`bot.paging.split_text`); long lists are
 paged with back/forward buttons (`bot.paging.paginate`); clarifying questions get one button per
-option.
+option; a write preview gets ✅ / ❌ (`handlers.writes`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
@@ -19,9 +20,19 @@ from bot.brain import Reply
 from bot.paging import needs_paging, paginate, split_text
 from bot.safe_text import printable
 from handlers import texts
-from handlers.keyboards import ChoiceSet, KeyboardStore, PagedList, choice_keyboard, page_keyboard
+from handlers.keyboards import (
+    ChoiceSet,
+    KeyboardStore,
+    PagedList,
+    choice_keyboard,
+    page_keyboard,
+    write_keyboard,
+)
 
 log = logging.getLogger(__name__)
+
+MAX_PREVIEWS = 1000
+"""Write previews whose message is remembered (one per request; they expire in minutes)."""
 
 NOT_MODIFIED = "message is not modified"
 """Telegram's 400 when an edit changes nothing (a button pressed twice): not an error for us."""
@@ -64,6 +75,19 @@ class Responder:
 
     def __init__(self, keyboards: KeyboardStore) -> None:
         self.keyboards = keyboards
+        # Which message shows a write preview, so photos added later update it in place
+        # (memory only: after a restart the updated preview is sent as a new message).
+        self._previews: OrderedDict[str, tuple[int, int]] = OrderedDict()
+
+    def remember_preview(self, key: str, message: Message) -> None:
+        """Note that ``message`` shows the preview under ``key``."""
+        self._previews[key] = (message.chat.id, message.message_id)
+        while len(self._previews) > MAX_PREVIEWS:
+            self._previews.popitem(last=False)
+
+    def preview_message(self, key: str) -> tuple[int, int] | None:
+        """(chat id, message id) of the preview under ``key``, if this process sent it."""
+        return self._previews.get(key)
 
     async def send_text(
         self,
@@ -108,8 +132,19 @@ class Responder:
         reply_to: int | None = None,
         thread_id: int | None = None,
     ) -> list[Message]:
-        """Send ``reply`` to ``chat_id``: with choice buttons, as pages, or split."""
+        """Send ``reply`` to ``chat_id``: a preview with ✅/❌, choice buttons, pages, or split."""
         answer = reply.answer
+        if reply.confirm_key:
+            sent = await self.send_text(
+                bot,
+                chat_id,
+                reply.text,
+                reply_to=reply_to,
+                markup=write_keyboard(reply.confirm_key),
+                thread_id=thread_id,
+            )
+            self.remember_preview(reply.confirm_key, sent[-1])
+            return sent
         if answer.choices:
             key = self.keyboards.put(ChoiceSet(answer.choices))
             return await self.send_text(

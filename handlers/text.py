@@ -8,8 +8,9 @@ to it, saying which message is being answered and why so late.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import UTC
+from pathlib import Path
 
 from aiogram import Bot, F, Router
 from aiogram.types import Message
@@ -20,6 +21,7 @@ from bitrix.models import Employee
 from bot.config import Settings
 from bot.runtime import Runtime
 from handlers import texts
+from handlers.context import actor_for
 from handlers.filters import Addressed
 from handlers.replies import Responder
 
@@ -37,13 +39,17 @@ async def answer_request(
     runtime: Runtime,
     responder: Responder,
     conversation: Hashable,
+    settings: Settings,
     asker: Employee | None = None,
+    photos: Sequence[Path] = (),
     typing_delay: float = TYPING_DELAY_S,
 ) -> None:
-    """Ask the brain and send its reply to the message's chat (text and voice share this).
+    """Ask the brain and send its reply to the message's chat (text, voice, photo captions).
 
     ``asker``: the employee the sender signed in as (`handlers.middlewares.AccessMiddleware`).
+    A write request's preview goes out with ✅/❌ (`handlers.writes`); ``photos`` go with it.
     """
+    actor = actor_for(message.from_user, asker, settings)
     chat_id = message.chat.id
     async with ChatActionSender.typing(
         bot=bot,
@@ -51,7 +57,9 @@ async def answer_request(
         message_thread_id=message.message_thread_id,
         initial_sleep=typing_delay,
     ):
-        reply = await runtime.assistant.ask(request, conversation=conversation, asker=asker)
+        reply = await runtime.assistant.ask(
+            request, conversation=conversation, asker=asker, actor=actor, photos=photos
+        )
     await responder.send(bot, chat_id, reply, thread_id=message.message_thread_id)
 
 
@@ -93,6 +101,7 @@ async def on_text(
         runtime=runtime,
         responder=responder,
         conversation=conversation,
+        settings=settings,
         asker=asker,
     )
 

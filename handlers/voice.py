@@ -295,6 +295,7 @@ async def on_media(
         runtime=runtime,
         responder=responder,
         conversation=conversation,
+        settings=settings,
         asker=asker,
     )
 

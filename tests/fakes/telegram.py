@@ -849,6 +849,7 @@ _FILE_DIRS = {
     "audio": ("music", ".mp3"),
     "video_note": ("video_notes", ".mp4"),
     "document": ("documents", ""),
+    "photo": ("photos", ".jpg"),
 }
 
 
@@ -1128,7 +1129,7 @@ class FakeTelegram:
         file_name: str | None = None,
         mime_type: str | None = None,
     ) -> FakeFile:
-        """Register a file users can send (``kind``: voice, audio, video_note, document).
+        """Register a file users can send (``kind``: voice, audio, video_note, document, photo).
 
         ``declared_size`` is the size Telegram reports (``file_size``); set it above 20 MB to
         get "file is too big" from getFile without allocating the bytes.
@@ -1283,6 +1284,32 @@ class FakeTelegram:
         content: JSON = {"document": document}
         if caption is not None:
             content["caption"] = caption
+        return await self._user_message(user_id, chat_id, content)
+
+    async def send_photo(
+        self,
+        user_id: int,
+        data: bytes | FakeFile,
+        chat_id: int | None = None,
+        *,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        width: int = 1280,
+        height: int = 960,
+    ) -> UserEvent:
+        """A user sends a photo: ``photo`` is an array of sizes, smallest first, as Telegram
+        sends them (reference §1: the last is the largest; each size is its own file)."""
+        fake_file = self._as_file(data, "photo", None, None, None)
+        thumb = self.add_file(fake_file.data[: max(1, len(fake_file.data) // 8)], kind="photo")
+        sizes = [
+            {**self._file_json(thumb), "width": width // 8, "height": height // 8},
+            {**self._file_json(fake_file), "width": width, "height": height},
+        ]
+        content: JSON = {"photo": sizes}
+        if caption is not None:
+            content["caption"] = caption
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         return await self._user_message(user_id, chat_id, content)
 
     async def press_button(
