@@ -427,15 +427,23 @@ class Actions:
                     "PROBLEM_RESPONSIBLE_ID не задан — не знаю, кому поставить задачу."
                 )
             summary = command.summary or "Проблема"
+            role = (
+                "назначен для проблем (PROBLEM_RESPONSIBLE_ID)"
+                if self.problem_responsible_id is not None
+                and responsible.id == str(self.problem_responsible_id)
+                else f"бригадир бригады {house.brigade}"
+            )
             return Plan(
                 title=f"{house.title}: {_lower_first(summary)}",
                 responsible_id=int(responsible.id),
-                responsible=responsible.full_name,
+                responsible=f"{responsible.full_name} — {role}",
                 deadline=_iso(command.when),
                 **base,
             )
         if command.kind == "task.create":
             person = command.person
+            if person is None and actor.employee is not None and _for_me(command.text):
+                person = actor.employee
             if person is None:
                 return (
                     "Кому поставить задачу? Назовите сотрудника, например: «поставь задачу "
@@ -579,7 +587,7 @@ def _confirm_words() -> dict[str, frozenset[str]]:
     doc = yaml.safe_load(
         resources.files("bot.nlu").joinpath("confirm.yaml").read_text(encoding="utf-8")
     )
-    return {side: frozenset(str(w) for w in doc[side]) for side in ("yes", "no")}
+    return {side: frozenset(str(w) for w in doc[side]) for side in ("yes", "no", "for_me")}
 
 
 def confirmation(text: str) -> bool | None:
@@ -640,15 +648,32 @@ def _description(plan: Plan, tz: tzinfo) -> str:
 def _question(command: Command) -> str:
     """What must be asked before anything can be previewed; empty when nothing."""
     if command.house_options:
-        names = ", ".join(h.title for h in command.house_options[:6])
+        names = " или ".join(f"«{h.title}»" for h in command.house_options[:6])
+        if len(command.house_options) == 1:
+            return f"Вы имеете в виду дом {names}? Повторите запрос с точным адресом."
         return f"Какой дом вы имеете в виду: {names}? Повторите запрос с точным адресом."
     if command.person_options:
-        names = "; ".join(p.full_name for p in command.person_options[:6])
+        people = command.person_options[:6]
+        names = " или ".join(_person_label(p) for p in people)
+        if len(people) == 1:
+            return f"Вы имеете в виду {names}? Повторите запрос с фамилией полностью."
         return f"Кого вы имеете в виду: {names}? Повторите запрос с именем."
     if command.unresolved:
         said = "; ".join(command.unresolved)
         return f"Не могу записать: {said}. Ничего не записано — уточните и повторите."
     return ""
+
+
+def _person_label(person: Employee) -> str:
+    detail = ", ".join(
+        p for p in (person.position, f"бригада {person.brigade}" if person.brigade else "") if p
+    )
+    return f"{person.full_name} ({detail})" if detail else person.full_name
+
+
+def _for_me(text: str) -> bool:
+    words = set(text.lower().replace("ё", "е").split())
+    return bool(words & _confirm_words()["for_me"])
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
