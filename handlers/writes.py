@@ -80,12 +80,16 @@ async def on_write_button(
     else:
         started = False
         outcome = await actions.cancel(callback_data.key, actor)
-    if not started and outcome.kind in ("busy", "done", "foreign") and not query_answered:
-        # A second press, a retried callback, or someone else's finger: a toast, no message.
-        await answer_query(query, outcome.text[:CALLBACK_TEXT_LIMIT])
+    if outcome.kind in ("busy", "done"):
+        # A second press, a retried callback, a second replica: a toast at most, no message.
+        if not query_answered:
+            await answer_query(query, outcome.text[:CALLBACK_TEXT_LIMIT])
+        log.info("write %s: repeated press (%s)", callback_data.key, outcome.kind)
         return
     if not started and not query_answered:
-        await answer_query(query)
+        await answer_query(query, outcome.text[:CALLBACK_TEXT_LIMIT])
+        if outcome.kind == "foreign":
+            return  # the toast told them; the preview stays for its owner
     if message is None:
         return
     if outcome.final:

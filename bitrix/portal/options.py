@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: Scopes a fresh webhook of ours is granted: everything the bot reads.
-DEFAULT_SCOPES: frozenset[str] = frozenset({"crm", "user", "department", "task", "calendar"})
+#: Scopes a fresh webhook of ours is granted: everything the bot reads and writes (disk: photos
+#: attached to tasks).
+DEFAULT_SCOPES: frozenset[str] = frozenset(
+    {"crm", "user", "department", "task", "calendar", "disk"}
+)
 
 #: What `scope?full=true` lists: the scopes a typical cloud portal knows (a realistic subset).
 ALL_SCOPES: tuple[str, ...] = (

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import re
 import socket
@@ -909,6 +910,8 @@ class FakeTelegram:
         self._requests: list[RecordedRequest] = []
         self._queue: list[JSON] = []
         self._held: list[JSON] = []
+        #: Updates delivered once more whatever the offset (`redeliver`).
+        self._replays: list[JSON] = []
         self._next_update_id = 1
         self._poll_generation = 0
         self._parked_polls = 0
@@ -1366,6 +1369,12 @@ class FakeTelegram:
             callback_query_id=query_id,
         )
 
+    async def redeliver(self, event: UserEvent) -> None:
+        """Deliver ``event``'s update once more, with its same ``update_id``, whatever the
+        offset: Telegram delivers at least once, and a bot must not act twice on a repeat."""
+        self._replays.append(copy.deepcopy(event.update))
+        await self._notify()
+
     async def release_updates(self, count: int | None = None) -> int:
         """Make held updates visible to getUpdates (all, or the first ``count``)."""
         count = len(self._held) if count is None else min(count, len(self._held))
@@ -1757,7 +1766,7 @@ class FakeTelegram:
 
     def _deliverable(self, offset: int | None) -> list[JSON]:
         allowed = self.allowed_updates
-        return [
+        return [*self._replays] + [
             update
             for update in self._queue
             if (offset is None or update["update_id"] >= offset)
@@ -1836,6 +1845,7 @@ class FakeTelegram:
                     "make sure that only one bot instance is running",
                 )
             batch = [] if self._closing else self._deliverable(offset)[:limit]
+            self._replays = [u for u in self._replays if not any(u is b for b in batch)]
             self._drop_disallowed()
         self.delivery_counts.update(update["update_id"] for update in batch)
         return batch
