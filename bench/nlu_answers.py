@@ -27,14 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     outcomes = asyncio.run(evaluate())
     print(
-        f"{'split':8} {'n':>4} {'scored':>6} {'correct':>8} {'wrong facts':>11} "
+        f"{'split':14} {'n':>4} {'scored':>6} {'correct':>8} {'wrong facts':>11} "
         f"{'declined ok':>12} {'wrongly declined':>16} {'other':>5} {'OOD/write w/ data':>17} "
         f"{'p95 ms':>7}"
     )
     for split in SPLITS:
         s = summarise(outcomes, split)
         print(
-            f"{split:8} {s.n:>4} {s.scorable:>6} {s.correct_pct:>7.1f}% {s.wrong_facts:>11} "
+            f"{split:14} {s.n:>4} {s.scorable:>6} {s.correct_pct:>7.1f}% {s.wrong_facts:>11} "
             f"{s.declined_ok:>5}/{s.declines_expected:<6} {s.wrong_declines:>16} {s.other:>5} "
             f"{s.ood_with_data:>17} {s.p95_ms:>7.2f}"
         )

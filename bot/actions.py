@@ -587,16 +587,16 @@ def _confirm_words() -> dict[str, frozenset[str]]:
     doc = yaml.safe_load(
         resources.files("bot.nlu").joinpath("confirm.yaml").read_text(encoding="utf-8")
     )
-    return {side: frozenset(str(w) for w in doc[side]) for side in ("yes", "no", "for_me")}
+    return {side: frozenset(str(w) for w in doc[side]) for side in ("confirm", "cancel", "for_me")}
 
 
 def confirmation(text: str) -> bool | None:
     """«да» → True, «нет» → False, anything else → None (a new request)."""
     said = " ".join(text.lower().replace("ё", "е").strip(" .,!?").split())
     words = _confirm_words()
-    if said in words["yes"]:
+    if said in words["confirm"]:
         return True
-    if said in words["no"]:
+    if said in words["cancel"]:
         return False
     return None
 

@@ -60,7 +60,7 @@ from bitrix.errors import (
 )
 from bitrix.loader import CompanyLoader
 from bitrix.mapping import ROLE_TITLES, FieldMapping, build_mapping
-from bitrix.probe import NEEDED_SCOPES, ProbeResult, probe_portal
+from bitrix.probe import NEEDED_SCOPES, WRITE_SCOPES, ProbeResult, probe_portal
 
 Status = Literal["ok", "fail", "warn", "info"]
 
@@ -273,6 +273,18 @@ def _scope_checks(probe: ProbeResult) -> list[Check]:
             required=True,
         )
         for scope, purpose in NEEDED_SCOPES.items()
+    ]
+    # Writes (SPEC §9) are optional: a missing write scope disables only those writes, so it
+    # is a warning with its purpose, never a failed check.
+    checks += [
+        Check(
+            "ok" if scope in probe.granted else "warn",
+            f"write scope {scope}",
+            purpose
+            if scope in probe.granted
+            else f"not granted — the bot cannot write: {purpose}",
+        )
+        for scope, purpose in WRITE_SCOPES.items()
     ]
     missing = probe.missing
     if missing:

@@ -55,7 +55,7 @@ async def test_map_cmd_with_references_and_sections(rest: Rest) -> None:
 async def test_list_cmd_gives_lists(rest: Rest) -> None:
     result = await run_batch(rest, ["server.time", "crm.deal.list?select[]=ID", "scope"])
     assert isinstance(result["result"], list) and len(result["result"]) == 3
-    assert result["result"][2] == ["calendar", "crm", "department", "task", "user"]
+    assert result["result"][2] == ["calendar", "crm", "department", "disk", "task", "user"]
     assert isinstance(result["result_time"], list) and len(result["result_time"]) == 3
     # Only the list method has a total, keyed "1": an object, not a list.
     assert result["result_total"] == {"1": 12}

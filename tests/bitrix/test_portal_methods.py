@@ -458,11 +458,18 @@ async def test_calendar_events_in_a_window(rest: Rest) -> None:
 
 
 async def test_scope_app_info_server_time(rest: Rest) -> None:
-    assert await result_of(rest, "scope") == ["calendar", "crm", "department", "task", "user"]
+    assert await result_of(rest, "scope") == [
+        "calendar",
+        "crm",
+        "department",
+        "disk",
+        "task",
+        "user",
+    ]
     full = await result_of(rest, "scope", {"full": True})
     assert {"crm", "user_brief", "imbot"} <= set(full)
     assert await result_of(rest, "app.info") == {
-        "SCOPE": ["calendar", "crm", "department", "task", "user"],
+        "SCOPE": ["calendar", "crm", "department", "disk", "task", "user"],
         "LICENSE": "ru_project",
     }
     assert await result_of(rest, "server.time") == "2026-03-16T12:00:00+03:00"

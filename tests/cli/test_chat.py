@@ -7,6 +7,7 @@ The chat runs on the embedded demo portal (no `BITRIX_WEBHOOK_URL`), its day pin
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -91,3 +92,42 @@ def test_a_clarifying_question_asks_for_the_number_not_a_button(
     assert "1. Ленина 5\n2. Кондрово, Ленина 5" in question
     assert "кнопк" not in out  # the terminal has no buttons
     assert "График уборки Кондрово, Ленина 5" in answer
+
+
+def test_a_write_is_previewed_confirmed_with_da_and_journaled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = chat(
+        capsys,
+        monkeypatch,
+        "на майской 8 сломан домофон",
+        "нет",
+        "на майской 8 сломан домофон",
+        "да",
+        "/quit",
+    )
+    assert out.count("Записать в Bitrix24 задачу?") == 2
+    assert out.count("Записать? Ответьте «да» или «нет».") == 2
+    assert "Отменено — ничего не записано." in out
+    [done] = [line for line in out.splitlines() if line.startswith("✅ Задача №")]
+    assert "«Майская 8: сломан домофон»" in done
+    number = done.split("№")[1].split()[0]
+    capsys.readouterr()
+    assert main(["journal", "--json"]) == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kinds = [e["kind"] for e in entries]
+    assert kinds == ["write.preview", "write.cancelled", "write.preview", "write.done"]
+    assert entries[-1]["bitrix_id"] == int(number) and entries[-1]["actor"] == "chat"
+
+
+def test_ask_never_writes_and_marks_the_preview(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capsys.readouterr()
+    assert main(["ask", "--json", "планёрка в понедельник в 8:30"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    reply = json.loads(line)
+    assert (reply["intent"], reply["confirm"]) == ("calendar.create", True)
+    assert "30 ноября (пн), 08:30–09:30" in reply["answer"]
+    assert main(["journal"]) == 0
+    assert "The journal is empty" in capsys.readouterr().out

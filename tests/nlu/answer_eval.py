@@ -28,14 +28,22 @@ from bitrix.company import MappingOptions
 from bitrix.demo import build_demo
 from bitrix.loader import CompanyLoader
 from bitrix.portal import EmulatedPortal, PortalOptions
-from bot.brain import Assistant
+from bitrix.writes import BitrixWriter
+from bot.actions import Actions
+from bot.brain import Assistant, Reply
+from bot.state import open_state
 from tests.nlu.oracle import Oracle, Score, Unscorable, score
+from tests.nlu.write_eval import is_write_reply, score_write
 
 ANSWERS_DIR = Path(__file__).parent / "answers"
 TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
-#: Splits in report order: ``indep`` is tuned on; ``heldout`` is frozen (score only).
-SPLITS = ("indep", "heldout")
+#: Splits in report order: ``indep`` is tuned on; ``heldout`` and ``fresh`` (a second
+#: writer's questions) are frozen (score only); ``writes`` / ``writes_heldout`` are write
+#: requests (SPEC §9), the second part frozen.
+SPLITS = ("indep", "heldout", "fresh", "writes", "writes_heldout")
+#: Splits of write requests, scored on their previews (`tests.nlu.write_eval`).
+WRITE_SPLITS = frozenset({"writes", "writes_heldout"})
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,14 @@ class AnswerOutcome:
 
 
 def load_split(split: str) -> list[dict[str, Any]]:
-    """The items of one split."""
-    items = yaml.safe_load((ANSWERS_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
+    """The items of one split (``writes`` and ``writes_heldout`` share `writes.yaml`)."""
+    name = "writes" if split in WRITE_SPLITS else split
+    items = yaml.safe_load((ANSWERS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     assert isinstance(items, list)
+    if split in WRITE_SPLITS:
+        # Ids divisible by 3 are frozen, as for the first writer's questions.
+        frozen = split == "writes_heldout"
+        items = [i for i in items if (int(str(i["id"]).split("-")[1]) % 3 == 0) == frozen]
     return items
 
 
@@ -73,8 +86,22 @@ async def evaluate(splits: tuple[str, ...] = SPLITS) -> list[AnswerOutcome]:
         options = MappingOptions()
         loader = CompanyLoader(client, tz=TZ, options=options, clock=clock)
         cache = CompanyCache(loader.fetch, tz=TZ, options=options, clock=clock)
-        assistant = Assistant(cache, tz=TZ)
+        # Writes are understood and previewed as in the bot; nothing here confirms one.
+        actions = Actions(
+            state=open_state("sqlite:///:memory:"),
+            writer=BitrixWriter(client),
+            tz=TZ,
+            now=clock.now,
+            portal_url=portal.webhook_url,
+        )
+        assistant = Assistant(cache, tz=TZ, actions=actions)
         await assistant.warm_up()
+        people = {
+            " ".join(
+                str(u.get(k) or "") for k in ("LAST_NAME", "NAME", "SECOND_NAME")
+            ).strip(): uid
+            for uid, u in oracle.rest.users.items()
+        }
         for split in splits:
             for item in load_split(split):
                 conversation = f"{split}:{item['id']}"
@@ -83,15 +110,7 @@ async def evaluate(splits: tuple[str, ...] = SPLITS) -> list[AnswerOutcome]:
                 started = time.perf_counter()
                 reply = await assistant.ask(str(item["text"]), conversation=conversation)
                 seconds = time.perf_counter() - started
-                try:
-                    verdict = score(
-                        oracle.facts(item),
-                        reply.text,
-                        intent=reply.frame.intent,
-                        clarify=reply.frame.clarify,
-                    )
-                except Unscorable as exc:
-                    verdict = Score("unscorable", str(exc))
+                verdict = _verdict(split, oracle, item, reply, people)
                 outcomes.append(
                     AnswerOutcome(
                         split=split,
@@ -104,6 +123,30 @@ async def evaluate(splits: tuple[str, ...] = SPLITS) -> list[AnswerOutcome]:
                     )
                 )
     return outcomes
+
+
+def _verdict(
+    split: str, oracle: Oracle, item: dict[str, Any], reply: Reply, people: dict[str, str]
+) -> Score:
+    """Score one reply: a write request's preview by `score_write`, anything else by facts."""
+    if split in WRITE_SPLITS and item["expect"] != "answer":
+        return score_write(item, reply, people)
+    if item["expect"] == "write" and is_write_reply(reply):
+        # Written before writes existed: "no data" was the goal; a preview or a question
+        # about the write is that, and confirming it is the person's choice.
+        return Score("declined_ok", "taken as a write request: a preview, no data")
+    if item["expect"] != "write" and is_write_reply(reply):
+        if reply.write is not None and reply.write.plan is not None:
+            return Score("wrong_fact", f"a write preview ({reply.frame.intent}) for a question")
+        if item["expect"] == "answer":
+            return Score("wrong_decline", "taken for a write request")
+        return Score("declined_ok", "taken for a write request; no data given")
+    try:
+        return score(
+            oracle.facts(item), reply.text, intent=reply.frame.intent, clarify=reply.frame.clarify
+        )
+    except Unscorable as exc:
+        return Score("unscorable", str(exc))
 
 
 @dataclass
@@ -143,7 +186,11 @@ def summarise(outcomes: list[AnswerOutcome], split: str) -> SplitSummary:
         wrong_facts=count["wrong_fact"],
         declined_ok=count["declined_ok"],
         declines_expected=sum(
-            1 for o in rows if o.item["expect"] in ("not_found", "clarify", "ood", "write")
+            1
+            for o in rows
+            if o.item["expect"] in ("not_found", "clarify", "ood", "write")
+            # A write request should get a preview, not a decline, once writes exist.
+            and not (split in WRITE_SPLITS and o.item["expect"] == "write")
         ),
         wrong_declines=count["wrong_decline"],
         other=count["other"],
