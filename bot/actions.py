@@ -130,12 +130,15 @@ class Plan:
     attendees: tuple[int, ...] = ()
     photos: tuple[str, ...] = ()
     created_at: float = 0.0
+    #: What was a guess and must be checked in the preview («адрес», «сотрудника»).
+    checks: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The plan as stored in the state store."""
         data = dict(self.__dict__)
         data["attendees"] = list(self.attendees)
         data["photos"] = list(self.photos)
+        data["checks"] = list(self.checks)
         return data
 
     @classmethod
@@ -144,6 +147,7 @@ class Plan:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["attendees"] = tuple(known.get("attendees", ()))
         known["photos"] = tuple(known.get("photos", ()))
+        known["checks"] = tuple(known.get("checks", ()))
         return cls(**known)
 
 
@@ -393,28 +397,52 @@ class Actions:
         photos: Sequence[Path],
     ) -> Plan | str:
         house = command.house
+        person = command.person
+        checks: list[str] = []
+        # One guess (a misheard or shortened name: «пролет 117») is shown in the preview to
+        # be checked: nothing is written unless the person confirms what they see.
+        if house is None and len(command.house_options) == 1:
+            house = command.house_options[0]
+            checks.append("адрес")
+        if person is None and len(command.person_options) == 1:
+            person = command.person_options[0]
+            checks.append("сотрудника")
+        kind = command.kind
+        if (
+            kind == "task.create"
+            and person is None
+            and actor.employee is not None
+            and _for_me(command.text)
+        ):
+            person = actor.employee
+        if kind == "task.create" and person is None and house is not None:
+            # «на Никитиной 14 жалуются, создай задачу» names no one: a problem report, for
+            # the house's brigade head.
+            kind = "house.problem"
         now = self.now()
         base: dict[str, Any] = {
-            "intent": command.kind,
+            "intent": kind,
             "request": command.text,
             "actor_id": actor.id,
             "actor_name": actor.name,
             "photos": tuple(str(p) for p in photos[:MAX_PHOTOS]),
             "created_at": now.timestamp(),
+            "checks": tuple(checks),
         }
         if house is not None:
             base["deal_id"] = int(house.id)
             base["house"] = house.title
-        if command.kind == "house.done":
+        if kind == "house.done":
             if house is None:
                 return (
                     "На каком доме закончили уборку? Назовите адрес, например: «Майская 8 убрали»."
                 )
             title = f"Уборка выполнена: {house.title}"
-            if command.summary:
-                title += f" — {command.summary}"
+            extra = command.summary.strip()
+            if extra and extra.lower() not in title.lower():
+                title += f" — {_lower_first(extra)}"
             return Plan(title=title, **base)
-        if command.kind == "house.problem":
+        if kind == "house.problem":
             if house is None:
                 return (
                     "На каком доме проблема? Назовите адрес, например: «на Майской 8 сломан "
@@ -440,10 +468,7 @@ class Actions:
                 deadline=_iso(command.when),
                 **base,
             )
-        if command.kind == "task.create":
-            person = command.person
-            if person is None and actor.employee is not None and _for_me(command.text):
-                person = actor.employee
+        if kind == "task.create":
             if person is None:
                 return (
                     "Кому поставить задачу? Назовите сотрудника, например: «поставь задачу "
@@ -464,13 +489,13 @@ class Actions:
                 "Когда назначить? Скажите дату и время, например: «планёрка в понедельник в 8:30»."
             )
         begins = command.when.astimezone(self.tz)
-        attendees = (int(command.person.id),) if command.person is not None else ()
+        attendees = (int(person.id),) if person is not None else ()
         return Plan(
             title=command.summary or "Встреча",
             begins=begins.isoformat(),
             ends=(begins + EVENT_LENGTH).isoformat(),
             attendees=attendees,
-            responsible=command.person.full_name if command.person is not None else "",
+            responsible=person.full_name if person is not None else "",
             **{k: v for k, v in base.items() if k not in ("photos",)},
         )
 
@@ -630,6 +655,8 @@ def preview_text(plan: Plan, tz: tzinfo) -> str:
     if plan.intent != "calendar.create":
         lines.append(f"• Фото: {len(plan.photos)}" if plan.photos else "• Фото: нет")
     lines.append(f"• От кого: {plan.actor_name}")
+    if plan.checks:
+        lines.append(f"⚠️ Проверьте {' и '.join(plan.checks)}: распознано неточно.")
     return "\n".join(lines)
 
 
@@ -646,17 +673,16 @@ def _description(plan: Plan, tz: tzinfo) -> str:
 
 
 def _question(command: Command) -> str:
-    """What must be asked before anything can be previewed; empty when nothing."""
-    if command.house_options:
+    """What must be asked before anything can be previewed; empty when nothing.
+
+    Two or more candidates are asked; a single guess goes into the preview to be checked.
+    """
+    if len(command.house_options) > 1:
         names = " или ".join(f"«{h.title}»" for h in command.house_options[:6])
-        if len(command.house_options) == 1:
-            return f"Вы имеете в виду дом {names}? Повторите запрос с точным адресом."
         return f"Какой дом вы имеете в виду: {names}? Повторите запрос с точным адресом."
-    if command.person_options:
+    if len(command.person_options) > 1:
         people = command.person_options[:6]
         names = " или ".join(_person_label(p) for p in people)
-        if len(people) == 1:
-            return f"Вы имеете в виду {names}? Повторите запрос с фамилией полностью."
         return f"Кого вы имеете в виду: {names}? Повторите запрос с именем."
     if command.unresolved:
         said = "; ".join(command.unresolved)

@@ -306,3 +306,31 @@ async def test_unknown_and_ambiguous_houses_are_asked_never_guessed(runtime: Run
     both = await runtime.assistant.ask("на ленина 5 сломан домофон", actor=actor)
     assert both.confirm_key == ""
     assert "«Ленина 5»" in both.text and "«Кондрово, Ленина 5»" in both.text
+
+
+async def test_a_single_guess_is_previewed_for_checking(runtime: Runtime) -> None:
+    actor = Actor("chat", "администратор")
+    reply = await runtime.assistant.ask("пролет 117 убрано", actor=actor)
+    assert reply.confirm_key, reply.text
+    assert "• Дом: Пролетарская 117 (сделка №" in reply.text
+    assert reply.text.endswith("⚠️ Проверьте адрес: распознано неточно.")
+
+
+async def test_a_task_for_me_is_mine_and_one_for_nobody_is_the_brigade_heads(
+    runtime: Runtime, store: PortalStore
+) -> None:
+    await runtime.assistant.warm_up()
+    actor = employee_actor(runtime)
+    assert actor.employee is not None
+    mine = await runtime.assistant.ask(
+        "поставь мне задачу проверить подвал на майской 8 до пятницы", actor=actor
+    )
+    assert mine.write is not None and mine.write.plan is not None
+    assert mine.write.plan.responsible_id == int(actor.employee.id)
+    nobodys = await runtime.assistant.ask(
+        "на майской 8 жильцы жалуются на грязь, создай задачу", actor=actor
+    )
+    assert nobodys.write is not None and nobodys.write.plan is not None
+    plan = nobodys.write.plan
+    assert plan.intent == "house.problem"
+    assert str(plan.responsible_id) == brigade_head_of(store, deal_id_of(store, HOUSE))
