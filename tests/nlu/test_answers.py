@@ -22,10 +22,18 @@ from tests.nlu.oracle import Facts, score
 #: answered for nobody: three held-out questions moved from correct to declined.
 #: Issue 11 (rule 1 checker, house filters, rank, company.info, house fields): indep
 #: 89.9 % / 20 / 6, heldout 82.5 % / 17 / 2 (measured after rebasing onto «мои …»).
+#: A second independent writer (issue 14's round): fresh 90.8 % / 9 / 0 at its first run
+#: (frozen); write requests, scored on their previews, 70.2 % / 1 and 73.9 % / 1 (frozen part)
+#: at their first run, before any tuning on them.
 FLOORS: dict[str, tuple[float, int, int]] = {
     "indep": (91.5, 14, 1),
     "heldout": (84.0, 12, 1),
+    "fresh": (90.5, 9, 0),
+    "writes": (78.5, 1, 0),
+    "writes_heldout": (73.5, 1, 1),
 }
+#: Items the oracle cannot score yet (a query shape it does not compute), per split.
+UNSCORABLE: dict[str, int] = {"fresh": 8}
 
 
 def test_a_broader_total_is_a_wrong_fact() -> None:
@@ -76,7 +84,7 @@ def outcomes() -> list[AnswerOutcome]:
 def test_answers_stay_above_their_floors(outcomes: list[AnswerOutcome], split: str) -> None:
     summary = summarise(outcomes, split)
     correct, wrong_facts, ood_with_data = FLOORS[split]
-    assert summary.n > 100 and summary.unscorable <= 5, summary
+    assert summary.n > 20 and summary.unscorable <= UNSCORABLE.get(split, 5), summary
     assert summary.correct_pct >= correct, summary
     assert summary.wrong_facts <= wrong_facts, summary
     assert summary.ood_with_data <= ood_with_data, summary
