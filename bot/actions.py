@@ -580,7 +580,7 @@ class Actions:
         else:
             photos = f", фото: {len(plan.photos)}" if plan.photos else ""
             head = (
-                f"✅ Задача №{number} «{plan.title}» создана, ответственный — "
+                f"✅ Задача №{number} «{plan.title}» создана. Ответственный: "
                 f"{plan.responsible}{photos}."
             )
         return f"{head}\n{link}" if link else head
