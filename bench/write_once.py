@@ -79,9 +79,9 @@ async def trial(
     replica: Actions,
     portal: EmulatedPortal,
     clock: FixedClock,
+    *,
     kind: str,
     fault: str,
-    *,
     cancel: bool,
 ) -> tuple[int, int, int]:
     """One request: (✅ presses, objects created, HTTP write calls)."""
@@ -105,8 +105,10 @@ async def trial(
         portal.inject_fault(Fault.QUERY_LIMIT, method=METHOD[kind], count=1000)
     elif fault != "none":
         portal.inject_fault(Fault(fault), method=METHOD[kind])
-    outcomes = await asyncio.gather(
-        actions.confirm(key, actor), replica.confirm(key, actor), actions.confirm(key, actor)
+    outcomes = list(
+        await asyncio.gather(
+            actions.confirm(key, actor), replica.confirm(key, actor), actions.confirm(key, actor)
+        )
     )
     presses += 3
     portal.clear_faults()
@@ -193,7 +195,7 @@ async def main_async(trials: int, seed: int, show: bool) -> None:
                     cancel = n % 10 == 9
                     fault = "cancel" if cancel else rng.choice(FAULTS)
                     pressed, objects, http = await trial(
-                        runtime, replica, portal, clock, kind, fault, cancel=cancel
+                        runtime, replica, portal, clock, kind=kind, fault=fault, cancel=cancel
                     )
                     row = (fault, "❌" if cancel else "✅")
                     rows[row] += 1
