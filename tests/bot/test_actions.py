@@ -334,3 +334,20 @@ async def test_a_task_for_me_is_mine_and_one_for_nobody_is_the_brigade_heads(
     plan = nobodys.write.plan
     assert plan.intent == "house.problem"
     assert str(plan.responsible_id) == brigade_head_of(store, deal_id_of(store, HOUSE))
+
+
+async def test_a_missing_write_scope_is_named_and_nothing_is_written(
+    runtime: Runtime, portal: EmulatedPortal
+) -> None:
+    await runtime.assistant.warm_up()
+    actor = employee_actor(runtime)
+    actions = runtime.assistant.actions
+    assert actions is not None
+    reply = await runtime.assistant.ask("планерка в понедельник в 8:30", actor=actor)
+    portal.options.scopes = portal.options.scopes - {"calendar"}
+    outcome = await actions.confirm(reply.confirm_key, actor)
+    assert outcome.kind == "failed"
+    assert "нет права «calendar»" in outcome.text and "ничего не записано" in outcome.text
+    [entry, *_] = await runtime.state.journal_entries()
+    assert entry.kind == "write.failed" and "insufficient_scope" in entry.payload["error"]
+    assert not [e for e in portal.store.events if reply.confirm_key in str(e)]
