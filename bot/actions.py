@@ -291,6 +291,8 @@ class Actions:
             )
         if claim.outcome == "expired":
             await self.state.journal(actor.id, "write.expired", {"key": key})
+            if claim.payload is not None:
+                self._remove_photos(Plan.from_json(claim.payload))
             minutes = round(self.confirm_ttl_s / 60)
             return Outcome(
                 f"Время на подтверждение истекло ({minutes} мин) — ничего не записано. "
@@ -377,7 +379,7 @@ class Actions:
 
     async def cancel(self, key: str, actor: Actor) -> Outcome:
         """Drop a preview (❌ / «нет»)."""
-        outcome = await self.state.cancel_preview(key, actor.id, now=self._epoch())
+        outcome, payload = await self.state.cancel_preview(key, actor.id, now=self._epoch())
         if outcome == "foreign":
             return Outcome(
                 "Отменить запись может только тот, кто её попросил.", final=False, kind="foreign"
@@ -386,6 +388,8 @@ class Actions:
             return Outcome("Этот запрос уже подтверждён — отменить его здесь нельзя.", kind="done")
         if outcome == "claimed":
             await self.state.journal(actor.id, "write.cancelled", {"key": key})
+        if outcome in ("claimed", "expired") and payload is not None:
+            self._remove_photos(Plan.from_json(payload))
         return Outcome("Отменено — ничего не записано.", kind="cancelled")
 
     # ------------------------------------------------------------------ planning

@@ -236,8 +236,8 @@ class StateStore(Protocol):
 
     async def cancel_preview(
         self, key: str, actor: str, *, now: float | None = None
-    ) -> ClaimOutcome:
-        """Drop a pending preview: ``claimed`` (cancelled now) or why not."""
+    ) -> tuple[ClaimOutcome, dict[str, Any] | None]:
+        """Drop a pending preview: ``claimed`` (cancelled now) or why not, and its payload."""
 
     async def claim_write(
         self, key: str, actor: str, lease_s: float, *, now: float | None = None
@@ -491,21 +491,21 @@ class SqliteState:
 
     async def cancel_preview(
         self, key: str, actor: str, *, now: float | None = None
-    ) -> ClaimOutcome:
+    ) -> tuple[ClaimOutcome, dict[str, Any] | None]:
         now = self._clock() if now is None else now
 
-        def cancel(c: sqlite3.Connection) -> ClaimOutcome:
+        def cancel(c: sqlite3.Connection) -> tuple[ClaimOutcome, dict[str, Any] | None]:
             if c.execute("SELECT 1 FROM writes WHERE key = ?", (key,)).fetchone():
-                return "done"
+                return "done", None
             row = c.execute(
-                "SELECT actor, expires_at FROM pending WHERE key = ?", (key,)
+                "SELECT actor, expires_at, payload FROM pending WHERE key = ?", (key,)
             ).fetchone()
             if row is None:
-                return "missing"
+                return "missing", None
             if row[0] != actor:
-                return "foreign"
+                return "foreign", None
             c.execute("DELETE FROM pending WHERE key = ?", (key,))
-            return "expired" if row[1] < now else "claimed"
+            return ("expired" if row[1] < now else "claimed"), json.loads(row[2])
 
         return await self._call(cancel)
 

@@ -60,6 +60,10 @@ async def answer_request(
         reply = await runtime.assistant.ask(
             request, conversation=conversation, asker=asker, actor=actor, photos=photos
         )
+    if photos and not reply.confirm_key:
+        # A captioned photo that was a question (or a refused write): its copy has no use.
+        for path in photos:
+            path.unlink(missing_ok=True)
     await responder.send(bot, chat_id, reply, thread_id=message.message_thread_id)
 
 

@@ -83,9 +83,9 @@ async def test_a_write_is_claimed_once_and_retried_only_after_its_lease(tmp_path
     assert await state.latest_preview("tg:1") == ("k1", {"n": 1})
     assert await state.update_preview("k1", "tg:1", {"n": 1, "photos": 2}) is True
     assert await state.update_preview("k1", "tg:2", {"n": 0}) is False
-    assert await state.cancel_preview("k1", "tg:2") == "foreign"
+    assert await state.cancel_preview("k1", "tg:2") == ("foreign", None)
     assert (await state.claim_write("k1", "tg:1", lease_s=30)).payload == {"n": 1, "photos": 2}
-    assert await state.cancel_preview("k1", "tg:1") == "done"  # too late to cancel
+    assert await state.cancel_preview("k1", "tg:1") == ("done", None)  # too late to cancel
     await state.close()
     # The process died mid-write: after a restart the row is still running, under its lease.
     state = open_state(f"sqlite:///{path}", clock=lambda: now[0])
@@ -98,7 +98,7 @@ async def test_a_write_is_claimed_once_and_retried_only_after_its_lease(tmp_path
     done = await state.claim_write("k1", "tg:1", lease_s=30)
     assert (done.outcome, done.result) == ("done", {"id": 5})
     await state.put_preview("k2", "tg:1", {}, ttl_s=600)
-    assert await state.cancel_preview("k2", "tg:1") == "claimed"
+    assert await state.cancel_preview("k2", "tg:1") == ("claimed", {})
     assert (await state.claim_write("k2", "tg:1", lease_s=30)).outcome == "missing"
     await state.close()
 

@@ -254,3 +254,17 @@ async def test_a_stranger_and_an_unlinked_user_get_no_preview(running: BotUnderT
     [refused] = await running.say(USER, "поставь задачу ершовой проверить подвал")
     assert refused.buttons == [] and "вошли по номеру" in refused.text
     assert running.portal.count("tasks.task.add") == 0
+
+
+async def test_photos_of_a_question_or_a_cancelled_report_are_not_kept(
+    running: BotUnderTest,
+) -> None:
+    sent = await running.fake.send_photo(WORKER, PHOTOS[0], caption="код домофона майская 8")
+    [answer] = await running.answers(sent)
+    assert answer.buttons == [] and "Майская 8" in answer.text
+    sent = await running.fake.send_photo(WORKER, PHOTOS[1], caption="майская 8 убрали")
+    [preview] = await running.answers(sent)
+    assert len(list(running.settings.photo_dir.iterdir())) == 1
+    [cancelled] = await press(running, WORKER, preview, texts.WRITE_NO)
+    assert cancelled.text == "Отменено — ничего не записано."
+    assert list(running.settings.photo_dir.iterdir()) == []
