@@ -41,6 +41,7 @@ import yaml
 from bitrix.models import Employee, House
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateKind, DateMatch, DateRange
+from bot.nlu.morph import Morph
 from bot.nlu.normalize import NormalizedText, normalize
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.tagger import Mention, Tagged
@@ -97,18 +98,24 @@ class _Language:
     task_nouns: tuple[str, ...]
     task_orders: frozenset[str]
     task_weak: frozenset[str]
+    task_heads: frozenset[str]
     calendar_orders: frozenset[str]
     calendar_verbs: frozenset[str]
     calendar_places: tuple[tuple[str, ...], ...]
     events: dict[str, str]
     default_title: str
     report_verbs: frozenset[str]
+    report_mark: frozenset[str]
+    cleaning: tuple[str, ...]
     problems: tuple[str, ...]
+    problems_short: tuple[tuple[str, ...], ...]
+    problems_weak: tuple[str, ...]
     done: frozenset[str]
     done_weak: frozenset[str]
     done_title: str
     problem_title: str
     questions: frozenset[str]
+    indefinite: frozenset[str]
     question_phrases: tuple[tuple[str, ...], ...]
     date_lead: tuple[tuple[str, ...], ...]
     periods: dict[tuple[str, ...], str]
@@ -137,23 +144,29 @@ class _Language:
         questions = [*shared["questions"], *doc["questions"]]
         exact, stems = _cue_words(doc, shared)
         return cls(
-            task_verbs=frozenset(task["verbs"]),
+            task_verbs=_polite(task["verbs"]),
             task_nouns=tuple(task["nouns"]),
-            task_orders=frozenset(task["orders"]),
-            task_weak=frozenset(task["weak"]),
-            calendar_orders=frozenset(calendar["orders"]),
-            calendar_verbs=frozenset(calendar["verbs"]),
+            task_orders=_polite(task["orders"]),
+            task_weak=_polite(task["weak"]),
+            task_heads=frozenset(task["heads"]),
+            calendar_orders=_polite(calendar["orders"]),
+            calendar_verbs=_polite(calendar["verbs"]),
             calendar_places=_phrases(calendar["places"]),
             events={str(k): str(v) for k, v in calendar["events"].items()},
             default_title=str(calendar["default_title"]),
-            report_verbs=frozenset(report["verbs"]),
+            report_verbs=_polite(report["verbs"]),
+            report_mark=_polite(report["mark"]),
+            cleaning=tuple(report["cleaning"]),
             # A problem cue matches at a word start, like writes.yaml's («протечк» → протечка).
             problems=tuple(dict.fromkeys([*shared["problems"], *report["problems"]])),
+            problems_short=_phrases(report["problems_short"]),
+            problems_weak=tuple(report["problems_weak"]),
             done=frozenset(shared["done"]),
             done_weak=frozenset(report["done_weak"]),
             done_title=str(report["done_title"]),
             problem_title=str(report["problem_title"]),
             questions=frozenset(q for q in questions if " " not in q),
+            indefinite=frozenset(doc["indefinite"]),
             question_phrases=_phrases(q for q in questions if " " in q),
             date_lead=_phrases(doc["date_lead"]),
             periods={tuple(str(k).split()): str(v) for k, v in doc["periods"].items()},
@@ -185,6 +198,19 @@ class _Language:
         return next((t for cue, t in self.events.items() if _fits(cue, word)), None)
 
 
+def _polite(words: Iterable[str]) -> frozenset[str]:
+    """Imperatives with their plural/polite form: «поставь» → «поставьте», «запиши» →
+    «запишите», «дай» → «дайте». Derived rather than listed, so a verb added to the YAML is
+    understood both ways (newcomers and the office say «вы»). Infinitives get a form too
+    («отметитьте»): nobody says it, so it matches nothing — cheaper than telling «отметь» (an
+    imperative) from «сметь» (an infinitive) by their ending."""
+    out = set(words)
+    for word in words:
+        if word.endswith(("ь", "й", "и")):
+            out.add(word + "те")
+    return frozenset(out)
+
+
 def _cue_words(doc: Any, shared: Any) -> tuple[frozenset[str], tuple[str, ...]]:
     """The words of every cue list: the repair of misheard words knows the reading grammar's
     vocabulary, not this one, and would turn «утром» into «утро» or «протечка» into
@@ -208,7 +234,7 @@ def _cue_words(doc: Any, shared: Any) -> tuple[frozenset[str], tuple[str, ...]]:
                 elif prefix and len(word) >= 4:
                     stems.add(word)  # a problem cue matches at a word start
                 else:
-                    exact.add(word)
+                    exact.update(_polite([word]))  # «поставьте» is a cue as «поставь» is
 
     walk(doc, prefix=False)
     walk(shared, prefix=False)
@@ -244,12 +270,15 @@ class _Intent:
 def _is_question(words: Sequence[str], text: str) -> bool:
     if text.rstrip().endswith("?"):
         return True
-    if any(w in _LANG.questions for w in words):
-        return True
+    for i, word in enumerate(words):
+        # «кто-то оставил мусор»: «кто» with «то» after it asks nothing.
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word in _LANG.questions and after not in _LANG.indefinite:
+            return True
     return any(_phrase_at(words, i, p) for i in range(len(words)) for p in _LANG.question_phrases)
 
 
-def _classify(words: Sequence[str], text: str) -> _Intent | None:
+def _classify(words: Sequence[str], text: str, engine: LanguageEngine) -> _Intent | None:
     """The write intent the cue words name, or None for a question or anything else."""
     question = _is_question(words, text)
     for i, word in enumerate(words):
@@ -262,6 +291,9 @@ def _classify(words: Sequence[str], text: str) -> _Intent | None:
             if word in _LANG.task_weak and (after in _LANG.questions or not after):
                 return None  # «напомни, когда планёрка» asks; «напомни» alone says nothing
             return _Intent("task.create", {i})
+    headed = None if question else _headed_task(words, text, engine)
+    if headed is not None:
+        return headed
     for i, word in enumerate(words):
         if word in _LANG.calendar_orders:
             return _Intent("calendar.create", {i})
@@ -276,18 +308,69 @@ def _classify(words: Sequence[str], text: str) -> _Intent | None:
     if question and not reported:
         return None
     joined = " " + " ".join(words) + " "
-    if any(f" {cue}" in joined for cue in _LANG.problems):
+    if any(f" {cue}" in joined for cue in _LANG.problems) or any(
+        _phrase_at(words, i, p) for i in range(len(words)) for p in _LANG.problems_short
+    ):
         return _Intent("house.problem", set(reported))
+    # «уборка», «уборку» next to a cleaning done only repeats the title «Уборка выполнена».
+    cleaning = {i for i, w in enumerate(words) if any(_fits(c, w) for c in _LANG.cleaning)}
     done = [i for i, w in enumerate(words) if w in _LANG.done]
     if done:
-        return _Intent("house.done", {*reported, *done})
+        return _Intent("house.done", {*reported, *done, *cleaning})
     weak = [i for i, w in enumerate(words) if w in _LANG.done_weak]
     if weak:
-        return _Intent("house.done", {*reported, *weak}, needs_house=True)
+        return _Intent("house.done", {*reported, *weak, *cleaning}, needs_house=True)
+    marked = [i for i in reported if words[i] in _LANG.report_mark and i + 1 in cleaning]
+    if marked:  # «отметьте уборку на пушкина 49»: the cleaning is reported done
+        return _Intent("house.done", {*reported, *cleaning}, needs_house=True)
+    if not question and any(
+        _fits(cue, w) for w in words for cue in _LANG.problems_weak
+    ):  # «на пушкина 49 мусор на лестнице»: a problem only when a house is named
+        return _Intent("house.problem", set(reported), needs_house=True)
     first = next((i for i, w in enumerate(words) if w not in ("а", "и", "у", "нас")), None)
     if first is not None and _LANG.event_title(words[first]) is not None:
         return _Intent("calendar.create", needs_time=True)
     return None
+
+
+def _headed_task(words: Sequence[str], text: str, engine: LanguageEngine) -> _Intent | None:
+    """«задача фокиной вымыть первый этаж», «задачу беляевой: закупить перчатки»: a singular
+    task noun, a name in the dative (one or two words: «валентине беляевой») and then the task
+    — an infinitive, or a colon after the name when typed. «задачи фокиной» (plural) is not
+    matched: it asks for her tasks."""
+    colon = set(re.findall(r"([а-яё]+)\s*:", text.lower().replace("ё", "е")))
+    for i, word in enumerate(words):
+        if word not in _LANG.task_heads:
+            continue
+        k = i + 1
+        while k < len(words) and k <= i + 2 and _dative_name(words[k], engine):
+            k += 1
+        if k == i + 1:
+            continue
+        if words[k - 1] in colon or (k < len(words) and _infinitive(words[k], engine.morph)):
+            return _Intent("task.create", {i})
+    return None
+
+
+def _dative_name(word: str, engine: LanguageEngine) -> bool:
+    """Whether a word names a person in the dative («фокиной», «петрову», «сидорову»): a form
+    of an employee's name that can be dative (pymorphy takes «ершовой» for an adjective), or
+    a word whose likeliest reading is a surname or first name with a dative reading. A common
+    noun in the dative («подвалу») is not a person; «петрова» (genitive only) is not dative."""
+    parses = engine.morph.parse(word)
+    if not parses:
+        return False
+    catalog = engine.catalog
+    if word in catalog.surnames or word in catalog.first_names:
+        return any(p.tag.case == "datv" for p in parses)
+    if not {"Surn", "Name"} & set(parses[0].tag.grammemes):
+        return False
+    return any({"Surn", "Name"} & set(p.tag.grammemes) and p.tag.case == "datv" for p in parses)
+
+
+def _infinitive(word: str, morph: Morph) -> bool:
+    parses = morph.parse(word)
+    return bool(parses) and parses[0].tag.POS == "INFN"
 
 
 # ---------------------------------------------------------------------- time of day
@@ -399,7 +482,7 @@ def parse_command(text: str, engine: LanguageEngine, *, now: datetime) -> Comman
     normalized = _repaired(normalized, engine)
     tokens = normalized.tokens
     words = [t.text for t in tokens]
-    intent = _classify(words, text)
+    intent = _classify(words, text, engine)
     if intent is None:
         return None
     tz = engine.snapshot.tz
