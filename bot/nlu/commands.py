@@ -6,7 +6,9 @@ elsewhere. The language (cue words, times of day, default times, titles, message
 
 1. **normalise and repair** the request the way the reading engine does (`normalize`, then
    `Tagger.repair`), so voice transcripts («майской восемь», «в восемь тридцать») and typed
-   text («Майская 8», «в 8:30») read the same;
+   text («Майская 8», «в 8:30») read the same. The repair is skipped for a request that is no
+   write as said and has no unknown word within the repair's reach of a cue: most requests
+   are questions, and this runs before each of them;
 2. **classify** from cue words: an order with a task noun («поставь задачу», «дай задание») or
    an order verb alone («поручи», «напомни») is `task.create`; «запланируй», «добавь в
    календарь», «назначь планёрку», or an event noun first with a date and a clock time
@@ -30,6 +32,7 @@ elsewhere. The language (cue words, times of day, default times, titles, message
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -37,6 +40,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from bitrix.models import Employee, House
 from bot.nlu.catalog import StreetEntry
@@ -479,24 +484,95 @@ def parse_command(text: str, engine: LanguageEngine, *, now: datetime) -> Comman
     normalized = normalize(text)
     if normalized.command or not normalized.tokens:
         return None
-    normalized = _repaired(normalized, engine)
-    tokens = normalized.tokens
-    words = [t.text for t in tokens]
-    intent = _classify(words, text, engine)
+    # Most requests are questions: classify the words as said first, and pay for the repair
+    # (a fuzzy search over the whole vocabulary for each unknown word) only when the request
+    # is a write, or when a repaired word could become a cue and make it one.
+    intent = _classify([t.text for t in normalized.tokens], text, engine)
+    if intent is None and not _repair_may_matter(normalized.tokens, engine):
+        return None
+    repaired = _repaired(normalized, engine)
+    if repaired is not normalized:  # the words changed (a join shifts the indices): again
+        intent = _classify([t.text for t in repaired.tokens], text, engine)
     if intent is None:
         return None
+    normalized = repaired
     tz = engine.snapshot.tz
     local_now = now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
     tagged = engine.tagger.tag(normalized, local_now.date())
     return _Builder(text, intent, tagged, engine, local_now).build()
 
 
+class _CueTargets:
+    """The vocabulary words a repair could turn a misheard word into that are cues (for one
+    engine's vocabulary): if no unknown word of a request is near one of them, the repair
+    cannot make a question a write (`_repair_may_matter`)."""
+
+    def __init__(self, vocabulary: frozenset[str]) -> None:
+        self.vocabulary = vocabulary
+        self.words = sorted(w for w in vocabulary if _LANG.protects(w))
+        self.known = frozenset(self.words)
+        self.cache: dict[str, bool] = {}
+
+    def near(self, word: str) -> bool:
+        """Whether a word is within the repair's reach of a cue (a superset of the repair:
+        one letter for a short word, two for a long one, as `Tagger.repair` allows)."""
+        found = self.cache.get(word)
+        if found is None:
+            limit = 1 if len(word) <= 7 else 2
+            found = (
+                process.extractOne(
+                    word, self.words, scorer=Levenshtein.distance, score_cutoff=limit
+                )
+                is not None
+            )
+            if len(self.cache) < _CACHE_LIMIT:
+                self.cache[word] = found
+        return found
+
+
+_CACHE_LIMIT = 50_000
+_TARGETS: weakref.WeakKeyDictionary[Any, _CueTargets] = weakref.WeakKeyDictionary()
+
+
+def _repair_may_matter(tokens: Sequence[Token], engine: LanguageEngine) -> bool:
+    """Whether repairing the words could change a «not a write» (see `parse_command`).
+
+    The repair changes only words out of its vocabulary (one at least five letters long, or
+    two neighbours that join into a known word), and a cue said as a cue is never changed, so
+    the class can change only if an unknown word, or such a pair joined, lands on a cue, or a
+    join swallows a question word. The one rule that reads non-cue words — a name after
+    «задача» — is left to the full path.
+    """
+    tagger = engine.tagger
+    targets = _TARGETS.get(tagger)
+    if targets is None or targets.vocabulary is not tagger.vocabulary:
+        targets = _TARGETS[tagger] = _CueTargets(tagger.vocabulary)
+    vocab = targets.vocabulary
+    words = [t.text if t.kind is TokenKind.WORD else "" for t in tokens]
+    if any(w in _LANG.task_heads for w in words):
+        return True
+    for i, word in enumerate(words):
+        if word and word not in vocab and len(word) >= 5 and targets.near(word):
+            return True
+        head = word or (tokens[i].source if " " not in tokens[i].source else "")
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if head and after and (head not in vocab or after not in vocab):
+            if head in _LANG.questions or after in _LANG.questions:
+                return True  # a join could swallow the question word
+            joined = head + after
+            if joined in targets.known or (len(joined) >= 7 and targets.near(joined)):
+                return True
+    return False
+
+
 def _repaired(normalized: NormalizedText, engine: LanguageEngine) -> NormalizedText:
     """Misheard words repaired as the reading engine repairs them («коновалаву»)."""
     repaired, corrections = engine.tagger.repair(normalized.tokens)
-    # A cue word said as a cue stays as said (see `_cue_words`).
+    # A cue word said as a cue stays as said (see `_cue_words`); only changed words can need it.
     repaired = [
-        replace(r, text=r.source) if r.kind is TokenKind.WORD and _LANG.protects(r.source) else r
+        replace(r, text=r.source)
+        if r.kind is TokenKind.WORD and r.text != r.source and _LANG.protects(r.source)
+        else r
         for r in repaired
     ]
     corrections = [(a, b) for a, b in corrections if not _LANG.protects(a)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -406,6 +407,27 @@ QUESTIONS = [
 @pytest.mark.parametrize("text", QUESTIONS)
 def test_questions_stay_questions(engine: LanguageEngine, text: str) -> None:
     assert parse_command(text, engine, now=NOW) is None
+
+
+def test_questions_skip_the_repair(
+    engine: LanguageEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question whose unknown words are far from every cue is answered None without the
+    fuzzy repair; a write, or a misheard word near a cue, still goes through it."""
+    calls: list[str] = []
+    repair = engine.tagger.repair
+
+    def counted(tokens: Any) -> Any:
+        calls.append(" ".join(t.text for t in tokens))
+        return repair(tokens)
+
+    monkeypatch.setattr(engine.tagger, "repair", counted)
+    assert parse_command("какие дома убрали вчира", engine, now=NOW) is None
+    assert parse_command("телефон коновалава", engine, now=NOW) is None
+    assert calls == []
+    command = parse_command("на майской 8 не работаит лифт", engine, now=NOW)
+    assert command is not None and command.kind == "house.problem"
+    assert len(calls) == 1
 
 
 def test_speed(engine: LanguageEngine) -> None:
