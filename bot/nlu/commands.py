@@ -6,7 +6,9 @@ elsewhere. The language (cue words, times of day, default times, titles, message
 
 1. **normalise and repair** the request the way the reading engine does (`normalize`, then
    `Tagger.repair`), so voice transcripts («майской восемь», «в восемь тридцать») and typed
-   text («Майская 8», «в 8:30») read the same;
+   text («Майская 8», «в 8:30») read the same. The repair is skipped for a request that is no
+   write as said and has no unknown word within the repair's reach of a cue: most requests
+   are questions, and this runs before each of them;
 2. **classify** from cue words: an order with a task noun («поставь задачу», «дай задание») or
    an order verb alone («поручи», «напомни») is `task.create`; «запланируй», «добавь в
    календарь», «назначь планёрку», or an event noun first with a date and a clock time
@@ -30,6 +32,7 @@ elsewhere. The language (cue words, times of day, default times, titles, message
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -37,10 +40,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from bitrix.models import Employee, House
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateKind, DateMatch, DateRange
+from bot.nlu.morph import Morph
 from bot.nlu.normalize import NormalizedText, normalize
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.tagger import Mention, Tagged
@@ -97,18 +103,24 @@ class _Language:
     task_nouns: tuple[str, ...]
     task_orders: frozenset[str]
     task_weak: frozenset[str]
+    task_heads: frozenset[str]
     calendar_orders: frozenset[str]
     calendar_verbs: frozenset[str]
     calendar_places: tuple[tuple[str, ...], ...]
     events: dict[str, str]
     default_title: str
     report_verbs: frozenset[str]
+    report_mark: frozenset[str]
+    cleaning: tuple[str, ...]
     problems: tuple[str, ...]
+    problems_short: tuple[tuple[str, ...], ...]
+    problems_weak: tuple[str, ...]
     done: frozenset[str]
     done_weak: frozenset[str]
     done_title: str
     problem_title: str
     questions: frozenset[str]
+    indefinite: frozenset[str]
     question_phrases: tuple[tuple[str, ...], ...]
     date_lead: tuple[tuple[str, ...], ...]
     periods: dict[tuple[str, ...], str]
@@ -137,23 +149,29 @@ class _Language:
         questions = [*shared["questions"], *doc["questions"]]
         exact, stems = _cue_words(doc, shared)
         return cls(
-            task_verbs=frozenset(task["verbs"]),
+            task_verbs=_polite(task["verbs"]),
             task_nouns=tuple(task["nouns"]),
-            task_orders=frozenset(task["orders"]),
-            task_weak=frozenset(task["weak"]),
-            calendar_orders=frozenset(calendar["orders"]),
-            calendar_verbs=frozenset(calendar["verbs"]),
+            task_orders=_polite(task["orders"]),
+            task_weak=_polite(task["weak"]),
+            task_heads=frozenset(task["heads"]),
+            calendar_orders=_polite(calendar["orders"]),
+            calendar_verbs=_polite(calendar["verbs"]),
             calendar_places=_phrases(calendar["places"]),
             events={str(k): str(v) for k, v in calendar["events"].items()},
             default_title=str(calendar["default_title"]),
-            report_verbs=frozenset(report["verbs"]),
+            report_verbs=_polite(report["verbs"]),
+            report_mark=_polite(report["mark"]),
+            cleaning=tuple(report["cleaning"]),
             # A problem cue matches at a word start, like writes.yaml's («протечк» → протечка).
             problems=tuple(dict.fromkeys([*shared["problems"], *report["problems"]])),
+            problems_short=_phrases(report["problems_short"]),
+            problems_weak=tuple(report["problems_weak"]),
             done=frozenset(shared["done"]),
             done_weak=frozenset(report["done_weak"]),
             done_title=str(report["done_title"]),
             problem_title=str(report["problem_title"]),
             questions=frozenset(q for q in questions if " " not in q),
+            indefinite=frozenset(doc["indefinite"]),
             question_phrases=_phrases(q for q in questions if " " in q),
             date_lead=_phrases(doc["date_lead"]),
             periods={tuple(str(k).split()): str(v) for k, v in doc["periods"].items()},
@@ -185,6 +203,19 @@ class _Language:
         return next((t for cue, t in self.events.items() if _fits(cue, word)), None)
 
 
+def _polite(words: Iterable[str]) -> frozenset[str]:
+    """Imperatives with their plural/polite form: «поставь» → «поставьте», «запиши» →
+    «запишите», «дай» → «дайте». Derived rather than listed, so a verb added to the YAML is
+    understood both ways (newcomers and the office say «вы»). Infinitives get a form too
+    («отметитьте»): nobody says it, so it matches nothing — cheaper than telling «отметь» (an
+    imperative) from «сметь» (an infinitive) by their ending."""
+    out = set(words)
+    for word in words:
+        if word.endswith(("ь", "й", "и")):
+            out.add(word + "те")
+    return frozenset(out)
+
+
 def _cue_words(doc: Any, shared: Any) -> tuple[frozenset[str], tuple[str, ...]]:
     """The words of every cue list: the repair of misheard words knows the reading grammar's
     vocabulary, not this one, and would turn «утром» into «утро» or «протечка» into
@@ -208,7 +239,7 @@ def _cue_words(doc: Any, shared: Any) -> tuple[frozenset[str], tuple[str, ...]]:
                 elif prefix and len(word) >= 4:
                     stems.add(word)  # a problem cue matches at a word start
                 else:
-                    exact.add(word)
+                    exact.update(_polite([word]))  # «поставьте» is a cue as «поставь» is
 
     walk(doc, prefix=False)
     walk(shared, prefix=False)
@@ -244,12 +275,15 @@ class _Intent:
 def _is_question(words: Sequence[str], text: str) -> bool:
     if text.rstrip().endswith("?"):
         return True
-    if any(w in _LANG.questions for w in words):
-        return True
+    for i, word in enumerate(words):
+        # «кто-то оставил мусор»: «кто» with «то» after it asks nothing.
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word in _LANG.questions and after not in _LANG.indefinite:
+            return True
     return any(_phrase_at(words, i, p) for i in range(len(words)) for p in _LANG.question_phrases)
 
 
-def _classify(words: Sequence[str], text: str) -> _Intent | None:
+def _classify(words: Sequence[str], text: str, engine: LanguageEngine) -> _Intent | None:
     """The write intent the cue words name, or None for a question or anything else."""
     question = _is_question(words, text)
     for i, word in enumerate(words):
@@ -262,6 +296,9 @@ def _classify(words: Sequence[str], text: str) -> _Intent | None:
             if word in _LANG.task_weak and (after in _LANG.questions or not after):
                 return None  # «напомни, когда планёрка» asks; «напомни» alone says nothing
             return _Intent("task.create", {i})
+    headed = None if question else _headed_task(words, text, engine)
+    if headed is not None:
+        return headed
     for i, word in enumerate(words):
         if word in _LANG.calendar_orders:
             return _Intent("calendar.create", {i})
@@ -276,18 +313,69 @@ def _classify(words: Sequence[str], text: str) -> _Intent | None:
     if question and not reported:
         return None
     joined = " " + " ".join(words) + " "
-    if any(f" {cue}" in joined for cue in _LANG.problems):
+    if any(f" {cue}" in joined for cue in _LANG.problems) or any(
+        _phrase_at(words, i, p) for i in range(len(words)) for p in _LANG.problems_short
+    ):
         return _Intent("house.problem", set(reported))
+    # «уборка», «уборку» next to a cleaning done only repeats the title «Уборка выполнена».
+    cleaning = {i for i, w in enumerate(words) if any(_fits(c, w) for c in _LANG.cleaning)}
     done = [i for i, w in enumerate(words) if w in _LANG.done]
     if done:
-        return _Intent("house.done", {*reported, *done})
+        return _Intent("house.done", {*reported, *done, *cleaning})
     weak = [i for i, w in enumerate(words) if w in _LANG.done_weak]
     if weak:
-        return _Intent("house.done", {*reported, *weak}, needs_house=True)
+        return _Intent("house.done", {*reported, *weak, *cleaning}, needs_house=True)
+    marked = [i for i in reported if words[i] in _LANG.report_mark and i + 1 in cleaning]
+    if marked:  # «отметьте уборку на пушкина 49»: the cleaning is reported done
+        return _Intent("house.done", {*reported, *cleaning}, needs_house=True)
+    if not question and any(
+        _fits(cue, w) for w in words for cue in _LANG.problems_weak
+    ):  # «на пушкина 49 мусор на лестнице»: a problem only when a house is named
+        return _Intent("house.problem", set(reported), needs_house=True)
     first = next((i for i, w in enumerate(words) if w not in ("а", "и", "у", "нас")), None)
     if first is not None and _LANG.event_title(words[first]) is not None:
         return _Intent("calendar.create", needs_time=True)
     return None
+
+
+def _headed_task(words: Sequence[str], text: str, engine: LanguageEngine) -> _Intent | None:
+    """«задача фокиной вымыть первый этаж», «задачу беляевой: закупить перчатки»: a singular
+    task noun, a name in the dative (one or two words: «валентине беляевой») and then the task
+    — an infinitive, or a colon after the name when typed. «задачи фокиной» (plural) is not
+    matched: it asks for her tasks."""
+    colon = set(re.findall(r"([а-яё]+)\s*:", text.lower().replace("ё", "е")))
+    for i, word in enumerate(words):
+        if word not in _LANG.task_heads:
+            continue
+        k = i + 1
+        while k < len(words) and k <= i + 2 and _dative_name(words[k], engine):
+            k += 1
+        if k == i + 1:
+            continue
+        if words[k - 1] in colon or (k < len(words) and _infinitive(words[k], engine.morph)):
+            return _Intent("task.create", {i})
+    return None
+
+
+def _dative_name(word: str, engine: LanguageEngine) -> bool:
+    """Whether a word names a person in the dative («фокиной», «петрову», «сидорову»): a form
+    of an employee's name that can be dative (pymorphy takes «ершовой» for an adjective), or
+    a word whose likeliest reading is a surname or first name with a dative reading. A common
+    noun in the dative («подвалу») is not a person; «петрова» (genitive only) is not dative."""
+    parses = engine.morph.parse(word)
+    if not parses:
+        return False
+    catalog = engine.catalog
+    if word in catalog.surnames or word in catalog.first_names:
+        return any(p.tag.case == "datv" for p in parses)
+    if not {"Surn", "Name"} & set(parses[0].tag.grammemes):
+        return False
+    return any({"Surn", "Name"} & set(p.tag.grammemes) and p.tag.case == "datv" for p in parses)
+
+
+def _infinitive(word: str, morph: Morph) -> bool:
+    parses = morph.parse(word)
+    return bool(parses) and parses[0].tag.POS == "INFN"
 
 
 # ---------------------------------------------------------------------- time of day
@@ -396,24 +484,95 @@ def parse_command(text: str, engine: LanguageEngine, *, now: datetime) -> Comman
     normalized = normalize(text)
     if normalized.command or not normalized.tokens:
         return None
-    normalized = _repaired(normalized, engine)
-    tokens = normalized.tokens
-    words = [t.text for t in tokens]
-    intent = _classify(words, text)
+    # Most requests are questions: classify the words as said first, and pay for the repair
+    # (a fuzzy search over the whole vocabulary for each unknown word) only when the request
+    # is a write, or when a repaired word could become a cue and make it one.
+    intent = _classify([t.text for t in normalized.tokens], text, engine)
+    if intent is None and not _repair_may_matter(normalized.tokens, engine):
+        return None
+    repaired = _repaired(normalized, engine)
+    if repaired is not normalized:  # the words changed (a join shifts the indices): again
+        intent = _classify([t.text for t in repaired.tokens], text, engine)
     if intent is None:
         return None
+    normalized = repaired
     tz = engine.snapshot.tz
     local_now = now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
     tagged = engine.tagger.tag(normalized, local_now.date())
     return _Builder(text, intent, tagged, engine, local_now).build()
 
 
+class _CueTargets:
+    """The vocabulary words a repair could turn a misheard word into that are cues (for one
+    engine's vocabulary): if no unknown word of a request is near one of them, the repair
+    cannot make a question a write (`_repair_may_matter`)."""
+
+    def __init__(self, vocabulary: frozenset[str]) -> None:
+        self.vocabulary = vocabulary
+        self.words = sorted(w for w in vocabulary if _LANG.protects(w))
+        self.known = frozenset(self.words)
+        self.cache: dict[str, bool] = {}
+
+    def near(self, word: str) -> bool:
+        """Whether a word is within the repair's reach of a cue (a superset of the repair:
+        one letter for a short word, two for a long one, as `Tagger.repair` allows)."""
+        found = self.cache.get(word)
+        if found is None:
+            limit = 1 if len(word) <= 7 else 2
+            found = (
+                process.extractOne(
+                    word, self.words, scorer=Levenshtein.distance, score_cutoff=limit
+                )
+                is not None
+            )
+            if len(self.cache) < _CACHE_LIMIT:
+                self.cache[word] = found
+        return found
+
+
+_CACHE_LIMIT = 50_000
+_TARGETS: weakref.WeakKeyDictionary[Any, _CueTargets] = weakref.WeakKeyDictionary()
+
+
+def _repair_may_matter(tokens: Sequence[Token], engine: LanguageEngine) -> bool:
+    """Whether repairing the words could change a «not a write» (see `parse_command`).
+
+    The repair changes only words out of its vocabulary (one at least five letters long, or
+    two neighbours that join into a known word), and a cue said as a cue is never changed, so
+    the class can change only if an unknown word, or such a pair joined, lands on a cue, or a
+    join swallows a question word. The one rule that reads non-cue words — a name after
+    «задача» — is left to the full path.
+    """
+    tagger = engine.tagger
+    targets = _TARGETS.get(tagger)
+    if targets is None or targets.vocabulary is not tagger.vocabulary:
+        targets = _TARGETS[tagger] = _CueTargets(tagger.vocabulary)
+    vocab = targets.vocabulary
+    words = [t.text if t.kind is TokenKind.WORD else "" for t in tokens]
+    if any(w in _LANG.task_heads for w in words):
+        return True
+    for i, word in enumerate(words):
+        if word and word not in vocab and len(word) >= 5 and targets.near(word):
+            return True
+        head = word or (tokens[i].source if " " not in tokens[i].source else "")
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if head and after and (head not in vocab or after not in vocab):
+            if head in _LANG.questions or after in _LANG.questions:
+                return True  # a join could swallow the question word
+            joined = head + after
+            if joined in targets.known or (len(joined) >= 7 and targets.near(joined)):
+                return True
+    return False
+
+
 def _repaired(normalized: NormalizedText, engine: LanguageEngine) -> NormalizedText:
     """Misheard words repaired as the reading engine repairs them («коновалаву»)."""
     repaired, corrections = engine.tagger.repair(normalized.tokens)
-    # A cue word said as a cue stays as said (see `_cue_words`).
+    # A cue word said as a cue stays as said (see `_cue_words`); only changed words can need it.
     repaired = [
-        replace(r, text=r.source) if r.kind is TokenKind.WORD and _LANG.protects(r.source) else r
+        replace(r, text=r.source)
+        if r.kind is TokenKind.WORD and r.text != r.source and _LANG.protects(r.source)
+        else r
         for r in repaired
     ]
     corrections = [(a, b) for a, b in corrections if not _LANG.protects(a)]
