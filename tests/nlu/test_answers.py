@@ -65,6 +65,17 @@ def test_declines_and_data_for_requests_that_must_get_none() -> None:
     assert declined.outcome == "wrong_decline"
 
 
+def test_a_refusal_with_numbered_examples_gives_no_data() -> None:
+    refusal = (
+        "Не могу применить «петров» (сотрудник) к такому вопросу. Переформулируйте, "
+        "например: «дома бригады 3»."
+    )
+    assert score(
+        Facts("answer", numbers=[92]), refusal, intent="count", clarify=False
+    ).outcome == ("wrong_decline")
+    assert score(Facts("write"), refusal, intent="count", clarify=False).outcome == "declined_ok"
+
+
 @pytest.fixture(scope="module")
 def outcomes() -> list[AnswerOutcome]:
     import asyncio
