@@ -45,6 +45,7 @@ from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[а-яa-z]+")
+_CYRILLIC_WORD = re.compile(r"[а-я]+")
 _FOLLOWUP_MAX_WORDS = 5
 # Without «а …» only a very short phrase ("пятой?", "завтра") continues the last question.
 _UNMARKED_FOLLOWUP_MAX_WORDS = 2
@@ -208,7 +209,8 @@ class LanguageEngine:
             # "четыре") reach ITN; keep the follow-up mark the first pass removed ("а …").
             again = normalize(self.tagger.repaired_text(corrected or repaired))
             normalized = replace(again, followup=normalized.followup)
-        tagged = self.tagger.tag(normalized, today, corrections=corrections)
+        past = any(self._past_verb(t.text) for t in normalized.tokens if t.kind is TokenKind.WORD)
+        tagged = self.tagger.tag(normalized, today, corrections=corrections, past=past)
         intent: str | None
         intent, fixed = self._match(tagged)
         source = "grammar"
@@ -253,6 +255,13 @@ class LanguageEngine:
                 self._resolve(intent, fixed, tagged, text, source, base=base), tagged
             )
         return self._checked(self._resolve(intent, fixed, tagged, text, source), tagged)
+
+    def _past_verb(self, word: str) -> bool:
+        """A verb in the past tense («было», «убирали»): the question looks back in time."""
+        if not _CYRILLIC_WORD.fullmatch(word):
+            return False  # the dictionary reads Russian words only
+        parses = self.morph.parse(word)[:1]
+        return bool(parses) and "VERB" in parses[0].tag and "past" in parses[0].tag
 
     def _checked(self, frame: Frame, tagged: Tagged) -> Frame:
         """Rule 1: every part of the request is applied, or the frame says it was not."""

@@ -442,10 +442,12 @@ class Tagger:
         today: date,
         *,
         corrections: Sequence[tuple[str, str]] = (),
+        past: bool = False,
     ) -> Tagged:
         """Find, resolve and replace every entity in a normalised (and repaired) request.
 
-        ``corrections`` are the repairs already applied (see `repair`), kept for diagnostics.
+        ``corrections`` are the repairs already applied (see `repair`), kept for diagnostics;
+        ``past``: the request asks about the past (see `bot.nlu.dates.find_dates`).
         """
         tokens = list(normalized.tokens)
         taken: list[bool] = [False] * len(tokens)
@@ -459,7 +461,7 @@ class Tagger:
         words = [_word(t) for t in tokens]
         for mention in self._impossible_dates(tokens, words, taken):
             claim(mention)
-        for match in self._dates(tokens, today):
+        for match in self._dates(tokens, today, past=past):
             if not any(taken[match.start : match.end]):
                 claim(Mention("date", match.start, match.end, match.text, value=match))
         for mention in self._companies(tokens, words, taken, cue_required=True):
@@ -673,13 +675,13 @@ class Tagger:
 
     # ------------------------------------------------------------------ dates
     @staticmethod
-    def _dates(tokens: Sequence[Token], today: date) -> list[DateMatch]:
+    def _dates(tokens: Sequence[Token], today: date, *, past: bool = False) -> list[DateMatch]:
         normalized = NormalizedText(
             text=" ".join(t.text for t in tokens),
             tokens=tuple(tokens),
             words=tuple(t.source for t in tokens),
         )
-        found = [m for m in find_dates(normalized, today) if m.range is not None]
+        found = [m for m in find_dates(normalized, today, past=past) if m.range is not None]
         return _join_ranges(tokens, found, today)
 
     @staticmethod
