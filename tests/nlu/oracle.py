@@ -596,6 +596,20 @@ class Oracle:
         return Facts("answer", numbers=[len(self.companies)])
 
     def _companies_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
+        if filters:
+            # «какие УК работают в Кондрово»: the companies of the matching houses, the
+            # three with most of them named.
+            counts = Counter(
+                str(d.get("COMPANY_ID"))
+                for d in self.houses(filters)
+                if d.get("COMPANY_ID") not in (None, "", "0")
+            )
+            top = [cid for cid, _n in counts.most_common(3)]
+            return Facts(
+                "answer",
+                numbers=[len(counts)],
+                texts=[[_core(self.companies[cid]["TITLE"])] for cid in top],
+            )
         return Facts(
             "answer", texts=[[_core(c["TITLE"])] for c in list(self.companies.values())[:5]]
         )
