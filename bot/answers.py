@@ -9,6 +9,7 @@ Nothing here invents data: a missing field is said to be missing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -278,6 +279,11 @@ class AnswerBuilder:
         return "\n".join(lines)
 
     def _unapplied_text(self, problem: Problem) -> str:
+        if problem.reason == "metric":
+            return (
+                f"Посчитаю только одно за раз: «{problem.said}» спросите отдельным вопросом — "
+                "иначе часть вопроса осталась бы без ответа."
+            )
         what = UNAPPLIED_KINDS.get(problem.reason, "это уточнение")
         return (
             f"Не могу применить «{problem.said}» ({what}) к такому вопросу — отвечать без "
@@ -925,6 +931,31 @@ class AnswerBuilder:
         return Answer(head, items=items, footer=unknown)
 
     def _companies_list(self, frame: Frame, today: date) -> Answer:
+        label = self._filter_label(frame)
+        if label:
+            # «какие УК работают в Кондрово»: the companies of the houses that match.
+            refused = self._filter_problem(frame)
+            if refused:
+                return Answer(refused)
+            houses = self._houses_for(frame)
+            counts = Counter(h.company_id for h in houses if h.company_id)
+            ranked = sorted(
+                counts.items(), key=lambda kv: (-kv[1], self.snap.companies[kv[0]].name)
+            )
+            items = tuple(
+                f"• {self.snap.companies[cid].name} — {self.agree(n, 'дом')}" for cid, n in ranked
+            )
+            without = sum(1 for h in houses if h.company_id is None)
+            footer = f"Без УК: {self.agree(without, 'дом')}." if without else ""
+            head = f"{label[0].upper()}{label[1:]}"
+            if not houses:
+                return Answer(f"{head}: домов нет — и управляющих компаний тоже.")
+            return Answer(
+                f"{head}: управляющих компаний — {number(len(ranked))} "
+                f"(на {self.agree(len(houses), 'дом')}).",
+                items=items,
+                footer=footer,
+            )
         rows = self.snap.companies_with_counts()
         items = tuple(f"• {c.name} — {self.agree(n, 'дом')}" for c, n in rows)
         without = self.snap.statistics().houses_without_company

@@ -40,7 +40,7 @@ INTENT_SLOTS: dict[str, tuple[str, ...]] = {
     "employees.list": ("brigade", "position", "person"),
     "employee.info": ("person", "field"),
     "company.info": ("company", "field"),
-    "companies.list": (),
+    "companies.list": HOUSE_FILTERS,
     "tasks.list": ("date", "overdue", "brigade", "person", "house", "text"),
     "calendar.list": ("date", "person", "text"),
     "help": (),

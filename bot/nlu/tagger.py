@@ -29,6 +29,7 @@ from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, DateRange, find_dates
+from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import NormalizedText
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
@@ -303,12 +304,25 @@ def _replace(token: Token, text: str) -> Token:
     )
 
 
+#: Parts of speech a company's name is made of.
+_NAME_POS = frozenset({"NOUN", "ADJF", "ADJS"})
+
+
 class Tagger:
     """Finds the entities of requests against one catalog (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, snapshot: CompanySnapshot, vocabulary: Iterable[str]):
+    def __init__(
+        self,
+        catalog: Catalog,
+        snapshot: CompanySnapshot,
+        vocabulary: Iterable[str],
+        morph: Morph | None = None,
+    ):
         self.catalog = catalog
         self.snapshot = snapshot
+        self.morph = morph or default_morph()
+        #: Words of the questions themselves (templates, cues), not names from the CRM.
+        self.grammar_words = frozenset(vocabulary) | COMMON_WORDS
         self.vocabulary = (
             frozenset(vocabulary)
             | catalog.vocabulary
@@ -466,6 +480,8 @@ class Tagger:
                 claim(Mention("date", match.start, match.end, match.text, value=match))
         for mention in self._companies(tokens, words, taken, cue_required=True):
             claim(mention)
+        for mention in self._unknown_companies(tokens, words, taken, streets_only=True):
+            claim(mention)
         for mention in self._brigades(tokens, words, taken):
             claim(mention)
         for mention in self._addresses(tokens, words, taken):
@@ -479,6 +495,8 @@ class Tagger:
         for mention in self._filters(tokens, words, taken):
             claim(mention)
         for mention in self._fuzzy(tokens, words, taken):
+            claim(mention)
+        for mention in self._unknown_companies(tokens, words, taken, streets_only=False):
             claim(mention)
         mentions.sort(key=lambda m: m.start)
         for mention in mentions:
@@ -941,6 +959,9 @@ class Tagger:
                 continue
             end, ids = match
             cue = self._cue_before(words, taken, i)
+            if cue and i > 0 and words[i - 1] in ("в", "во") and words[i] in catalog.towns:
+                # «компании работают в кондрово»: a town after «в», whatever the cue before.
+                cue = False
             overlaps_street = self._longest(words, taken, i, catalog.street_phrases) is not None
             needs_cue = overlaps_street or any(c in catalog.company_needs_cue for c in ids)
             # First pass: names led by "УК"/"ТСЖ"/…; second pass: names that need no cue
@@ -960,6 +981,67 @@ class Tagger:
                 taken[k] = True
             i = end
         return found
+
+    def _unknown_companies(
+        self,
+        tokens: Sequence[Token],
+        words: Sequence[str],
+        taken: list[bool],
+        *,
+        streets_only: bool,
+    ) -> list[Mention]:
+        """A name right after «УК» that is no company: «ук чистый город», «у УК «Центральная»»
+        (a street of that name exists, but the cue says a company is meant). Said as not found
+        with the nearest companies, never read as a street or dropped. Run twice: before
+        streets are read (``streets_only``: only a street's name after the cue), and after
+        every fuzzy match, so that a misheard company («у к жил ком сервис») is found first."""
+        found: list[Mention] = []
+        for k, cue in enumerate(words):
+            if cue not in COMPANY_CUES or taken[k]:
+                continue
+            start = k + 1
+            while start < len(words) and words[start] in COMPANY_CUES and not taken[start]:
+                start += 1  # «управляющая компания …»
+            end = start
+            while end < len(words) and end - start < 4 and self._name_word(words, taken, end):
+                end += 1
+                if (
+                    end + 1 < len(words)
+                    and words[end] == "и"
+                    and self._name_word(words, taken, end + 1)
+                ):
+                    end += 1  # «рога и копыта»
+            if end == start:
+                continue
+            if (
+                streets_only
+                and self._longest(words, taken, start, self.catalog.street_phrases) is None
+            ):
+                continue
+            text = " ".join(t.source for t in tokens[start:end])
+            phrase = "".join(words[start:end])
+            nearest = sorted(
+                ((similarity(phrase, core), cid) for cid, core in self._company_cores.items()),
+                reverse=True,
+            )
+            near = [self.catalog.companies[c] for _, c in nearest[:3]]
+            found.append(Mention("company", start, end, text, missing=True, near=near))
+            for i in range(start, end):
+                taken[i] = True
+        return found
+
+    def _name_word(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        """A word that can be part of a company's name: not a question's own word, a
+        preposition, a number or a town («все ук в кондрово», «ук калуги»)."""
+        word = words[i]
+        if not word or taken[i] or word in PREPOSITIONS or word in self.grammar_words:
+            return False
+        if word in self.catalog.towns:
+            return False
+        # Names are nouns and adjectives («чистый город», «рога и копыта»), or words the
+        # dictionary does not know; «с нами работает» names nothing.
+        parses = self.morph.parse(word)[:1] if word.isalpha() else ()
+        return not parses or not parses[0].is_known or parses[0].tag.POS in _NAME_POS
 
     @staticmethod
     def _cue_before(words: Sequence[str], taken: Sequence[bool], i: int) -> bool:

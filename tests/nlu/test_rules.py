@@ -451,3 +451,53 @@ def test_houses_without_a_company_in_a_brigade(raw: Raw) -> None:
     reply = ask(raw, "Список домов без указанной управляющей компании в Бригаде 1.")
     assert reply.to_json()["slots"]["no_company"] is True
     assert len(reply.answer.items) == len(expected)
+
+
+# ---------------------------------------------------------------------- issue 11: what is asked
+def test_houses_and_a_sum_in_one_question_are_both_answered(raw: Raw) -> None:
+    reply = ask(raw, "Сколько домов обслуживает УК «Гарант» и сколько в них квартир?")
+    assert reply.to_json()["slots"]["metric"] == "apartments"
+    assert "18 домов" in reply.text and "квартир" in reply.text
+
+
+def test_two_sums_in_one_question_are_not_half_answered(raw: Raw) -> None:
+    reply = ask(raw, "сколько квартир и подъездов у третьей")
+    assert "подъездов" in reply.text
+    assert not any(ch.isdigit() for ch in reply.text)
+
+
+@pytest.mark.parametrize(
+    "text", ["дома ук чистый город", "Извините, какие дома у УК «Центральная»?"]
+)
+def test_a_company_that_does_not_exist_is_not_found(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert "не нашёл" in reply.text
+    assert not reply.answer.items  # not the houses of a street of that name, nor all УК
+
+
+def test_an_order_to_someone_gets_no_data(raw: Raw) -> None:
+    reply = ask(raw, "напомни коновалову сделать фотоотчёт по малоярославецкой девять завтра")
+    assert reply.frame.source == "write"
+    assert not reply.answer.items
+
+
+def test_holders_of_a_position_in_a_persons_brigade(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Коновалов"))
+    expected = [
+        u
+        for u in raw.rest.people()
+        if raw.rest.person_brigade(u) == brigade and u.get("WORK_POSITION") == "Уборщица"
+    ]
+    reply = ask(raw, "кто из уборщиц у коновалова")
+    assert reply.frame.intent == "employees.list"
+    assert len(reply.answer.items) == len(expected)
+
+
+def test_companies_of_a_town(raw: Raw) -> None:
+    town = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    companies = {
+        str(d.get("COMPANY_ID")) for d in town if d.get("COMPANY_ID") not in (None, "", "0")
+    }
+    reply = ask(raw, "Какие управляющие компании работают в Кондрово?")
+    assert reply.to_json()["slots"]["town"] == "Кондрово"
+    assert len(reply.answer.items) == len(companies)
