@@ -70,8 +70,8 @@ _CUES: dict[str, tuple[str, ...]] = {
     "duty": ("дежур",),
     "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "умеет", "можешь", "инструкц",
              "спрашива", "спросить", "пользоват", "вопрос", "пример", "задавать"),
-    "greeting": ("привет", "здравств", "здраст", "спасибо", "благодар", "добрый", "доброе",
-                 "свидани"),
+    "greeting": ("привет", "прив$", "здравств", "здраст", "спасибо", "благодар", "добрый",
+                 "доброе", "свидани"),
     "info": ("информац", "инфо", "инфа", "данные", "сведени", "подробн", "карточк", "расскаж",
              "про$"),
     "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат", "тел"),
@@ -344,6 +344,8 @@ class LanguageEngine:
         thanks = any(w.startswith(("спасиб", "благодар", "спс")) for w in words)
         if thanks and not kinds and len(words) <= 6:
             return "greeting", fixed  # "спасибо, милый" — whatever else was said
+        if _has(words, "greeting") and not kinds and len(words) <= 2:
+            return "greeting", fixed  # "прив": a word too short to be known otherwise
         if foreign and 2 * len(foreign) >= len(content):
             return None, {}
         # "сколько квартир в Москве": a place or name we do not know, used as a filter —
@@ -416,7 +418,7 @@ class LanguageEngine:
             or _has(words, "schedule")
             or _has(words, "houses")
             or _has(words, "where")
-            or "brigade" in kinds
+            or kinds & _HOUSE_FILTER_KINDS  # "что у нас третьего числа на пролетарской"
         ):
             return "schedule.day", fixed
         if _has(words, "stats"):
@@ -478,6 +480,9 @@ class LanguageEngine:
                 target = "house.schedule"
             elif _has(words, "tasks"):
                 target = "tasks.list"
+        company_field = _asked(" ".join(words), FILTERS["company_fields"])
+        if "company" in previous.slots and intent is None and company_field:
+            target = "company.info"  # "а телефон у них какой" after the houses of a УК
         if not words:
             intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
         if intent is not None and intent != previous.intent:
@@ -524,6 +529,8 @@ class LanguageEngine:
         field_name = fixed.get("field") or _field(words)
         if field_name and target == "employee.info":
             updates["field"] = field_name
+        if company_field and target == "company.info":
+            updates["field"] = company_field
         metric = _metric(words)
         if metric and target == "count":
             updates["metric"] = metric

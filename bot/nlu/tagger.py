@@ -30,7 +30,7 @@ from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, DateRange, find_dates
 from bot.nlu.morph import Morph, default_morph
-from bot.nlu.normalize import NormalizedText
+from bot.nlu.normalize import NormalizedText, normalize_name
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
 
@@ -304,6 +304,11 @@ def _replace(token: Token, text: str) -> Token:
     )
 
 
+#: Women's surnames in the nominative that are also men's in the genitive (Смирнова, Ильина),
+#: and the words after which a surname is in the genitive (filters.yaml).
+_FEMININE_LIKE_GENITIVE = tuple(FILTERS["feminine_like_genitive"])
+_GENITIVE_PREPOSITIONS = frozenset(FILTERS["genitive_prepositions"])
+_POSSESSED = frozenset(FILTERS["possessed_nouns"])
 #: Parts of speech a company's name is made of.
 _NAME_POS = frozenset({"NOUN", "ADJF", "ADJS"})
 
@@ -1066,6 +1071,10 @@ class Tagger:
                 if pair:
                     found.append(self._person_mention(tokens, i, i + 2, pair))
                     taken[i] = taken[i + 1] = True
+                elif self._first_name_alone(words, taken, i):
+                    # "телефон ларисы": a first name alone — whoever bears it, asked which.
+                    found.append(self._person_mention(tokens, i, i + 1, catalog.first_names[word]))
+                    taken[i] = True
                 elif word in catalog.former_surnames:
                     # A person who has left: known, but not someone to give data about.
                     mention = Mention("person", i, i + 1, tokens[i].source, missing=True)
@@ -1084,10 +1093,43 @@ class Tagger:
                             ids = narrowed
                             start, end = min(start, k), max(end, k + 1)
                             break
-            found.append(self._person_mention(tokens, start, end, ids))
+            mention = self._person_mention(tokens, start, end, ids)
+            if (start, end) == (i, i + 1) and self._his_not_hers(words, i, ids):
+                # Asked back with the one who exists, rather than answered for her.
+                mention.choices, mention.value = [mention.value], None
+            found.append(mention)
             for k in range(start, end):
                 taken[k] = True
         return found
+
+    def _first_name_alone(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        """A first name with no surname beside it, that can only be a name («ларисы»,
+        «дмитрия»; not «вера» or «любовь», which are words too)."""
+        word = words[i]
+        if word not in self.catalog.first_names or word in self.grammar_words:
+            return False
+        beside = [words[k] for k in (i - 1, i + 1) if 0 <= k < len(words) and not taken[k]]
+        if any(w and w not in self.grammar_words and w not in PREPOSITIONS for w in beside):
+            return False  # a surname beside it, perhaps misheard («обрамовой ларисы»)
+        parses = self.morph.parse(word)[:1]
+        # «телефон ларисы» asks about her; «это Мария из офиса» introduces the speaker.
+        return bool(parses) and "Name" in parses[0].tag and "nomn" not in parses[0].tag
+
+    def _his_not_hers(self, words: Sequence[str], i: int, ids: set[str]) -> bool:
+        """ "бригады Смирнова", "у Смирнова": after a word that governs the genitive,
+        «Смирнова» is a man's surname (Смирнов), not the nominative of a woman's — when only
+        the woman exists, the man said is not her."""
+        word = words[i]
+        if i == 0 or not word.endswith(_FEMININE_LIKE_GENITIVE):
+            return False
+        people = [self.catalog.people[p] for p in ids]
+        if len(people) != 1 or people[0].gender != "f":
+            return False
+        if normalize_name(people[0].employee.last_name) != word:
+            return False
+        # Only where the genitive is certain: «в какой бригаде Абрамова», «сотрудник Мухина»
+        # have her in the nominative.
+        return words[i - 1] in _GENITIVE_PREPOSITIONS or words[i - 1] in _POSSESSED
 
     def _person_mention(
         self,

@@ -501,3 +501,22 @@ def test_companies_of_a_town(raw: Raw) -> None:
     reply = ask(raw, "Какие управляющие компании работают в Кондрово?")
     assert reply.to_json()["slots"]["town"] == "Кондрово"
     assert len(reply.answer.items) == len(companies)
+
+
+def test_a_mans_surname_that_only_a_woman_has_is_asked_back(raw: Raw) -> None:
+    reply = ask(raw, "Сколько квартир в панельных домах бригады Смирнова?")
+    assert reply.frame.clarify
+    assert [c.label for c in reply.frame.choices] == ["Смирнова Лариса (Уборщица, бригада 6)"]
+    assert ask(raw, "В какой бригаде Смирнова?").frame.clarify is False
+
+
+def test_a_first_name_alone_asks_which_one(raw: Raw) -> None:
+    reply = ask(raw, "тел дмитрия")
+    assert reply.frame.clarify and len(reply.frame.choices) > 1
+    assert ask(raw, "Здравствуйте, это Мария из офиса").frame.clarify is False
+
+
+def test_a_companys_phone_as_a_followup(raw: Raw) -> None:
+    reply = ask(raw, "какие дома у ук гарант", "а телефон у них какой")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "phone"
