@@ -274,6 +274,11 @@ class AnswerBuilder:
                     f"Не нашёл «{problem.said}» ни среди сотрудников, ни среди улиц и УК — "
                     f"не понял, что это значит.{hint}"
                 )
+            elif problem.kind == "feature":
+                lines.append(
+                    f"Признака «{problem.said}» у домов в Bitrix24 нет — посчитать или "
+                    "отобрать по нему не могу, а всех домов вы не спрашивали."
+                )
             elif problem.kind == "unapplied":
                 lines.append(self._unapplied_text(problem))
         return "\n".join(lines)
@@ -977,6 +982,11 @@ class AnswerBuilder:
             house_id=house.id if isinstance(house, House) else None,
             text=frame.slots.get("text"),
         )
+        position = frame.slots.get("position")
+        if isinstance(position, str):
+            # «задачи бригадиров»: the tasks whose responsible holds the position.
+            holders = {p.id for p in self.snap.people(position=position)}
+            tasks = [t for t in tasks if t.responsible_id in holders]
         parts = []
         if overdue:
             parts.append("просроченные")
@@ -986,6 +996,8 @@ class AnswerBuilder:
             parts.append(f"бригада {brigade}")
         if isinstance(person, Employee):
             parts.append(person.short_name)
+        if isinstance(position, str):
+            parts.append(f"ответственный — {position.lower()}")
         if isinstance(house, House):
             parts.append(house.title)
         if frame.slots.get("text"):

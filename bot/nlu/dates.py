@@ -21,6 +21,7 @@ Recognised (a leading "в/во/на/к/ко/по/за" is included in the span):
 * "N <month>" after ITN ("пятнадцатого декабря" → "15 декабря"), optionally with a year,
   and "N числа": the next day N, today included («14 числа» on 25 November is 14 December;
   with ``past=True`` the latest one: «что убирали 14 числа» is 14 November);
+* "в этом / следующем / прошлом году" → the whole year;
 * "в этом / следующем / прошлом месяце" and a named month ("в декабре", "на декабрь",
   "декабрь 2026") → the whole month.
 
@@ -85,6 +86,7 @@ class DateKind(StrEnum):
     RELATIVE = "relative"  # через N дней
     DAY_OF_MONTH = "day_of_month"  # 15 декабря, 15 числа
     MONTH = "month"  # в декабре, в этом месяце
+    YEAR = "year"  # в этом году
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +332,10 @@ class _Scanner:
         if head in _WEEKEND:
             start = self.monday + timedelta(days=5 + _WEEK_SHIFT[mod or _Mod.THIS])
             return DateRange(start, start + timedelta(days=1)), j + 1, DateKind.WEEKEND
+        if head in _YEAR_NOUN and mod is not None and mod is not _Mod.NEAREST:
+            # «в этом году»: said, so applied or reported — never dropped.
+            year = today.year + _MONTH_SHIFT[mod]
+            return DateRange(date(year, 1, 1), date(year, 12, 31)), j + 1, DateKind.YEAR
         if head in _MONTH_NOUN and mod is not None:
             return (
                 month_range(*_add_months(today.year, today.month, _MONTH_SHIFT[mod])),

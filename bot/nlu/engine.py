@@ -35,7 +35,7 @@ from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
-from bot.nlu.dates import DateMatch, DateRange
+from bot.nlu.dates import DateKind, DateMatch, DateRange
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
@@ -602,7 +602,10 @@ class LanguageEngine:
             head = self.snapshot.person(brigade.head_id) if brigade else None
             if head is not None:
                 return "employee.info", {"field": field_name}, {"person": head}
-        if intent == "count" and tagged.first("date") is not None:
+        said_date = tagged.first("date")
+        if said_date is not None and getattr(said_date.value, "kind", None) is DateKind.YEAR:
+            said_date = None  # «сколько домов сдали в этом году» is no day of cleaning
+        if intent == "count" and said_date is not None:
             # "сколько домов убираем завтра": a number of cleanings on a day.
             return "schedule.day", {}, {}
         person = tagged.first("person")
@@ -638,6 +641,13 @@ class LanguageEngine:
             if not _has(words, "count"):
                 # "Беляева Валентина — это диспетчер?": a question about her position.
                 return "employee.info", {"field": "position"}, {}
+        if position is not None and person is None and intent == "calendar.list":
+            # The mention's span includes its preposition («у директора»).
+            spans = [t.text for t in tagged.tokens[max(0, position.start - 1) : position.end]]
+            before = next((w for w in spans if w in ("у", "для")), "")
+            holders = self.snapshot.people(position=str(position.value))
+            if before in ("у", "для") and len(holders) == 1:
+                return intent, fixed, {"person": holders[0]}  # «события у директора»: his
         if position is not None and field_name and intent in ("employees.list", "employee.info"):
             holders = self.snapshot.people(position=str(position.value))
             in_brigade = tagged.first("brigade")

@@ -41,7 +41,7 @@ INTENT_SLOTS: dict[str, tuple[str, ...]] = {
     "employee.info": ("person", "field"),
     "company.info": ("company", "field"),
     "companies.list": HOUSE_FILTERS,
-    "tasks.list": ("date", "overdue", "brigade", "person", "house", "text"),
+    "tasks.list": ("date", "overdue", "brigade", "person", "position", "house", "text"),
     "calendar.list": ("date", "person", "text"),
     "help": (),
     "greeting": (),

@@ -520,3 +520,24 @@ def test_a_companys_phone_as_a_followup(raw: Raw) -> None:
     reply = ask(raw, "какие дома у ук гарант", "а телефон у них какой")
     assert reply.frame.intent == "company.info"
     assert reply.to_json()["slots"]["field"] == "phone"
+
+
+def test_a_feature_the_crm_does_not_hold_is_not_dropped(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов с мусоропроводом")
+    assert "мусоропровод" in reply.text
+    assert f"{n(total_houses(raw))}" not in reply.text and not reply.answer.items
+
+
+def test_a_year_is_not_dropped_from_a_count(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов сдали в этом году")
+    assert f"{n(total_houses(raw))}" not in reply.text
+
+
+def test_tasks_of_holders_of_a_position(raw: Raw) -> None:
+    heads = {
+        str(u["LAST_NAME"]) for u in raw.rest.people() if u.get("WORK_POSITION") == "Бригадир"
+    }
+    reply = ask(raw, "задачи на сегодня у бригадиров")
+    assert reply.to_json()["slots"]["position"] == "Бригадир"
+    assert reply.answer.items
+    assert all(any(name in line for name in heads) for line in reply.answer.items)
