@@ -9,6 +9,7 @@ Nothing here invents data: a missing field is said to be missing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -273,11 +274,21 @@ class AnswerBuilder:
                     f"Не нашёл «{problem.said}» ни среди сотрудников, ни среди улиц и УК — "
                     f"не понял, что это значит.{hint}"
                 )
+            elif problem.kind == "feature":
+                lines.append(
+                    f"Признака «{problem.said}» у домов в Bitrix24 нет — посчитать или "
+                    "отобрать по нему не могу, а всех домов вы не спрашивали."
+                )
             elif problem.kind == "unapplied":
                 lines.append(self._unapplied_text(problem))
         return "\n".join(lines)
 
     def _unapplied_text(self, problem: Problem) -> str:
+        if problem.reason == "metric":
+            return (
+                f"Посчитаю только одно за раз: «{problem.said}» спросите отдельным вопросом — "
+                "иначе часть вопроса осталась бы без ответа."
+            )
         what = UNAPPLIED_KINDS.get(problem.reason, "это уточнение")
         return (
             f"Не могу применить «{problem.said}» ({what}) к такому вопросу — отвечать без "
@@ -925,6 +936,31 @@ class AnswerBuilder:
         return Answer(head, items=items, footer=unknown)
 
     def _companies_list(self, frame: Frame, today: date) -> Answer:
+        label = self._filter_label(frame)
+        if label:
+            # «какие УК работают в Кондрово»: the companies of the houses that match.
+            refused = self._filter_problem(frame)
+            if refused:
+                return Answer(refused)
+            houses = self._houses_for(frame)
+            counts = Counter(h.company_id for h in houses if h.company_id)
+            ranked = sorted(
+                counts.items(), key=lambda kv: (-kv[1], self.snap.companies[kv[0]].name)
+            )
+            items = tuple(
+                f"• {self.snap.companies[cid].name} — {self.agree(n, 'дом')}" for cid, n in ranked
+            )
+            without = sum(1 for h in houses if h.company_id is None)
+            footer = f"Без УК: {self.agree(without, 'дом')}." if without else ""
+            head = f"{label[0].upper()}{label[1:]}"
+            if not houses:
+                return Answer(f"{head}: домов нет — и управляющих компаний тоже.")
+            return Answer(
+                f"{head}: управляющих компаний — {number(len(ranked))} "
+                f"(на {self.agree(len(houses), 'дом')}).",
+                items=items,
+                footer=footer,
+            )
         rows = self.snap.companies_with_counts()
         items = tuple(f"• {c.name} — {self.agree(n, 'дом')}" for c, n in rows)
         without = self.snap.statistics().houses_without_company
@@ -946,6 +982,11 @@ class AnswerBuilder:
             house_id=house.id if isinstance(house, House) else None,
             text=frame.slots.get("text"),
         )
+        position = frame.slots.get("position")
+        if isinstance(position, str):
+            # «задачи бригадиров»: the tasks whose responsible holds the position.
+            holders = {p.id for p in self.snap.people(position=position)}
+            tasks = [t for t in tasks if t.responsible_id in holders]
         parts = []
         if overdue:
             parts.append("просроченные")
@@ -955,6 +996,8 @@ class AnswerBuilder:
             parts.append(f"бригада {brigade}")
         if isinstance(person, Employee):
             parts.append(person.short_name)
+        if isinstance(position, str):
+            parts.append(f"ответственный — {position.lower()}")
         if isinstance(house, House):
             parts.append(house.title)
         if frame.slots.get("text"):

@@ -68,7 +68,33 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
             continue
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
+    if frame.intent in _HOUSE_INTENTS:
+        problems.extend(_unknown_features(tagged, morph, reported))
     return tuple(problems)
+
+
+#: Intents whose answer is a set of houses: «с мусоропроводом» would filter it.
+_HOUSE_INTENTS = frozenset({"count", "houses.list", "rank", "stats.summary", "schedule.day"})
+#: «с …», «без …»: what follows is a feature the houses have or lack.
+_WITH = frozenset({"с", "со", "без"})
+
+
+def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[Problem]:
+    """«сколько домов с мусоропроводом»: a feature of houses the CRM does not hold. Counting
+    all houses instead would be a broader answer than asked, so it is reported."""
+    tokens = tagged.tokens
+    free = set(tagged.free) - {m.start for m in tagged.texts}
+    out: list[Problem] = []
+    for i in sorted(free):
+        word = tokens[i].text
+        if i == 0 or tokens[i - 1].text not in _WITH or (i - 1) not in free:
+            continue
+        if word not in tagged.unknown or not _CYRILLIC.fullmatch(word) or word in reported:
+            continue
+        parses = morph.parse(word)[:1]
+        if parses and parses[0].tag.POS in ("NOUN", "ADJF"):
+            out.append(Problem(kind="feature", said=f"{tokens[i - 1].text} {word}"))
+    return out
 
 
 def _unknown_names(

@@ -10,15 +10,18 @@ Recognised (a leading "в/во/на/к/ко/по/за" is included in the span):
 * "сегодня", "завтра", "послезавтра", "вчера", "позавчера" and their adjectives
   ("завтрашние задачи");
 * weekdays in any case, singular or plural ("в пятницу", "к пятнице", "по средам", "пт"):
-  the next such day, today if it is that weekday; "в эту / следующую / прошлую пятницу" pick
-  that day of the current / next / previous week (Monday..Sunday);
+  the next such day, today if it is that weekday (in a question about the past, ``past=True``
+  — «что было в понедельник» — the latest such day, today included); "в эту / следующую /
+  прошлую пятницу" pick that day of the current / next / previous week (Monday..Sunday);
 * "на этой / следующей / прошлой неделе" (any case, also "текущей", "будущей", "на неделе")
   → Monday..Sunday;
 * "на выходных", "в выходные" → Saturday..Sunday of the current week (which is the coming
   weekend on weekdays and the current one on Saturday and Sunday); "на следующих выходных" …;
 * "через N дней / недель / месяцев", "через день / неделю / месяц / пару дней" → one day;
 * "N <month>" after ITN ("пятнадцатого декабря" → "15 декабря"), optionally with a year,
-  and "N числа" (day N of the current month);
+  and "N числа": the next day N, today included («14 числа» on 25 November is 14 December;
+  with ``past=True`` the latest one: «что убирали 14 числа» is 14 November);
+* "в этом / следующем / прошлом году" → the whole year;
 * "в этом / следующем / прошлом месяце" and a named month ("в декабре", "на декабрь",
   "декабрь 2026") → the whole month.
 
@@ -83,6 +86,7 @@ class DateKind(StrEnum):
     RELATIVE = "relative"  # через N дней
     DAY_OF_MONTH = "day_of_month"  # 15 декабря, 15 числа
     MONTH = "month"  # в декабре, в этом месяце
+    YEAR = "year"  # в этом году
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,10 @@ _DAY_ADJECTIVE_STEMS: tuple[tuple[str, int], ...] = (
 )
 
 
+#: Prepositions that make a date a target, never looking back («на пятницу», «к понедельнику»).
+_TARGET_PREPOSITIONS = frozenset({"на", "к", "ко"})
+
+
 class _Mod(StrEnum):
     THIS = "this"
     NEXT = "next"
@@ -267,10 +275,14 @@ def _number(token: Token | None, low: int, high: int) -> int | None:
 class _Scanner:
     """One left-to-right pass over the tokens of a normalised text."""
 
-    def __init__(self, tokens: tuple[Token, ...], today: date) -> None:
+    def __init__(self, tokens: tuple[Token, ...], today: date, *, past: bool = False) -> None:
         self.tokens = tokens
         self.words = [t.text if t.kind is TokenKind.WORD else "" for t in tokens]
         self.today = today
+        self.past = past
+        # Whether the expression being matched looks back: a past question, unless the date
+        # is a target («что запланировали на пятницу» is the coming Friday).
+        self.back = False
         self.monday = today - timedelta(days=today.weekday())
 
     def word(self, i: int) -> str:
@@ -307,7 +319,9 @@ class _Scanner:
         head = self.word(j)
         if head in _WEEKDAYS:
             weekday = _WEEKDAYS[head]
-            if mod is None or mod is _Mod.NEAREST:
+            if mod is None and self.back:
+                day = today - timedelta(days=(today.weekday() - weekday) % 7)
+            elif mod is None or mod is _Mod.NEAREST:
                 day = today + timedelta(days=(weekday - today.weekday()) % 7)
             else:
                 day = self.monday + timedelta(days=_WEEK_SHIFT[mod] + weekday)
@@ -318,6 +332,10 @@ class _Scanner:
         if head in _WEEKEND:
             start = self.monday + timedelta(days=5 + _WEEK_SHIFT[mod or _Mod.THIS])
             return DateRange(start, start + timedelta(days=1)), j + 1, DateKind.WEEKEND
+        if head in _YEAR_NOUN and mod is not None and mod is not _Mod.NEAREST:
+            # «в этом году»: said, so applied or reported — never dropped.
+            year = today.year + _MONTH_SHIFT[mod]
+            return DateRange(date(year, 1, 1), date(year, 12, 31)), j + 1, DateKind.YEAR
         if head in _MONTH_NOUN and mod is not None:
             return (
                 month_range(*_add_months(today.year, today.month, _MONTH_SHIFT[mod])),
@@ -339,17 +357,29 @@ class _Scanner:
                     return None, end, DateKind.DAY_OF_MONTH  # "31 февраля": no such day
                 return DateRange(resolved, resolved), end, DateKind.DAY_OF_MONTH
             if nxt in _DAY_OF_MONTH:
-                last = calendar.monthrange(today.year, today.month)[1]
-                if day_number > last:
+                resolved_day = self.day_of_month(day_number)
+                if resolved_day is None:
                     return None
-                resolved = today.replace(day=day_number)
-                return DateRange(resolved, resolved), i + 2, DateKind.DAY_OF_MONTH
+                return DateRange(resolved_day, resolved_day), i + 2, DateKind.DAY_OF_MONTH
             return None
         if word in _MONTHS:
             given_year, end = self.year_after(i + 1)
             if given_year is not None:
                 return month_range(given_year, _MONTHS[word]), end, DateKind.MONTH
             return resolve_month(_MONTHS[word], today), i + 1, DateKind.MONTH
+        return None
+
+    def day_of_month(self, day: int) -> date | None:
+        """ "N числа": the next day N from today (the latest one in a question about the
+        past), looking at most two months away (31 skips the months without it)."""
+        step = -1 if self.back else 1
+        for delta in (0, step, 2 * step):
+            year, month = _add_months(self.today.year, self.today.month, delta)
+            if day > calendar.monthrange(year, month)[1]:
+                continue
+            candidate = date(year, month, day)
+            if (candidate <= self.today) if self.back else (candidate >= self.today):
+                return candidate
         return None
 
     def match_after(self, i: int) -> tuple[DateRange | None, int, DateKind] | None:
@@ -375,6 +405,7 @@ class _Scanner:
         while i < len(self.tokens):
             start = i
             result: tuple[DateRange | None, int, DateKind] | None = None
+            self.back = self.past and self.word(i) not in _TARGET_PREPOSITIONS
             if self.word(i) in _PREPOSITIONS:
                 result = self.match(i + 1)
                 if result is None and self.word(i) == "на" and self.word(i + 1) in _WEEK:
@@ -398,10 +429,11 @@ def _as_normalized(text: NormalizedText | str) -> NormalizedText:
     return text if isinstance(text, NormalizedText) else normalize(text)
 
 
-def find_dates(text: NormalizedText | str, today: date) -> list[DateMatch]:
+def find_dates(text: NormalizedText | str, today: date, *, past: bool = False) -> list[DateMatch]:
     """Every date expression in ``text`` (normalised, or a raw string to normalise), left to
-    right, resolved against ``today``."""
-    return _Scanner(_as_normalized(text).tokens, today).scan()
+    right, resolved against ``today``; ``past``: the request asks about the past («что было
+    в понедельник»), so a bare weekday or "N числа" is the latest one, not the next."""
+    return _Scanner(_as_normalized(text).tokens, today, past=past).scan()
 
 
 def find_date(text: NormalizedText | str, today: date) -> DateMatch | None:

@@ -35,7 +35,7 @@ from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
-from bot.nlu.dates import DateMatch, DateRange
+from bot.nlu.dates import DateKind, DateMatch, DateRange
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
@@ -45,6 +45,7 @@ from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[а-яa-z]+")
+_CYRILLIC_WORD = re.compile(r"[а-я]+")
 _FOLLOWUP_MAX_WORDS = 5
 # Without «а …» only a very short phrase ("пятой?", "завтра") continues the last question.
 _UNMARKED_FOLLOWUP_MAX_WORDS = 2
@@ -69,8 +70,8 @@ _CUES: dict[str, tuple[str, ...]] = {
     "duty": ("дежур",),
     "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "умеет", "можешь", "инструкц",
              "спрашива", "спросить", "пользоват", "вопрос", "пример", "задавать"),
-    "greeting": ("привет", "здравств", "здраст", "спасибо", "благодар", "добрый", "доброе",
-                 "свидани"),
+    "greeting": ("привет", "прив$", "здравств", "здраст", "спасибо", "благодар", "добрый",
+                 "доброе", "свидани"),
     "info": ("информац", "инфо", "инфа", "данные", "сведени", "подробн", "карточк", "расскаж",
              "про$"),
     "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат", "тел"),
@@ -181,6 +182,7 @@ class LanguageEngine:
             self.catalog,
             snapshot,
             words | _EXTRA_VOCABULARY | _spoken_vocabulary(self.morph) | _filter_vocabulary(),
+            self.morph,
         )
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
@@ -192,6 +194,8 @@ class LanguageEngine:
         """Understand one request. Never raises on any input text."""
         normalized = normalize(text)
         if _WRITES.is_write([w.text for w in normalized.tokens]):
+            return Frame("unknown", text=text, normalized=normalized.text, source="write")
+        if self._order(normalized.tokens):
             return Frame("unknown", text=text, normalized=normalized.text, source="write")
         if normalized.command:
             name = "help" if normalized.command in ("help", "start", "помощь") else "unknown"
@@ -208,7 +212,8 @@ class LanguageEngine:
             # "четыре") reach ITN; keep the follow-up mark the first pass removed ("а …").
             again = normalize(self.tagger.repaired_text(corrected or repaired))
             normalized = replace(again, followup=normalized.followup)
-        tagged = self.tagger.tag(normalized, today, corrections=corrections)
+        past = any(self._past_verb(t.text) for t in normalized.tokens if t.kind is TokenKind.WORD)
+        tagged = self.tagger.tag(normalized, today, corrections=corrections, past=past)
         intent: str | None
         intent, fixed = self._match(tagged)
         source = "grammar"
@@ -254,8 +259,48 @@ class LanguageEngine:
             )
         return self._checked(self._resolve(intent, fixed, tagged, text, source), tagged)
 
+    def _order(self, tokens: Sequence[Any]) -> bool:
+        """An order passed to someone: an imperative, whom (dative), what to do (infinitive),
+        and no question word («напомни коновалову сделать фотоотчёт», «передай бригаде убрать
+        …») — a write request, never answered with data. «подскажи, как позвонить в УК» has a
+        question word; «покажи дома, которые надо убрать» has nobody to pass it to."""
+        words = [t.text for t in tokens if t.kind is TokenKind.WORD]
+        if any(w in _QUESTION_WORDS for w in words):
+            return False
+        tags = [
+            self.morph.parse(w)[0].tag
+            for w in words
+            if _CYRILLIC_WORD.fullmatch(w) and w not in _NOT_INFINITIVES
+        ]
+        step = 0  # 0: looking for the imperative, 1: for whom, 2: for the infinitive
+        for tag in tags:
+            if step == 0 and "impr" in tag:
+                step = 1
+            elif step == 1 and "datv" in tag and ("NOUN" in tag or "NPRO" in tag):
+                step = 2
+            elif step == 2 and "INFN" in tag:
+                return True
+        return False
+
+    def _plural(self, phrase: str) -> bool:
+        """Whether the last word of a phrase is plural («уборщиц», «бригадиров»)."""
+        words = phrase.split()
+        if not words or not _CYRILLIC_WORD.fullmatch(words[-1]):
+            return False
+        parses = self.morph.parse(words[-1])[:1]
+        return bool(parses) and "plur" in parses[0].tag
+
+    def _past_verb(self, word: str) -> bool:
+        """A verb in the past tense («было», «убирали»): the question looks back in time."""
+        if not _CYRILLIC_WORD.fullmatch(word):
+            return False  # the dictionary reads Russian words only
+        parses = self.morph.parse(word)[:1]
+        return bool(parses) and "VERB" in parses[0].tag and "past" in parses[0].tag
+
     def _checked(self, frame: Frame, tagged: Tagged) -> Frame:
         """Rule 1: every part of the request is applied, or the frame says it was not."""
+        if frame.intent == "count":
+            frame = _both_metrics(frame, tagged)
         extra = unapplied(frame, tagged, self.tagger, self.morph)
         if not extra:
             return frame
@@ -299,6 +344,8 @@ class LanguageEngine:
         thanks = any(w.startswith(("спасиб", "благодар", "спс")) for w in words)
         if thanks and not kinds and len(words) <= 6:
             return "greeting", fixed  # "спасибо, милый" — whatever else was said
+        if _has(words, "greeting") and not kinds and len(words) <= 2:
+            return "greeting", fixed  # "прив": a word too short to be known otherwise
         if foreign and 2 * len(foreign) >= len(content):
             return None, {}
         # "сколько квартир в Москве": a place or name we do not know, used as a filter —
@@ -329,6 +376,8 @@ class LanguageEngine:
             return "tasks.list", fixed
         if _has(words, "calendar"):
             return "calendar.list", fixed
+        if kinds == {"company"} and (asked := _asked(joined, FILTERS["company_fields"])):
+            return "company.info", {"field": asked}  # "как позвонить в управляющую компанию ока"
         if "house" in kinds and _said(joined, FILTERS["house_brigade_cues"]):
             return "house.info", fixed  # "кто ответственный за кондрово пушкина 56"
         if "house" in kinds:
@@ -345,7 +394,10 @@ class LanguageEngine:
         plural_brigades = any(w in ("бригады", "бригад", "бригадах", "бригадам") for w in words)
         if _has(words, "stats"):
             return "stats.summary", fixed  # "сводка по третьей: сколько домов, квартир, людей"
-        if _has(words, "count") and metric and not (_has(words, "head") or "кажд" in joined):
+        # "сколько бригад и кто ими руководит" asks about heads; with a person named, the head
+        # word is who they are ("у той бригады, где Петров главный").
+        heads = _has(words, "head") and "person" not in kinds
+        if _has(words, "count") and metric and not (heads or "кажд" in joined):
             return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
             "brigade" not in kinds
@@ -366,7 +418,7 @@ class LanguageEngine:
             or _has(words, "schedule")
             or _has(words, "houses")
             or _has(words, "where")
-            or "brigade" in kinds
+            or kinds & _HOUSE_FILTER_KINDS  # "что у нас третьего числа на пролетарской"
         ):
             return "schedule.day", fixed
         if _has(words, "stats"):
@@ -386,6 +438,8 @@ class LanguageEngine:
             return "houses.list", fixed  # "двухэтажки в кондрово": the word names houses
         if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
             return "employees.list", fixed
+        if _has(words, "companies") and kinds and kinds <= _HOUSE_FILTER_KINDS - {"company"}:
+            return "companies.list", fixed  # "какие управляющие компании работают в кондрово"
         if _has(words, "companies") and not kinds:
             return "companies.list", fixed
         if _has(words, "help"):
@@ -426,6 +480,9 @@ class LanguageEngine:
                 target = "house.schedule"
             elif _has(words, "tasks"):
                 target = "tasks.list"
+        company_field = _asked(" ".join(words), FILTERS["company_fields"])
+        if "company" in previous.slots and intent is None and company_field:
+            target = "company.info"  # "а телефон у них какой" after the houses of a УК
         if not words:
             intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
         if intent is not None and intent != previous.intent:
@@ -472,6 +529,8 @@ class LanguageEngine:
         field_name = fixed.get("field") or _field(words)
         if field_name and target == "employee.info":
             updates["field"] = field_name
+        if company_field and target == "company.info":
+            updates["field"] = company_field
         metric = _metric(words)
         if metric and target == "count":
             updates["metric"] = metric
@@ -543,7 +602,10 @@ class LanguageEngine:
             head = self.snapshot.person(brigade.head_id) if brigade else None
             if head is not None:
                 return "employee.info", {"field": field_name}, {"person": head}
-        if intent == "count" and tagged.first("date") is not None:
+        said_date = tagged.first("date")
+        if said_date is not None and getattr(said_date.value, "kind", None) is DateKind.YEAR:
+            said_date = None  # «сколько домов сдали в этом году» is no day of cleaning
+        if intent == "count" and said_date is not None:
             # "сколько домов убираем завтра": a number of cleanings on a day.
             return "schedule.day", {}, {}
         person = tagged.first("person")
@@ -572,9 +634,20 @@ class LanguageEngine:
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")
-        if position is not None and tagged.first("person") is not None and not field_name:
-            # "Беляева Валентина — это диспетчер?": a question about her position.
-            return "employee.info", {"field": "position"}, {}
+        if position is not None and person is not None and not field_name:
+            if "кто из" in joined or self._plural(position.text):
+                # "кто из уборщиц у коновалова": those of his brigade who hold the position.
+                return "employees.list", {}, {}
+            if not _has(words, "count"):
+                # "Беляева Валентина — это диспетчер?": a question about her position.
+                return "employee.info", {"field": "position"}, {}
+        if position is not None and person is None and intent == "calendar.list":
+            # The mention's span includes its preposition («у директора»).
+            spans = [t.text for t in tagged.tokens[max(0, position.start - 1) : position.end]]
+            before = next((w for w in spans if w in ("у", "для")), "")
+            holders = self.snapshot.people(position=str(position.value))
+            if before in ("у", "для") and len(holders) == 1:
+                return intent, fixed, {"person": holders[0]}  # «события у директора»: his
         if position is not None and field_name and intent in ("employees.list", "employee.info"):
             holders = self.snapshot.people(position=str(position.value))
             in_brigade = tagged.first("brigade")
@@ -658,6 +731,8 @@ class LanguageEngine:
         return replace(frame, question=question, choices=choices)
 
 
+_QUESTION_WORDS = frozenset(FILTERS["question_words"])
+_NOT_INFINITIVES = frozenset(FILTERS["not_infinitives"])
 _HOUSE_FILTER_KINDS = frozenset(
     {"brigade", "company", "street", "town", "house_type", "floors", "apartments", "entrances",
      "lifts", "no_company"}
@@ -888,6 +963,33 @@ def _metric(words: list[str]) -> str | None:
         return None
     other = [m for m in found if m not in ("brigades", "companies")]
     return found[0] if found[0] not in ("brigades", "companies") or not other else other[0]
+
+
+#: Metrics a count sums over houses; its answer names the number of houses too.
+_SUM_METRICS = ("apartments", "entrances", "floors", "lifts")
+
+
+def _both_metrics(frame: Frame, tagged: Tagged) -> Frame:
+    """ "сколько домов у УК «Гарант» и сколько в них квартир": two things counted. A sum's
+    answer names its houses too, so houses and one sum are both answered by the sum; a second
+    sum cannot be, and is reported rather than dropped (rule 1)."""
+    words = [w for w in tagged.text.split() if not w.startswith("x")]
+    said: dict[str, str] = {}
+    for word in words:
+        for name, stems in _METRICS:
+            if name not in said and any(word.startswith(stem) for stem in stems):
+                said[name] = word
+    sums = [m for m in said if m in _SUM_METRICS]
+    metric = frame.slots.get("metric", "houses")
+    if not sums or (metric not in _SUM_METRICS and metric != "houses"):
+        return frame
+    if metric == "houses":
+        frame = frame.with_slots(metric=sums[0])
+        metric = sums[0]
+    others = tuple(
+        Problem(kind="unapplied", said=said[m], reason="metric") for m in sums if m != metric
+    )
+    return replace(frame, problems=(*frame.problems, *others)) if others else frame
 
 
 def _field(words: list[str]) -> str | None:

@@ -12,7 +12,8 @@ with number words as digits, plus metadata:
    inside Cyrillic words are mapped to Cyrillic ("Пpолетарская" with a Latin "p").
 3. **Typed shapes.** A leading Telegram command "/help@bot" gives ``command="help"``;
    "15.12" / "15.12.2026" / "2026-12-15" become "15 декабря [2026]" (so "1.5" reads as 1 May:
-   in this bot a typed d.m is a date far more often than a decimal); abbreviations are
+   in this bot a typed d.m is a date far more often than a decimal); "1-4 декабря" becomes
+   "с 1 по 4 декабря"; abbreviations are
    expanded ("ул." → "улица", "д. 10" → "дом 10", "корп." → "корпус", "пр-т" → "проспект",
    "кол-во" → "количество", "Ст.Разина" → "степана разина", …); "112 / 1" keeps its slash;
    "3-й", "21-а", "15к2" stay single words for ITN. Other punctuation is dropped but remembered
@@ -69,6 +70,11 @@ _MENTION = re.compile(r"@\w+")
 _COMMAND = re.compile(r"^\s*/([a-z][a-z0-9_]{0,31})(?:@\w+)?")
 _DATE_DMY = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})(?:\.(\d{4}|\d{2}))?(?![\d]|\.\d)")
 _DATE_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+# "1-4 декабря": a span of days typed with a dash; read as "с 1 по 4 декабря" (the dash is
+# lost in tokens, and "1 4 декабря" would be the 4th alone).
+_DAY_SPAN = re.compile(
+    r"(?<![\d/.])(\d{1,2})\s*[-–—]\s*(\d{1,2})(?=\s+(?:" + "|".join(_MONTHS_GEN) + r")\b)"
+)
 _SLASH = re.compile(r"(?<=\d)\s*/\s*(?=\d)")
 _YEAR_ABBR = re.compile(r"(?<=\d{4})\s*г\.")
 _CITY_ABBR = re.compile(r"(?<![^\W_])г\.\s*(?=[^\W\d_])")
@@ -247,6 +253,7 @@ def _clean(text: str) -> tuple[str, str | None, bool]:
     s = _MENTION.sub(" ", s)
     s = _DATE_ISO.sub(_date_iso, s)
     s = _DATE_DMY.sub(_date_dmy, s)
+    s = _DAY_SPAN.sub(r" с \1 по \2", s)
     s = _SLASH.sub("/", s)
     s = _YEAR_ABBR.sub(" год ", s)
     s = _CITY_ABBR.sub(" город ", s)

@@ -29,7 +29,8 @@ from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, DateRange, find_dates
-from bot.nlu.normalize import NormalizedText
+from bot.nlu.morph import Morph, default_morph
+from bot.nlu.normalize import NormalizedText, normalize_name
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
 from bot.nlu.phonetic import phonetic_key, similarity
 
@@ -303,12 +304,30 @@ def _replace(token: Token, text: str) -> Token:
     )
 
 
+#: Women's surnames in the nominative that are also men's in the genitive (Смирнова, Ильина),
+#: and the words after which a surname is in the genitive (filters.yaml).
+_FEMININE_LIKE_GENITIVE = tuple(FILTERS["feminine_like_genitive"])
+_GENITIVE_PREPOSITIONS = frozenset(FILTERS["genitive_prepositions"])
+_POSSESSED = frozenset(FILTERS["possessed_nouns"])
+#: Parts of speech a company's name is made of.
+_NAME_POS = frozenset({"NOUN", "ADJF", "ADJS"})
+
+
 class Tagger:
     """Finds the entities of requests against one catalog (see the module docstring)."""
 
-    def __init__(self, catalog: Catalog, snapshot: CompanySnapshot, vocabulary: Iterable[str]):
+    def __init__(
+        self,
+        catalog: Catalog,
+        snapshot: CompanySnapshot,
+        vocabulary: Iterable[str],
+        morph: Morph | None = None,
+    ):
         self.catalog = catalog
         self.snapshot = snapshot
+        self.morph = morph or default_morph()
+        #: Words of the questions themselves (templates, cues), not names from the CRM.
+        self.grammar_words = frozenset(vocabulary) | COMMON_WORDS
         self.vocabulary = (
             frozenset(vocabulary)
             | catalog.vocabulary
@@ -442,10 +461,12 @@ class Tagger:
         today: date,
         *,
         corrections: Sequence[tuple[str, str]] = (),
+        past: bool = False,
     ) -> Tagged:
         """Find, resolve and replace every entity in a normalised (and repaired) request.
 
-        ``corrections`` are the repairs already applied (see `repair`), kept for diagnostics.
+        ``corrections`` are the repairs already applied (see `repair`), kept for diagnostics;
+        ``past``: the request asks about the past (see `bot.nlu.dates.find_dates`).
         """
         tokens = list(normalized.tokens)
         taken: list[bool] = [False] * len(tokens)
@@ -459,10 +480,12 @@ class Tagger:
         words = [_word(t) for t in tokens]
         for mention in self._impossible_dates(tokens, words, taken):
             claim(mention)
-        for match in self._dates(tokens, today):
+        for match in self._dates(tokens, today, past=past):
             if not any(taken[match.start : match.end]):
                 claim(Mention("date", match.start, match.end, match.text, value=match))
         for mention in self._companies(tokens, words, taken, cue_required=True):
+            claim(mention)
+        for mention in self._unknown_companies(tokens, words, taken, streets_only=True):
             claim(mention)
         for mention in self._brigades(tokens, words, taken):
             claim(mention)
@@ -477,6 +500,8 @@ class Tagger:
         for mention in self._filters(tokens, words, taken):
             claim(mention)
         for mention in self._fuzzy(tokens, words, taken):
+            claim(mention)
+        for mention in self._unknown_companies(tokens, words, taken, streets_only=False):
             claim(mention)
         mentions.sort(key=lambda m: m.start)
         for mention in mentions:
@@ -673,13 +698,13 @@ class Tagger:
 
     # ------------------------------------------------------------------ dates
     @staticmethod
-    def _dates(tokens: Sequence[Token], today: date) -> list[DateMatch]:
+    def _dates(tokens: Sequence[Token], today: date, *, past: bool = False) -> list[DateMatch]:
         normalized = NormalizedText(
             text=" ".join(t.text for t in tokens),
             tokens=tuple(tokens),
             words=tuple(t.source for t in tokens),
         )
-        found = [m for m in find_dates(normalized, today) if m.range is not None]
+        found = [m for m in find_dates(normalized, today, past=past) if m.range is not None]
         return _join_ranges(tokens, found, today)
 
     @staticmethod
@@ -939,6 +964,9 @@ class Tagger:
                 continue
             end, ids = match
             cue = self._cue_before(words, taken, i)
+            if cue and i > 0 and words[i - 1] in ("в", "во") and words[i] in catalog.towns:
+                # «компании работают в кондрово»: a town after «в», whatever the cue before.
+                cue = False
             overlaps_street = self._longest(words, taken, i, catalog.street_phrases) is not None
             needs_cue = overlaps_street or any(c in catalog.company_needs_cue for c in ids)
             # First pass: names led by "УК"/"ТСЖ"/…; second pass: names that need no cue
@@ -958,6 +986,67 @@ class Tagger:
                 taken[k] = True
             i = end
         return found
+
+    def _unknown_companies(
+        self,
+        tokens: Sequence[Token],
+        words: Sequence[str],
+        taken: list[bool],
+        *,
+        streets_only: bool,
+    ) -> list[Mention]:
+        """A name right after «УК» that is no company: «ук чистый город», «у УК «Центральная»»
+        (a street of that name exists, but the cue says a company is meant). Said as not found
+        with the nearest companies, never read as a street or dropped. Run twice: before
+        streets are read (``streets_only``: only a street's name after the cue), and after
+        every fuzzy match, so that a misheard company («у к жил ком сервис») is found first."""
+        found: list[Mention] = []
+        for k, cue in enumerate(words):
+            if cue not in COMPANY_CUES or taken[k]:
+                continue
+            start = k + 1
+            while start < len(words) and words[start] in COMPANY_CUES and not taken[start]:
+                start += 1  # «управляющая компания …»
+            end = start
+            while end < len(words) and end - start < 4 and self._name_word(words, taken, end):
+                end += 1
+                if (
+                    end + 1 < len(words)
+                    and words[end] == "и"
+                    and self._name_word(words, taken, end + 1)
+                ):
+                    end += 1  # «рога и копыта»
+            if end == start:
+                continue
+            if (
+                streets_only
+                and self._longest(words, taken, start, self.catalog.street_phrases) is None
+            ):
+                continue
+            text = " ".join(t.source for t in tokens[start:end])
+            phrase = "".join(words[start:end])
+            nearest = sorted(
+                ((similarity(phrase, core), cid) for cid, core in self._company_cores.items()),
+                reverse=True,
+            )
+            near = [self.catalog.companies[c] for _, c in nearest[:3]]
+            found.append(Mention("company", start, end, text, missing=True, near=near))
+            for i in range(start, end):
+                taken[i] = True
+        return found
+
+    def _name_word(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        """A word that can be part of a company's name: not a question's own word, a
+        preposition, a number or a town («все ук в кондрово», «ук калуги»)."""
+        word = words[i]
+        if not word or taken[i] or word in PREPOSITIONS or word in self.grammar_words:
+            return False
+        if word in self.catalog.towns:
+            return False
+        # Names are nouns and adjectives («чистый город», «рога и копыта»), or words the
+        # dictionary does not know; «с нами работает» names nothing.
+        parses = self.morph.parse(word)[:1] if word.isalpha() else ()
+        return not parses or not parses[0].is_known or parses[0].tag.POS in _NAME_POS
 
     @staticmethod
     def _cue_before(words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
@@ -982,6 +1071,10 @@ class Tagger:
                 if pair:
                     found.append(self._person_mention(tokens, i, i + 2, pair))
                     taken[i] = taken[i + 1] = True
+                elif self._first_name_alone(words, taken, i):
+                    # "телефон ларисы": a first name alone — whoever bears it, asked which.
+                    found.append(self._person_mention(tokens, i, i + 1, catalog.first_names[word]))
+                    taken[i] = True
                 elif word in catalog.former_surnames:
                     # A person who has left: known, but not someone to give data about.
                     mention = Mention("person", i, i + 1, tokens[i].source, missing=True)
@@ -1000,10 +1093,43 @@ class Tagger:
                             ids = narrowed
                             start, end = min(start, k), max(end, k + 1)
                             break
-            found.append(self._person_mention(tokens, start, end, ids))
+            mention = self._person_mention(tokens, start, end, ids)
+            if (start, end) == (i, i + 1) and self._his_not_hers(words, i, ids):
+                # Asked back with the one who exists, rather than answered for her.
+                mention.choices, mention.value = [mention.value], None
+            found.append(mention)
             for k in range(start, end):
                 taken[k] = True
         return found
+
+    def _first_name_alone(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        """A first name with no surname beside it, that can only be a name («ларисы»,
+        «дмитрия»; not «вера» or «любовь», which are words too)."""
+        word = words[i]
+        if word not in self.catalog.first_names or word in self.grammar_words:
+            return False
+        beside = [words[k] for k in (i - 1, i + 1) if 0 <= k < len(words) and not taken[k]]
+        if any(w and w not in self.grammar_words and w not in PREPOSITIONS for w in beside):
+            return False  # a surname beside it, perhaps misheard («обрамовой ларисы»)
+        parses = self.morph.parse(word)[:1]
+        # «телефон ларисы» asks about her; «это Мария из офиса» introduces the speaker.
+        return bool(parses) and "Name" in parses[0].tag and "nomn" not in parses[0].tag
+
+    def _his_not_hers(self, words: Sequence[str], i: int, ids: set[str]) -> bool:
+        """ "бригады Смирнова", "у Смирнова": after a word that governs the genitive,
+        «Смирнова» is a man's surname (Смирнов), not the nominative of a woman's — when only
+        the woman exists, the man said is not her."""
+        word = words[i]
+        if i == 0 or not word.endswith(_FEMININE_LIKE_GENITIVE):
+            return False
+        people = [self.catalog.people[p] for p in ids]
+        if len(people) != 1 or people[0].gender != "f":
+            return False
+        if normalize_name(people[0].employee.last_name) != word:
+            return False
+        # Only where the genitive is certain: «в какой бригаде Абрамова», «сотрудник Мухина»
+        # have her in the nominative.
+        return words[i - 1] in _GENITIVE_PREPOSITIONS or words[i - 1] in _POSSESSED
 
     def _person_mention(
         self,

@@ -55,11 +55,16 @@ _NUMBER = re.compile(r"(?<![^\W_])(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+)
 NOTHING = ["нет", "ни одного", "не найдено", "ничего не"]
 _NOT_FOUND = re.compile(
     r"не нашёл|не нашел|не найден|нет в базе|нет в bitrix|нет такого|нет такой|не знаю так"
-    r"|закрыт|не обслуживаем|уточните|не понял"
+    r"|закрыт|не обслуживаем|уточните|не понял|больше не работает"
     # «Бригады 8 нет — бригад всего 6.»
     r"|^\w+ \d+ нет\b",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+#: Ways an answer refuses to answer (no data, whatever digits its examples contain: «Не могу
+#: применить «петров» … например: «дома бригады 3»»).
+_DECLINE = re.compile(r"не могу применить|не смог применить|не понял", re.IGNORECASE)
 
 
 class Unscorable(Exception):
@@ -229,6 +234,11 @@ class Oracle:
             words.pop()
         return " ".join(words)
 
+    def town_street(self, deal: Record) -> str:
+        """A street named with its town outside Калуга («Кондрово, Ленина»): one street each."""
+        town = self.town(deal)
+        return self.street(deal) if town == "Калуга" else f"{town}, {self.street(deal)}"
+
     def house_type(self, deal: Record) -> str | None:
         code = self.rest.code("Тип дома")
         return self.rest.options(code).get(str(deal.get(code))) if deal.get(code) else None
@@ -349,7 +359,7 @@ class Oracle:
         totals: Counter[str] = Counter()
         keys: dict[str, Callable[[Record], str]] = {
             "brigade": lambda d: str(self.rest.brigade(d)),
-            "street": self.street,
+            "street": self.town_street,
             "town": self.town,
             "house": lambda d: str(d["TITLE"]).strip(),
             "company": lambda d: str(d.get("COMPANY_ID") or ""),
@@ -431,6 +441,9 @@ class Oracle:
         raise Unscorable(f"house field {name}")
 
     def _house_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
+        if "house" in filters:
+            # «что за дом ленина 62»: the card of that one house, which names it.
+            return Facts("answer", texts=[[self.house_titled(str(filters["house"]))["TITLE"]]])
         return self._houses_list(filters, query)
 
     def _schedule_when(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
@@ -531,6 +544,11 @@ class Oracle:
         if name == "email":
             email = user.get("EMAIL")
             return Facts("answer", texts=[[str(email)] if email else ["не указан"]])
+        if query.get("field") is None:
+            # «кто такая боброва»: the card names her position and her brigade (or department).
+            number = self.rest.person_brigade(user)
+            where = brigade_forms(number) if number is not None else ["отдел", "подразделени"]
+            return Facts("answer", texts=[[str(user.get("WORK_POSITION", ""))[:6]], where])
         raise Unscorable(f"person field {name}")
 
     def _brigade_field(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
@@ -578,6 +596,20 @@ class Oracle:
         return Facts("answer", numbers=[len(self.companies)])
 
     def _companies_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
+        if filters:
+            # «какие УК работают в Кондрово»: the companies of the matching houses, the
+            # three with most of them named.
+            counts = Counter(
+                str(d.get("COMPANY_ID"))
+                for d in self.houses(filters)
+                if d.get("COMPANY_ID") not in (None, "", "0")
+            )
+            top = [cid for cid, _n in counts.most_common(3)]
+            return Facts(
+                "answer",
+                numbers=[len(counts)],
+                texts=[[_core(self.companies[cid]["TITLE"])] for cid in top],
+            )
         return Facts(
             "answer", texts=[[_core(c["TITLE"])] for c in list(self.companies.values())[:5]]
         )
@@ -605,6 +637,8 @@ class Oracle:
     def _company_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
         company = self.company_named(str(filters.get("company")))
         houses = self._houses_of_company(company)
+        if not houses:
+            return Facts("answer", texts=[NOTHING], allowed=set())
         return Facts("answer", numbers=[len(houses)], allowed=self._titles(houses))
 
     # ------------------------------------------------------------------ tasks and events
@@ -627,6 +661,14 @@ class Oracle:
         if "house" in filters:
             deal = self.house_titled(str(filters["house"]))
             tasks = [t for t in tasks if f"D_{deal['ID']}" in (t.get("ufCrmTask") or [])]
+        if "position" in filters:
+            wanted = str(filters["position"]).lower()[:6]
+            holders = {
+                str(u["ID"])
+                for u in self.rest.people()
+                if str(u.get("WORK_POSITION", "")).lower()[:6] == wanted
+            }
+            tasks = [t for t in tasks if str(t.get("responsibleId")) in holders]
         if "text" in filters:
             stem = str(filters["text"]).lower()[:5]
             tasks = [t for t in tasks if stem in str(t.get("title", "")).lower()]
@@ -675,7 +717,10 @@ class Oracle:
             events = [e for e in events if stem in str(e["NAME"]).lower().replace("ё", "е")]
         if "date" in filters:
             start, end = self.date_range(filters["date"])
-            events = [e for e in events if start <= _event_day(e) <= end]
+            # An event of several days belongs to every day it lasts (29–30.11 is on Monday 30).
+            events = [
+                e for e in events if _event_day(e) <= end and _event_day(e, "DATE_TO") >= start
+            ]
         return events
 
     def _events_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
@@ -689,8 +734,8 @@ class Oracle:
         return Facts("answer", numbers=[len(self._events(filters))])
 
 
-def _event_day(event: Record) -> date:
-    day, month, year = (int(p) for p in str(event["DATE_FROM"])[:10].split("."))
+def _event_day(event: Record, key: str = "DATE_FROM") -> date:
+    day, month, year = (int(p) for p in str(event.get(key) or event["DATE_FROM"])[:10].split("."))
     return date(year, month, day)
 
 
@@ -704,7 +749,8 @@ def _core(title: str) -> str:
 def score(facts: Facts, answer: str, *, intent: str, clarify: bool) -> Score:
     """Compare one real answer with its facts (see the module docstring)."""
     text = answer.lower().replace("ё", "е")
-    data = gives_data(answer) and intent not in ("unknown", "help", "greeting")
+    declined = bool(_DECLINE.search(answer)) and not bullets(answer)
+    data = gives_data(answer) and intent not in ("unknown", "help", "greeting") and not declined
     if facts.expect in ("ood", "write"):
         if data:
             return Score("wrong_fact", "answered an out-of-domain or write request with data")
@@ -722,7 +768,7 @@ def score(facts: Facts, answer: str, *, intent: str, clarify: bool) -> Score:
     # expect == "answer"
     if clarify:
         return Score("wrong_decline", "asked back")
-    if intent == "unknown" or (_NOT_FOUND.search(answer) and not facts.texts):
+    if intent == "unknown" or declined or (_NOT_FOUND.search(answer) and not facts.texts):
         return Score("wrong_decline", "declined")
     missing = [n for n in facts.numbers if n not in numbers_in(answer)]
     missing_texts = [group for group in facts.texts if not any(_has(text, g) for g in group)]

@@ -22,12 +22,15 @@ from tests.nlu.oracle import Facts, score
 #: answered for nobody: three held-out questions moved from correct to declined.
 #: Issue 11 (rule 1 checker, house filters, rank, company.info, house fields): indep
 #: 89.9 % / 20 / 6, heldout 82.5 % / 17 / 2 (measured after rebasing onto «мои …»).
+#: Issue 11, trustworthy answers (oracle fixes, «N числа» ahead, «1-4 декабря», two metrics,
+#: unknown УК after «УК», orders, «бригады Смирнова», features and years not dropped): indep
+#: 99.3 % / 0 / 0, heldout 85.7 % / 8 / 1.
 #: A second independent writer (issue 14's round): fresh 90.8 % / 9 / 0 at its first run
 #: (frozen); write requests, scored on their previews, 70.2 % / 1 and 73.9 % / 1 (frozen part)
 #: at their first run, before any tuning on them.
 FLOORS: dict[str, tuple[float, int, int]] = {
-    "indep": (91.5, 14, 1),
-    "heldout": (85.0, 11, 0),
+    "indep": (99.3, 0, 0),
+    "heldout": (85.0, 11, 1),
     "fresh": (90.5, 9, 0),
     "writes": (97.5, 1, 0),
     "writes_heldout": (78.0, 1, 1),
@@ -71,6 +74,17 @@ def test_declines_and_data_for_requests_that_must_get_none() -> None:
     answerable = Facts("answer", numbers=[45])
     declined = score(answerable, "Не понял вопрос.", intent="unknown", clarify=False)
     assert declined.outcome == "wrong_decline"
+
+
+def test_a_refusal_with_numbered_examples_gives_no_data() -> None:
+    refusal = (
+        "Не могу применить «петров» (сотрудник) к такому вопросу. Переформулируйте, "
+        "например: «дома бригады 3»."
+    )
+    assert score(
+        Facts("answer", numbers=[92]), refusal, intent="count", clarify=False
+    ).outcome == ("wrong_decline")
+    assert score(Facts("write"), refusal, intent="count", clarify=False).outcome == "declined_ok"
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,10 @@ CASES: list[tuple[date, str, str, str, DateKind, str]] = [
         DateKind.DAY_OF_MONTH,
         "29 февраля",
     ),
-    (WED, "на 15 число", "2026-11-15", "2026-11-15", DateKind.DAY_OF_MONTH, "на 15 число"),
+    # "N числа" is the next day N: the 15th has passed on the 25th, so it is December's.
+    (WED, "на 15 число", "2026-12-15", "2026-12-15", DateKind.DAY_OF_MONTH, "на 15 число"),
+    (WED, "25 числа", "2026-11-25", "2026-11-25", DateKind.DAY_OF_MONTH, "25 числа"),
+    (WED, "30 числа", "2026-11-30", "2026-11-30", DateKind.DAY_OF_MONTH, "30 числа"),
     (WED, "в этом месяце", "2026-11-01", "2026-11-30", DateKind.MONTH, "в этом месяце"),
     (WED, "в следующем месяце", "2026-12-01", "2026-12-31", DateKind.MONTH, "в следующем месяце"),
     (WED, "за прошлый месяц", "2026-10-01", "2026-10-31", DateKind.MONTH, "за прошлый месяц"),
@@ -203,6 +206,23 @@ def test_date_table(case: tuple[date, str, str, str, DateKind, str]) -> None:
     assert found.range == DateRange(d(start), d(end))
     assert found.kind is kind
     assert found.text == matched
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("15 числа", "2026-11-15"),
+        ("30 числа", "2026-10-30"),
+        ("в понедельник", "2026-11-23"),
+        ("в среду", "2026-11-25"),
+        # A target date looks ahead even in a past-tense question: «запланировали на пятницу».
+        ("на пятницу", "2026-11-27"),
+        ("на 15 число", "2026-12-15"),
+    ],
+)
+def test_a_question_about_the_past_looks_back(text: str, start: str) -> None:
+    found = find_dates(text, WED, past=True)
+    assert found and found[0].range.start == d(start)
 
 
 @pytest.mark.parametrize(

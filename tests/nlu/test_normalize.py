@@ -279,3 +279,8 @@ def test_output_alphabet(text: str) -> None:
     assert "  " not in result.text
     # Only letters, digits, spaces and the house-number slash survive.
     assert all(ch.isalnum() or ch in " /" for ch in result.text)
+
+
+def test_a_dashed_span_of_days_is_a_range() -> None:
+    assert normalize("что на 1-4 декабря у 5й").text == "что на с 1 по 4 декабря у 5"
+    assert normalize("майская 12-4").text != normalize("майская с 12 по 4").text

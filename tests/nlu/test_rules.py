@@ -345,11 +345,12 @@ def test_last_time_looks_back(raw: Raw) -> None:
 
 
 def test_a_followup_keeps_the_kind_of_the_slot(raw: Raw) -> None:
+    # On 25 November «14 числа» is the coming 14 December, and «21го» the 21st of that month.
     reply = ask(raw, "что у третьей 14 числа", "а 21го?")
     slots = reply.to_json()["slots"]
-    assert slots["date"] == {"from": "2026-11-21", "to": "2026-11-21"}
+    assert slots["date"] == {"from": "2026-12-21", "to": "2026-12-21"}
     assert slots["brigade"] == 3
-    assert "21 ноября" in reply.text
+    assert "21 декабря" in reply.text
 
 
 def test_an_event_name_filters_the_calendar(raw: Raw) -> None:
@@ -450,3 +451,93 @@ def test_houses_without_a_company_in_a_brigade(raw: Raw) -> None:
     reply = ask(raw, "Список домов без указанной управляющей компании в Бригаде 1.")
     assert reply.to_json()["slots"]["no_company"] is True
     assert len(reply.answer.items) == len(expected)
+
+
+# ---------------------------------------------------------------------- issue 11: what is asked
+def test_houses_and_a_sum_in_one_question_are_both_answered(raw: Raw) -> None:
+    reply = ask(raw, "Сколько домов обслуживает УК «Гарант» и сколько в них квартир?")
+    assert reply.to_json()["slots"]["metric"] == "apartments"
+    assert "18 домов" in reply.text and "квартир" in reply.text
+
+
+def test_two_sums_in_one_question_are_not_half_answered(raw: Raw) -> None:
+    reply = ask(raw, "сколько квартир и подъездов у третьей")
+    assert "подъездов" in reply.text
+    assert not any(ch.isdigit() for ch in reply.text)
+
+
+@pytest.mark.parametrize(
+    "text", ["дома ук чистый город", "Извините, какие дома у УК «Центральная»?"]
+)
+def test_a_company_that_does_not_exist_is_not_found(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert "не нашёл" in reply.text
+    assert not reply.answer.items  # not the houses of a street of that name, nor all УК
+
+
+def test_an_order_to_someone_gets_no_data(raw: Raw) -> None:
+    reply = ask(raw, "напомни коновалову сделать фотоотчёт по малоярославецкой девять завтра")
+    assert reply.frame.source == "write"
+    assert not reply.answer.items
+
+
+def test_holders_of_a_position_in_a_persons_brigade(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Коновалов"))
+    expected = [
+        u
+        for u in raw.rest.people()
+        if raw.rest.person_brigade(u) == brigade and u.get("WORK_POSITION") == "Уборщица"
+    ]
+    reply = ask(raw, "кто из уборщиц у коновалова")
+    assert reply.frame.intent == "employees.list"
+    assert len(reply.answer.items) == len(expected)
+
+
+def test_companies_of_a_town(raw: Raw) -> None:
+    town = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    companies = {
+        str(d.get("COMPANY_ID")) for d in town if d.get("COMPANY_ID") not in (None, "", "0")
+    }
+    reply = ask(raw, "Какие управляющие компании работают в Кондрово?")
+    assert reply.to_json()["slots"]["town"] == "Кондрово"
+    assert len(reply.answer.items) == len(companies)
+
+
+def test_a_mans_surname_that_only_a_woman_has_is_asked_back(raw: Raw) -> None:
+    reply = ask(raw, "Сколько квартир в панельных домах бригады Смирнова?")
+    assert reply.frame.clarify
+    assert [c.label for c in reply.frame.choices] == ["Смирнова Лариса (Уборщица, бригада 6)"]
+    assert ask(raw, "В какой бригаде Смирнова?").frame.clarify is False
+
+
+def test_a_first_name_alone_asks_which_one(raw: Raw) -> None:
+    reply = ask(raw, "тел дмитрия")
+    assert reply.frame.clarify and len(reply.frame.choices) > 1
+    assert ask(raw, "Здравствуйте, это Мария из офиса").frame.clarify is False
+
+
+def test_a_companys_phone_as_a_followup(raw: Raw) -> None:
+    reply = ask(raw, "какие дома у ук гарант", "а телефон у них какой")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "phone"
+
+
+def test_a_feature_the_crm_does_not_hold_is_not_dropped(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов с мусоропроводом")
+    assert "мусоропровод" in reply.text
+    assert f"{n(total_houses(raw))}" not in reply.text and not reply.answer.items
+
+
+def test_a_year_is_not_dropped_from_a_count(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов сдали в этом году")
+    assert f"{n(total_houses(raw))}" not in reply.text
+
+
+def test_tasks_of_holders_of_a_position(raw: Raw) -> None:
+    heads = {
+        str(u["LAST_NAME"]) for u in raw.rest.people() if u.get("WORK_POSITION") == "Бригадир"
+    }
+    reply = ask(raw, "задачи на сегодня у бригадиров")
+    assert reply.to_json()["slots"]["position"] == "Бригадир"
+    assert reply.answer.items
+    assert all(any(name in line for name in heads) for line in reply.answer.items)
