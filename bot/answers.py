@@ -1088,9 +1088,15 @@ class AnswerBuilder:
     def _unknown(self, frame: Frame) -> Answer:
         said = frame.text.strip()
         if frame.source == "write":
+            # A change the write commands (bot/nlu/commands.py) did not understand: say what
+            # can be written, never answer with the data the request names.
             return Answer(
-                "Я только читаю данные из Bitrix24: создавать, менять и удалять задачи, дома "
-                "и записи не умею. Это можно сделать в самом Bitrix24."
+                "Это похоже на просьбу что-то изменить в Bitrix24, но я не понял, что именно "
+                "записать, — ничего не записано. Я умею записывать (после вашего "
+                "подтверждения) проблему на доме, отметку об уборке, задачу сотруднику и "
+                "событие в календаре: например, «на Майской восемь сломан домофон» или "
+                "«поставь задачу Ершовой проверить подвал до пятницы». Остальное — в самом "
+                "Bitrix24."
             )
         if not said:
             return Answer(

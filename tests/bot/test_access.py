@@ -108,7 +108,7 @@ async def test_telegram_429_is_retried_after_retry_after(running: BotUnderTest) 
 async def test_any_failure_is_one_russian_sentence_and_a_scrubbed_log(
     running: BotUnderTest, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(text: str, *, conversation: object = None, asker: object = None) -> None:
+    async def broken(text: str, **_: object) -> None:
         raise RuntimeError(f"boom while calling https://api.telegram.org/bot{TOKEN}/sendMessage")
 
     monkeypatch.setattr(running.runtime.assistant, "ask", broken)
