@@ -595,6 +595,11 @@ class Actions:
             # Written into Bitrix24 now; the local copy was only kept until then.
             Path(path).unlink(missing_ok=True)
 
+    async def drain(self) -> None:
+        """Wait for the background work started after writes (snapshot refreshes)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def refresh_soon(self, refresh: Callable[[], Any]) -> Callable[[], None]:
         """An ``on_written`` that starts ``refresh()`` (a coroutine) without waiting for it."""
 

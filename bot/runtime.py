@@ -238,6 +238,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Stop background work and release connections, the model and the portal."""
+        if self.assistant.actions is not None:
+            await self.assistant.actions.drain()
         await self.cache.stop()
         await self.state.close()
         await self.client.aclose()

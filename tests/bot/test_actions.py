@@ -351,3 +351,20 @@ async def test_a_missing_write_scope_is_named_and_nothing_is_written(
     [entry, *_] = await runtime.state.journal_entries()
     assert entry.kind == "write.failed" and "insufficient_scope" in entry.payload["error"]
     assert not [e for e in portal.store.events if reply.confirm_key in str(e)]
+
+
+async def test_what_was_written_is_in_the_next_answers(
+    runtime: Runtime, portal: EmulatedPortal
+) -> None:
+    await runtime.assistant.warm_up()
+    actor = employee_actor(runtime)
+    actions = runtime.assistant.actions
+    assert actions is not None
+    before = await runtime.assistant.ask("задачи по дому майская 8")
+    reply = await runtime.assistant.ask("на майской 8 сломан домофон", actor=actor)
+    outcome = await actions.confirm(reply.confirm_key, actor)
+    assert outcome.written is not None
+    await actions.drain()  # the refresh the write started
+    after = await runtime.assistant.ask("задачи по дому майская 8")
+    assert "сломан домофон" not in before.text.lower()
+    assert "Майская 8: сломан домофон" in after.text
