@@ -38,6 +38,8 @@ from bot.nlu.simple import simple_frame
 from bot.safe_text import printable
 from bot.selfref import apply_asker, asking_for_link, find_self
 
+#: Questions about one house's own facts: the same whoever asks.
+HOUSE_OWN_INTENTS = frozenset({"house.info", "house.schedule"})
 #: Intents a brigade member's request without a subject («что завтра») may default to.
 ROLE_DEFAULT_INTENTS = frozenset({"schedule.day"})
 
@@ -181,6 +183,12 @@ class Assistant:
             names=_company_names(view.snapshot),
         )
         if ref.needs_asker and asker is None:
+            named = _named_subject(engine.understand(text, today=today, previous=previous))
+            if named is not None:
+                # «где ключи на Майской 12? мне туда завтра»: the request names its own house
+                # or person, and «мне» only says who will go there — answer what was named.
+                frame = replace(named, text=text)
+                return self._reply(frame, builder, view, today, conversation)
             frame = engine.understand(ref.text, today=today, previous=previous)
             frame = Frame(frame.intent, text=text, normalized=frame.normalized, source="self")
             return Reply(frame=frame, answer=Answer(asking_for_link(ref)), age_s=view.age_s)
@@ -330,6 +338,17 @@ class Assistant:
         self._conversations.move_to_end(conversation)
         while len(self._conversations) > self._max_conversations:
             self._conversations.popitem(last=False)
+
+
+def _named_subject(frame: Frame) -> Frame | None:
+    """``frame`` when it asks about one named house's own facts, which no self word changes.
+
+    Nothing else: «мои задачи по Майской 8» are not every task of the house, and «мои дома у
+    Коновалова» may not be his brigade's — answering those would answer a broader question.
+    """
+    if frame.clarify or frame.problems or frame.intent not in HOUSE_OWN_INTENTS:
+        return None
+    return frame if isinstance(frame.slots.get("house"), House) else None
 
 
 def _company_names(snapshot: CompanySnapshot) -> list[str]:

@@ -626,7 +626,9 @@ class LanguageEngine:
             if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
                 return "house.schedule", {"last": True}, {}
             asked = _asked(joined, FILTERS["house_fields"])
-            if asked and intent == "house.info":
+            if asked and intent in ("house.info", "house.schedule"):
+                # «где ключи от Майской 12? мне туда завтра»: the crew's field is the question;
+                # the date only says when they go (the answer names the field, not the days).
                 return "house.info", {"field": asked}, {}
         company = tagged.first("company")
         if company is not None and intent in ("houses.list", "companies.list", "count"):

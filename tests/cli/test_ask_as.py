@@ -72,3 +72,16 @@ def test_ask_as_someone_unknown_fails_clearly(capsys: pytest.CaptureFixture[str]
     result = run(capsys, "ask", "--as", "Несуществующий", "мои задачи")
     assert result.code == 2
     assert "Несуществующий" in result.err
+
+
+def test_a_named_house_is_answered_whoever_says_mne(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(
+        capsys,
+        "ask",
+        "--json",
+        "где ключи на Майской 12? Мне туда завтра.",
+        "мои задачи по майской 8",
+    )
+    keys, tasks = _answers(result)
+    assert "Ключи у старшей по дому" in str(keys["answer"])
+    assert "Поделиться номером" in str(tasks["answer"])  # «мои» tasks are never all the house's

@@ -149,3 +149,10 @@ def test_slot_json_matches_the_spec_shapes(engine: LanguageEngine) -> None:
     assert set(slots) == {"company", "street"}
     assert set(slots["company"]) == {"id", "name"}
     assert slots["street"] == "Московская"
+
+
+def test_a_crew_field_with_a_date_is_the_field_not_the_schedule(engine: LanguageEngine) -> None:
+    frame = engine.understand("где ключи от подъезда на майской 12 завтра", today=TODAY)
+    assert (frame.intent, frame.slots.get("field")) == ("house.info", "note")
+    frame = engine.understand("когда уборка на майской 12 завтра", today=TODAY)
+    assert frame.intent == "house.schedule"
