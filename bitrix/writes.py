@@ -88,6 +88,7 @@ from bitrix.errors import (
 from bitrix.values import as_int
 
 __all__ = [
+    "NOTHING_WRITTEN",
     "BitrixWriter",
     "CommentDraft",
     "Draft",
@@ -105,6 +106,11 @@ WriteKind = Literal["task", "comment", "event", "file"]
 _KEY = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 # Disk refuses a second file of the same name in a folder (no generateUniqueName).
 _NON_UNIQUE_NAME = "DISK_OBJ_22000"
+
+
+#: How a refused write's message ends; a caller that wrote something before (photos) says so
+#: instead.
+NOTHING_WRITTEN = "в Bitrix24 ничего не записано"
 
 
 def marker(key: str) -> str:
@@ -356,7 +362,7 @@ class BitrixWriter:
         duplicate_name = isinstance(failure, BitrixAPIError) and failure.code == _NON_UNIQUE_NAME
         if not may_have_written(failure) and not (kind == "file" and duplicate_name):
             action = _WORDS[kind][0]
-            message = f"Не удалось {action}: {_reason(failure)}; в Bitrix24 ничего не записано."
+            message = f"Не удалось {action}: {_reason(failure)}; {NOTHING_WRITTEN}."
             raise failure.with_user_message(message)
         return await self._recover(draft, key, failure)
 

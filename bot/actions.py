@@ -48,6 +48,7 @@ from bitrix.company import CompanySnapshot
 from bitrix.errors import BitrixError, BitrixWriteUnconfirmed
 from bitrix.models import Employee, House
 from bitrix.writes import (
+    NOTHING_WRITTEN,
     BitrixWriter,
     CommentDraft,
     EventDraft,
@@ -524,23 +525,32 @@ class Actions:
         if plan.intent in ("house.problem", "task.create"):
             assert plan.responsible_id is not None
             file_ids: list[int] = []
-            for n, path in enumerate(plan.photos, 1):
-                name, content = _read_photo(path, n)
-                upload = FileDraft(self.photo_folder_id, name, content)
-                # Each photo is its own write under a derived key: a retry finds it by name.
-                uploaded = await self.writer.write(
-                    upload, key=f"{key}-p{n}", check_first=check_first
+            try:
+                for n, path in enumerate(plan.photos, 1):
+                    name, content = _read_photo(path, n)
+                    upload = FileDraft(self.photo_folder_id, name, content)
+                    # Each photo is its own write under a derived key: a retry finds it by name.
+                    uploaded = await self.writer.write(
+                        upload, key=f"{key}-p{n}", check_first=check_first
+                    )
+                    file_ids.append(uploaded.id)
+                task = TaskDraft(
+                    title=plan.title,
+                    responsible_id=plan.responsible_id,
+                    description=description,
+                    deadline=datetime.fromisoformat(plan.deadline) if plan.deadline else None,
+                    deal_id=plan.deal_id,
+                    file_ids=tuple(file_ids),
                 )
-                file_ids.append(uploaded.id)
-            task = TaskDraft(
-                title=plan.title,
-                responsible_id=plan.responsible_id,
-                description=description,
-                deadline=datetime.fromisoformat(plan.deadline) if plan.deadline else None,
-                deal_id=plan.deal_id,
-                file_ids=tuple(file_ids),
-            )
-            return await self.writer.write(task, key=key, check_first=check_first)
+                return await self.writer.write(task, key=key, check_first=check_first)
+            except BitrixError as exc:
+                if not file_ids or NOTHING_WRITTEN not in exc.user_message:
+                    raise
+                # Photos went to Drive before the task failed: say so, never "nothing".
+                done = f"{len(file_ids)} фото уже на Диске Bitrix24, задача не создана"
+                raise exc.with_user_message(
+                    exc.user_message.replace(NOTHING_WRITTEN, done)
+                ) from exc
         assert plan.begins is not None and plan.ends is not None
         event = EventDraft(
             name=plan.title,

@@ -368,3 +368,27 @@ async def test_what_was_written_is_in_the_next_answers(
     after = await runtime.assistant.ask("задачи по дому майская 8")
     assert "сломан домофон" not in before.text.lower()
     assert "Майская 8: сломан домофон" in after.text
+
+
+async def test_photos_uploaded_before_a_failed_task_are_said_and_not_uploaded_twice(
+    runtime: Runtime, portal: EmulatedPortal, store: PortalStore, tmp_path: Path
+) -> None:
+    await runtime.assistant.warm_up()
+    actor = employee_actor(runtime)
+    actions = runtime.assistant.actions
+    assert actions is not None
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    reply = await runtime.assistant.ask("на майской 8 сломан домофон", actor=actor, photos=[photo])
+    portal.inject_fault(Fault.QUERY_LIMIT, method="tasks.task.add", count=50)
+    failed = await actions.confirm(reply.confirm_key, actor)
+    assert failed.kind == "failed"
+    assert "1 фото уже на Диске Bitrix24, задача не создана" in failed.text
+    assert "ничего не записано" not in failed.text
+    portal.clear_faults()
+    done = await actions.confirm(reply.confirm_key, actor)
+    assert done.kind == "written"
+    [task] = await tasks_of_deal(portal, deal_id_of(store, HOUSE))
+    assert len(task["ufTaskWebdavFiles"]) == 1
+    assert portal.count("disk.folder.uploadfile") == 1  # found by its name on the retry
+    assert not photo.exists()  # the local copy is gone once written
