@@ -21,6 +21,7 @@ from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
 from bot.nlu.morph import Morph
+from bot.nlu.registry import REGISTRY
 
 MONTHS_GENITIVE = (
     "января", "февраля", "марта", "апреля", "мая", "июня",
@@ -70,22 +71,13 @@ METRIC_NOUNS = {
     "brigades": "бригада",
     "companies": "управляющая компания",
 }
-#: Intents that cannot answer without one slot, and what to say when it is missing.
-REQUIRED_SLOTS = {"house.info": "house", "house.schedule": "house", "employee.info": "person"}
+#: What to say when an intent's required slot (`registry.yaml`: required) is missing.
 MISSING_SLOT = {
     "house": "Не понял, о каком доме речь. Назовите улицу и номер: «Пролетарская 112/1».",
     "person": "Не понял, о ком речь. Назовите фамилию: «телефон Петрова».",
 }
-EXAMPLES = (
-    "дома бригады 3",
-    "какие дома у третьей бригады завтра",
-    "график Пролетарская 112/1",
-    "сколько квартир всего",
-    "кто работает в пятой бригаде",
-    "телефон Петрова",
-    "просроченные задачи",
-    "события на этой неделе",
-)
+#: The example questions of /help (and, the first four, of «не понял»): `registry.yaml`.
+EXAMPLES = REGISTRY.help_examples
 
 
 #: The last line of a clarifying question: Telegram shows the choices as buttons...
@@ -209,12 +201,13 @@ class AnswerBuilder:
         if isinstance(brigade, int) and brigade not in self.snap.brigades:
             return Answer(self._no_brigade(brigade))
         problem = self._problem_text(frame.problems)
-        handler = getattr(self, "_" + frame.intent.replace(".", "_"), None)
-        if handler is None or frame.intent == "unknown":
-            return self._unknown(frame)
-        required = REQUIRED_SLOTS.get(frame.intent)
-        if required is not None and required not in frame.slots:
-            return Answer(problem or MISSING_SLOT[required])
+        spec = REGISTRY.get(frame.intent)
+        if spec is None or frame.intent == "unknown":
+            return self._unknown(frame, today)
+        missing = [slot for slot in spec.required if slot not in frame.slots]
+        if missing:
+            return Answer(problem or MISSING_SLOT[missing[0]])
+        handler = getattr(self, spec.renderer)
         if frame.problems:
             # Rule 1: a part of the request that names nothing real, or that this answer cannot
             # apply, is said — and no data is given for the broader question.
@@ -1085,7 +1078,7 @@ class AnswerBuilder:
     def _greeting(self, frame: Frame, today: date) -> Answer:
         return simple_answer(frame)
 
-    def _unknown(self, frame: Frame) -> Answer:
+    def _unknown(self, frame: Frame, today: date) -> Answer:
         said = frame.text.strip()
         if frame.source == "write":
             # A change the write commands (bot/nlu/commands.py) did not understand: say what

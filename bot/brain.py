@@ -29,19 +29,26 @@ from bitrix.cache import CompanyCache, SnapshotUnavailable, SnapshotView
 from bitrix.company import CompanySnapshot
 from bitrix.models import Company, Employee, House
 from bot.actions import Actions, Actor, Proposal
-from bot.answers import REQUIRED_SLOTS, Answer, AnswerBuilder, simple_answer, stale_note
+from bot.answers import Answer, AnswerBuilder, simple_answer, stale_note
 from bot.nlu.commands import Command, parse_command
 from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
 from bot.nlu.morph import Morph, default_morph
+from bot.nlu.registry import REGISTRY
 from bot.nlu.simple import simple_frame
 from bot.safe_text import printable
 from bot.selfref import apply_asker, asking_for_link, find_self
 
-#: Questions about one house's own facts: the same whoever asks.
-HOUSE_OWN_INTENTS = frozenset({"house.info", "house.schedule"})
-#: Intents a brigade member's request without a subject («что завтра») may default to.
-ROLE_DEFAULT_INTENTS = frozenset({"schedule.day"})
+#: Intents a brigade member's request without a subject («что завтра») may default to
+#: (registry: role_default).
+ROLE_DEFAULT_INTENTS = REGISTRY.names(role_default=True)
+#: Intents answered without company data: an old snapshot changes nothing in them.
+_NO_DATA = REGISTRY.names(data=False)
+#: Questions about one house's own facts (the house required, nothing «мои» could narrow):
+#: the same whoever asks.
+HOUSE_OWN_INTENTS = frozenset(
+    spec.name for spec in REGISTRY if "house" in spec.required and not spec.mine
+)
 
 log = logging.getLogger(__name__)
 
@@ -285,13 +292,14 @@ class Assistant:
             # A bug must not leave the user without an answer; the operator gets the trace.
             log.exception("could not build the answer for intent %s", frame.intent)
             answer = Answer("Не получилось составить ответ — ошибка в боте, мы её исправим.")
-        complete = REQUIRED_SLOTS.get(frame.intent, "") in ("", *frame.slots)
+        spec = REGISTRY.get(frame.intent)
+        complete = spec is None or all(slot in frame.slots for slot in spec.required)
         if frame.clarify or (frame.intent != "unknown" and complete and not frame.problems):
             # A question can be continued ("а телефон?") or, when it asked the user to choose,
             # answered in words ("Ольга"); a frame without its house or person cannot.
             self._remember(conversation, frame)
         note = ""
-        if view.stale and frame.intent not in ("help", "greeting", "unknown"):
+        if view.stale and frame.intent not in _NO_DATA:
             reason = (
                 view.error.user_message
                 if view.error is not None

@@ -24,6 +24,7 @@ import yaml
 
 from bitrix.models import Employee
 from bot.nlu.frame import Frame
+from bot.nlu.registry import REGISTRY
 
 __all__ = [
     "PERSONAL_INTENTS",
@@ -36,23 +37,13 @@ __all__ = [
 
 WORDS_FILE = Path(__file__).with_name("selfref.yaml")
 
-#: Intents where «мои» means the asker as a person.
-PERSONAL_INTENTS = frozenset({"tasks.list"})
-#: Intents where «мои»/«наши» mean the asker's brigade.
-BRIGADE_INTENTS = frozenset(
-    {
-        "houses.list",
-        "schedule.day",
-        "count",
-        "rank",
-        "stats.summary",
-        "brigade.info",
-        "employees.list",
-        "tasks.list",
-    }
-)
-#: Intents that need no data: the self words change nothing there.
-NEUTRAL_INTENTS = frozenset({"help", "greeting", "unknown"})
+#: Intents where «мои» means the asker as a person (registry: ``mine: person``).
+PERSONAL_INTENTS = REGISTRY.names(mine="person")
+#: Intents where «мои»/«наши» mean the asker's brigade; a personal intent takes «наши» as the
+#: brigade too (registry: ``mine``).
+BRIGADE_INTENTS = PERSONAL_INTENTS | REGISTRY.names(mine="brigade")
+#: Intents that need no data: the self words change nothing there (registry: ``data: false``).
+NEUTRAL_INTENTS = REGISTRY.names(data=False)
 
 _WORD = re.compile(r"[0-9a-zа-я]+(?:[/-][0-9a-zа-я]+)*")
 

@@ -5,11 +5,14 @@ Kept in one place so wording is reviewed together and tests can refer to it.
 
 from __future__ import annotations
 
+from bot.nlu.registry import REGISTRY
+
 START = (
     "Здравствуйте! Я помощник по домам, графикам уборки, бригадам, сотрудникам, задачам и "
     "календарю — по данным Bitrix24. Пишите вопрос текстом или отправьте голосовое сообщение."
 )
-START_EXAMPLES = "Например: «дома бригады 3», «график Пролетарская 112/1», «задачи на завтра»."
+#: The example questions come from the intent registry (bot/nlu/registry.yaml: start).
+START_EXAMPLES = "Например: " + ", ".join(f"«{e}»" for e in REGISTRY.start_examples) + "."
 HELP_VOICE = (
     "Голосовые сообщения, аудиофайлы и видео-кружки я сначала распознаю и покажу, что "
     "услышал, потом отвечу."

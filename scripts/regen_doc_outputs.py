@@ -52,6 +52,7 @@ from bitrix.client import BitrixClient  # noqa: E402
 from bitrix.demo import build_demo_store  # noqa: E402
 from bitrix.portal import PortalOptions, PortalThread  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.nlu.registry import REGISTRY  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from handlers.http_api import ApiServer, serve_api  # noqa: E402
 
@@ -59,7 +60,7 @@ from handlers.http_api import ApiServer, serve_api  # noqa: E402
 DAY = date(2026, 11, 25)
 #: The API token of the samples; commands show it as ``$API_TOKEN``.
 TOKEN = "docs-sample-token-not-a-secret"
-DOCS = ("docs/http-api.md", "docs/bitrix24-setup.md")
+DOCS = ("docs/http-api.md", "docs/bitrix24-setup.md", "docs/intents.md")
 BLOCK = re.compile(
     r"(<!-- output: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /output -->)", re.DOTALL
 )
@@ -306,11 +307,21 @@ def pinned_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def intents_table() -> str:
+    """The intents table of docs/intents.md, from the intent registry (`registry.yaml`)."""
+    rows = ["| intent | when | examples | slots |", "|---|---|---|---|"]
+    for spec in REGISTRY:
+        examples = ", ".join(f"«{e}»" for e in spec.examples)
+        rows.append(f"| `{spec.name}` | {spec.when} | {examples} | {spec.doc_slots} |")
+    # A blank line ends the table before the closing marker in every Markdown renderer.
+    return "\n".join(rows) + "\n\n"
+
+
 def generate() -> dict[str, str]:
     """Every block, by marker name."""
     with tempfile.TemporaryDirectory() as tmp:
         blocks = asyncio.run(http_api_samples(Path(tmp)))
-    return blocks | check_bitrix_sample()
+    return blocks | check_bitrix_sample() | {"intents-table": intents_table()}
 
 
 # ------------------------------------------------------------------------------- rewriting

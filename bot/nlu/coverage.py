@@ -20,28 +20,14 @@ import re
 
 from bot.nlu.catalog import COMPANY_CUES
 from bot.nlu.dates import DateKind, DateMatch
-from bot.nlu.frame import INTENT_SLOTS, Frame, Problem
+from bot.nlu.frame import Frame, Problem
 from bot.nlu.morph import Morph
 from bot.nlu.phonetic import similarity
+from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
 
-#: Intents whose answer is about the company (not one thing), and the mention kinds each
-#: uses without a slot of its own (the brigade that picks a namesake, a date of a house).
-_INDIRECT: dict[str, frozenset[str]] = {
-    "employee.info": frozenset({"brigade", "position", "house"}),
-    "brigade.info": frozenset({"position"}),
-    "house.info": frozenset({"date", "brigade", "company", "street", "town", "position"}),
-    "house.schedule": frozenset({"date", "brigade", "street", "town", "position"}),
-    "company.info": frozenset({"street"}),
-    # «бригады и бригадиры», «дежурный диспетчер»: the role is what the answer lists.
-    "departments.list": frozenset({"position"}),
-    "calendar.list": frozenset({"position"}),
-    # «статистика на сегодняшний день»: statistics are always as of now.
-    "stats.summary": frozenset({"date"}),
-}
 #: Mention kinds that never carry a filter on their own.
 _SOFT = frozenset({"text"})
-_SKIP = frozenset({"unknown", "help", "greeting"})
 
 
 def slot_of(mention: Mention, intent: str) -> str:
@@ -54,10 +40,14 @@ def slot_of(mention: Mention, intent: str) -> str:
 
 def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tuple[Problem, ...]:
     """The parts of the request the frame neither applies nor already reports."""
-    if frame.intent in _SKIP or frame.clarify:
+    spec = REGISTRY.get(frame.intent)
+    # Help, greetings and «не понял» give no data, so nothing in them can be dropped.
+    if spec is None or not spec.data or frame.clarify:
         return ()
-    allowed = set(INTENT_SLOTS.get(frame.intent, ()))
-    indirect = _INDIRECT.get(frame.intent, frozenset())
+    allowed = set(spec.slots)
+    # Mentions the intent uses without a slot (the brigade that picks a namesake, a date of a
+    # house): applied, though no slot shows it.
+    indirect = spec.indirect
     reported = {p.said for p in frame.problems}
     problems: list[Problem] = []
     for mention in tagged.mentions:
@@ -68,13 +58,11 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
             continue
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
-    if frame.intent in _HOUSE_INTENTS:
+    if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
     return tuple(problems)
 
 
-#: Intents whose answer is a set of houses: «с мусоропроводом» would filter it.
-_HOUSE_INTENTS = frozenset({"count", "houses.list", "rank", "stats.summary", "schedule.day"})
 #: «с …», «без …»: what follows is a feature the houses have or lack.
 _WITH = frozenset({"с", "со", "без"})
 

@@ -40,6 +40,7 @@ from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
+from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,9 @@ class LanguageEngine:
             intent, fixed = self._fallback(tagged)
             source = "keywords"
         ranked = _rank(tagged)
-        if ranked is not None and intent not in ("house.info", "house.schedule", "tasks.list"):
+        # «у кого больше всего домов» is a superlative over whatever matched; questions about one
+        # house or about tasks keep their own intent (registry: rank_may_override).
+        if ranked is not None and (intent is None or REGISTRY[intent].rank_may_override):
             intent, fixed, source = "rank", ranked, "keywords"
         # Pronouns outside names and dates ("на этой неделе" is a date, not "this one").
         anaphora = any(w in _ANAPHORA for w in tagged.text.split())
@@ -241,7 +244,7 @@ class LanguageEngine:
                 )
         if (
             previous is not None
-            and previous.intent not in ("unknown", "help", "greeting")
+            and previous.intent in _CONTINUABLE
             and (normalized.followup or anaphora or elliptic or intent is None)
         ):
             frame = self._followup(
@@ -733,6 +736,8 @@ class LanguageEngine:
         return replace(frame, question=question, choices=choices)
 
 
+#: Intents a follow-up («а у пятой?») may continue (registry: followup).
+_CONTINUABLE = REGISTRY.names(followup=True)
 _QUESTION_WORDS = frozenset(FILTERS["question_words"])
 _NOT_INFINITIVES = frozenset(FILTERS["not_infinitives"])
 _HOUSE_FILTER_KINDS = frozenset(

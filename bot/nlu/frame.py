@@ -8,45 +8,15 @@ from typing import Any
 from bitrix.models import Company, Employee, House
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
+from bot.nlu.registry import REGISTRY
 
 #: House filters (SPEC §5): each optional and combinable. ``person`` means the houses of
-#: that person's brigade; the counts are ``{"min", "max"}`` bounds.
-HOUSE_FILTERS = (
-    "brigade",
-    "person",
-    "company",
-    "no_company",
-    "street",
-    "town",
-    "house_type",
-    "floors",
-    "entrances",
-    "apartments",
-    "lifts",
-)
+#: that person's brigade; the counts are ``{"min", "max"}`` bounds (`registry.yaml`).
+HOUSE_FILTERS = REGISTRY.slot_groups["house_filters"]
 BOUNDS = ("floors", "entrances", "apartments", "lifts")
 
 #: Which slots each intent takes (SPEC §5); the keys are the intents, in docs order.
-INTENT_SLOTS: dict[str, tuple[str, ...]] = {
-    "houses.list": HOUSE_FILTERS,
-    "count": ("metric", *HOUSE_FILTERS, "position"),
-    "rank": ("metric", "by", "order", *HOUSE_FILTERS),
-    "stats.summary": HOUSE_FILTERS,
-    "house.info": ("house", "field"),
-    "house.schedule": ("house", "month", "last"),
-    "schedule.day": ("date", *HOUSE_FILTERS),
-    "departments.list": (),
-    "brigade.info": ("brigade",),
-    "employees.list": ("brigade", "position", "person"),
-    "employee.info": ("person", "field"),
-    "company.info": ("company", "field"),
-    "companies.list": HOUSE_FILTERS,
-    "tasks.list": ("date", "overdue", "brigade", "person", "position", "house", "text"),
-    "calendar.list": ("date", "person", "text"),
-    "help": (),
-    "greeting": (),
-    "unknown": (),
-}
+INTENT_SLOTS: dict[str, tuple[str, ...]] = {spec.name: spec.slots for spec in REGISTRY}
 INTENTS = tuple(INTENT_SLOTS)
 
 SLOT_ORDER = (
