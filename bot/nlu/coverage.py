@@ -77,7 +77,11 @@ def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[
         word = tokens[i].text
         if i == 0 or tokens[i - 1].text not in _WITH or (i - 1) not in free:
             continue
-        if word not in tagged.unknown or not _CYRILLIC.fullmatch(word) or word in reported:
+        if not _CYRILLIC.fullmatch(word) or word in reported:
+            continue
+        # «с X»: X unknown to the engine; «без X»: any X no filter took («дома без графика»
+        # is not every house — a known word is no excuse to drop the «без»).
+        if word not in tagged.unknown and tokens[i - 1].text != "без":
             continue
         parses = morph.parse(word)[:1]
         if parses and parses[0].tag.POS in ("NOUN", "ADJF"):

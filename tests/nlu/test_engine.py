@@ -156,3 +156,9 @@ def test_a_crew_field_with_a_date_is_the_field_not_the_schedule(engine: Language
     assert (frame.intent, frame.slots.get("field")) == ("house.info", "note")
     frame = engine.understand("когда уборка на майской 12 завтра", today=TODAY)
     assert frame.intent == "house.schedule"
+
+
+def test_a_lacking_feature_no_filter_takes_is_reported(engine: LanguageEngine) -> None:
+    frame = engine.understand("дома без графика у третьей бригады", today=TODAY)
+    assert [p.said for p in frame.problems] == ["без графика"]
+    assert not engine.understand("дома без ук", today=TODAY).problems
