@@ -258,6 +258,11 @@ class AnswerBuilder:
             elif problem.kind == "company":
                 hint = f" Похожие: {', '.join(problem.near)}." if problem.near else ""
                 lines.append(f"УК «{problem.said}» не нашёл в базе.{hint}")
+            elif problem.kind == "person" and problem.reason == "other_name":
+                lines.append(
+                    f"Сотрудника «{problem.said}» нет в базе. С этой фамилией есть: "
+                    f"{', '.join(problem.near)}."
+                )
             elif problem.kind == "person" and problem.near:
                 names = ", ".join(problem.near)
                 lines.append(f"{names} больше не работает в компании — данные не показываю.")

@@ -921,14 +921,17 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     joined = " ".join(words)
     if not _said(joined, FILTERS["rank_cues"]):
         return None
+    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
+    # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
+    # names the ranked thing, not the metric.
+    skip = ("бригад", "ук", "управляющ", "дом") if by == "house" else ("бригад", "ук", "управляющ")
     metric = _asked(joined, FILTERS["rank_metrics"]) or _metric(
-        [w for w in words if not w.startswith(("бригад", "ук", "управляющ"))]
+        [w for w in words if not w.startswith(skip)]
     )
     if metric is None or metric in ("brigades", "companies"):
         metric = "houses" if _said(joined, ("дом",)) else metric
     if metric is None:
         return None
-    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
     if by == "house" and metric == "houses":
         by = "brigade"
     slots: dict[str, Any] = {"metric": metric, "by": by}
@@ -1027,7 +1030,7 @@ def _problem(mention: Mention) -> Problem:
             near.append(f"{entry.label} {shown}")
         else:
             near.append(getattr(entry, "name", str(entry)))
-    return Problem(kind=mention.kind, said=mention.text, near=tuple(near))
+    return Problem(kind=mention.kind, said=mention.text, near=tuple(near), reason=mention.reason)
 
 
 def _leading(number: str) -> int:

@@ -156,3 +156,30 @@ def test_a_crew_field_with_a_date_is_the_field_not_the_schedule(engine: Language
     assert (frame.intent, frame.slots.get("field")) == ("house.info", "note")
     frame = engine.understand("когда уборка на майской 12 завтра", today=TODAY)
     assert frame.intent == "house.schedule"
+
+
+def test_a_bound_after_the_noun_is_a_bound(engine: LanguageEngine) -> None:
+    """«200 квартир и больше» counts from 200, not exactly 200 (a different set)."""
+    frame = engine.understand("сколько домов где 200 квартир и больше", today=TODAY)
+    assert frame.slots_json()["apartments"] == {"min": 200, "max": None}
+
+
+def test_a_name_said_longer_than_the_crm_one_is_not_found(engine: LanguageEngine) -> None:
+    """«ук солнечная долина» is not «УК Солнечный»; «Ковалева Анна» is not Ковалева Любовь;
+    «телефон Смирнова» asks about a man, and only a woman of that name works here."""
+    frame = engine.understand("сколько домов у ук солнечная долина", today=TODAY)
+    assert "company" not in frame.slots
+    assert [(p.kind, p.near) for p in frame.problems] == [("company", ("ООО «УК Солнечный»",))]
+    frame = engine.understand("кто такая ковалева анна", today=TODAY)
+    assert "person" not in frame.slots
+    assert [(p.kind, p.reason) for p in frame.problems] == [("person", "other_name")]
+    frame = engine.understand("телефон смирнова", today=TODAY)
+    assert frame.clarify and "person" not in frame.slots
+
+
+def test_the_house_ranked_is_not_the_metric(engine: LanguageEngine) -> None:
+    """«в каком доме больше всего квартир» ranks houses by apartments."""
+    frame = engine.understand("в каком доме больше всего квартир", today=TODAY)
+    assert (frame.intent, frame.slots_json()) == ("rank", {"metric": "apartments", "by": "house"})
+    frame = engine.understand("какая бригада обслуживает дом ленина 62/3", today=TODAY)
+    assert frame.intent == "house.info"
