@@ -417,7 +417,14 @@ class AnswerBuilder:
         refused = self._filter_problem(frame)
         if refused:
             return Answer(refused)
-        if frame.slots.get("position"):
+        person = frame.slots.get("person")
+        position = frame.slots.get("position")
+        if position and not (
+            isinstance(person, Employee)
+            and (person.position or "").lower() == str(position).lower()
+        ):
+            # «у бригадира Петрова»: a role that only describes the person named narrows
+            # nothing; any other role would be a filter houses do not have.
             return Answer(
                 f"Должность («{frame.slots['position']}») относится к сотрудникам, а не к "
                 f"домам: спросите «сколько человек — {frame.slots['position']}»."

@@ -396,7 +396,10 @@ class LanguageEngine:
             return "stats.summary", fixed  # "сводка по третьей: сколько домов, квартир, людей"
         # "сколько бригад и кто ими руководит" asks about heads; with a person named, the head
         # word is who they are ("у той бригады, где Петров главный").
-        heads = _has(words, "head") and "person" not in kinds
+        heads = (
+            _has(words, "head")
+            or any(_has(m.text.split(), "head") for m in tagged.mentions if m.kind == "position")
+        ) and "person" not in kinds  # «кто в них бригадиры»: the role is tagged as a position
         if _has(words, "count") and metric and not (heads or "кажд" in joined):
             return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
@@ -636,6 +639,16 @@ class LanguageEngine:
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")
+        if (
+            intent == "count"
+            and position is not None
+            and person is None
+            and fixed.get("metric") not in _SUM_METRICS
+            and not _said(joined, ("дом",))
+        ):
+            # «сколько бухгалтеров в компании»: a role counted is people, whatever else the
+            # words name («компании» is where, not what).
+            return "count", {"metric": "employees"}, {}
         if position is not None and person is not None and not field_name:
             if "кто из" in joined or self._plural(position.text):
                 # "кто из уборщиц у коновалова": those of his brigade who hold the position.

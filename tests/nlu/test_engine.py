@@ -183,3 +183,15 @@ def test_the_house_ranked_is_not_the_metric(engine: LanguageEngine) -> None:
     assert (frame.intent, frame.slots_json()) == ("rank", {"metric": "apartments", "by": "house"})
     frame = engine.understand("какая бригада обслуживает дом ленина 62/3", today=TODAY)
     assert frame.intent == "house.info"
+
+
+def test_a_counted_role_is_people_and_a_role_beside_a_name_describes_them(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    """«сколько бухгалтеров в компании» counts people; «у бригадира Петрова» is his houses."""
+    frame = engine.understand("сколько бухгалтеров в компании", today=TODAY)
+    assert frame.slots_json() == {"metric": "employees", "position": "Бухгалтер"}
+    frame = engine.understand("сколько домов у бригадира петрова", today=TODAY)
+    assert answers.build(frame, TODAY).text.startswith("Бригада 3 (бригадир Петров): ")
+    frame = engine.understand("сколько всего бригад и кто в них бригадиры", today=TODAY)
+    assert frame.intent == "departments.list"
