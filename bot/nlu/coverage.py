@@ -32,7 +32,8 @@ _INDIRECT: dict[str, frozenset[str]] = {
     "brigade.info": frozenset({"position"}),
     "house.info": frozenset({"date", "brigade", "company", "street", "town", "position"}),
     "house.schedule": frozenset({"date", "brigade", "street", "town", "position"}),
-    "company.info": frozenset({"street"}),
+    # «телефон УК на Жукова 7»: the house picks its company.
+    "company.info": frozenset({"street", "house"}),
     # «бригады и бригадиры», «дежурный диспетчер»: the role is what the answer lists.
     "departments.list": frozenset({"position"}),
     "calendar.list": frozenset({"position"}),

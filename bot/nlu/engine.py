@@ -486,6 +486,24 @@ class LanguageEngine:
         company_field = _asked(" ".join(words), FILTERS["company_fields"])
         if "company" in previous.slots and intent is None and company_field:
             target = "company.info"  # "а телефон у них какой" after the houses of a УК
+        said_house = previous.slots.get("house")
+        if (
+            isinstance(said_house, House)
+            and not tagged.mentions
+            and _said(" ".join(words), FILTERS["company_words"])
+            and (company_field or _has(words, "phone"))
+        ):
+            # «а тел ук» after a house: its management company's field (as `_refine` does).
+            its_company = self.snapshot.companies.get(said_house.company_id or "")
+            if its_company is not None:
+                base = Frame(
+                    "company.info",
+                    slots={"company": its_company, "field": company_field or "phone"},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("company.info", {}, tagged, text, "context", base=base)
         if not words:
             intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
         if intent is not None and intent != previous.intent:
@@ -625,6 +643,20 @@ class LanguageEngine:
             if _said(joined, ("отдел", "подразделени", "департамент")):
                 return "employee.info", {"field": "department"}, {}  # "в каком отделе бурова"
         house = tagged.first("house")
+        if (
+            house is not None
+            and isinstance(house.value, House)
+            and intent in ("house.info", "house.schedule", "company.info", "companies.list")
+            and _said(joined, FILTERS["company_words"])
+        ):
+            # «телефон УК на Жукова 7», «какая УК у дома … и её телефон»: the field of the
+            # house's own management company (a house without one: its card says so).
+            asked = _asked(joined, FILTERS["company_fields"]) or (
+                "phone" if _has(words, "phone") else None
+            )
+            its_company = self.snapshot.companies.get(house.value.company_id or "")
+            if asked and its_company is not None:
+                return "company.info", {"field": asked}, {"company": its_company}
         if house is not None and intent in ("house.info", "house.schedule"):
             if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
                 return "house.schedule", {"last": True}, {}

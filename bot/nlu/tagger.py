@@ -1059,11 +1059,11 @@ class Tagger:
                     end += 1  # «рога и копыта»
             if end == start:
                 continue
-            if (
-                streets_only
-                and self._longest(words, taken, start, self.catalog.street_phrases) is None
-            ):
+            street = self._longest(words, taken, start, self.catalog.street_phrases)
+            if streets_only and street is None:
                 continue
+            if street is not None and street[0] < len(tokens) and tokens[street[0]].is_number:
+                continue  # «тел ук жукова 56/2»: an address — the house whose УК is asked
             text = " ".join(t.source for t in tokens[start:end])
             phrase = "".join(words[start:end])
             nearest = sorted(

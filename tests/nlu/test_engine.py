@@ -195,3 +195,15 @@ def test_a_counted_role_is_people_and_a_role_beside_a_name_describes_them(
     assert answers.build(frame, TODAY).text.startswith("Бригада 3 (бригадир Петров): ")
     frame = engine.understand("сколько всего бригад и кто в них бригадиры", today=TODAY)
     assert frame.intent == "departments.list"
+
+
+def test_the_uk_of_a_named_house_is_that_company(engine: LanguageEngine) -> None:
+    """«тел ук жукова 56/2» and «а тел ук» after a house ask for the house's own УК."""
+    frame = engine.understand("тел ук жукова 56/2", today=TODAY)
+    assert (frame.intent, frame.slots_json()["company"]["name"]) == (
+        "company.info",
+        "ООО «УК Солнечный»",
+    )
+    frame = understand(engine, "ст разина 72/2 коммент", "а тел ук")
+    assert (frame.intent, frame.slots_json()["field"]) == ("company.info", "phone")
+    assert frame.slots_json()["company"]["name"] == "ООО «УК Домовой»"
