@@ -251,6 +251,11 @@ class AnswerBuilder:
             elif problem.kind == "company":
                 hint = f" Похожие: {', '.join(problem.near)}." if problem.near else ""
                 lines.append(f"УК «{problem.said}» не нашёл в базе.{hint}")
+            elif problem.kind == "person" and problem.reason == "other_name":
+                lines.append(
+                    f"Сотрудника «{problem.said}» нет в базе. С этой фамилией есть: "
+                    f"{', '.join(problem.near)}."
+                )
             elif problem.kind == "person" and problem.near:
                 names = ", ".join(problem.near)
                 lines.append(f"{names} больше не работает в компании — данные не показываю.")
@@ -405,7 +410,14 @@ class AnswerBuilder:
         refused = self._filter_problem(frame)
         if refused:
             return Answer(refused)
-        if frame.slots.get("position"):
+        person = frame.slots.get("person")
+        position = frame.slots.get("position")
+        if position and not (
+            isinstance(person, Employee)
+            and (person.position or "").lower() == str(position).lower()
+        ):
+            # «у бригадира Петрова»: a role that only describes the person named narrows
+            # nothing; any other role would be a filter houses do not have.
             return Answer(
                 f"Должность («{frame.slots['position']}») относится к сотрудникам, а не к "
                 f"домам: спросите «сколько человек — {frame.slots['position']}»."

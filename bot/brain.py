@@ -37,7 +37,7 @@ from bot.nlu.morph import Morph, default_morph
 from bot.nlu.registry import REGISTRY
 from bot.nlu.simple import simple_frame
 from bot.safe_text import printable
-from bot.selfref import apply_asker, asking_for_link, find_self
+from bot.selfref import apply_asker, asking_for_link, find_self, introduces_self
 
 #: Intents a brigade member's request without a subject («что завтра») may default to
 #: (registry: role_default).
@@ -190,7 +190,8 @@ class Assistant:
             names=_company_names(view.snapshot),
         )
         if ref.needs_asker and asker is None:
-            named = _named_subject(engine.understand(text, today=today, previous=previous))
+            plain = engine.understand(text, today=today, previous=previous)
+            named = _named_subject(plain) or _introduced(plain, text)
             if named is not None:
                 # «где ключи на Майской 12? мне туда завтра»: the request names its own house
                 # or person, and «мне» only says who will go there — answer what was named.
@@ -357,6 +358,20 @@ def _named_subject(frame: Frame) -> Frame | None:
     if frame.clarify or frame.problems or frame.intent not in HOUSE_OWN_INTENTS:
         return None
     return frame if isinstance(frame.slots.get("house"), House) else None
+
+
+def _introduced(frame: Frame, text: str) -> Frame | None:
+    """``frame`` when the asker says who they are and the request names that brigade or
+    person («что мне завтра убирать, если я в пятой бригаде», «мои мероприятия? Я
+    Коновалов»): their own words stand in for signing in. Nothing vaguer is answered."""
+    if frame.clarify or frame.problems or frame.intent in ("unknown", "help", "greeting"):
+        return None
+    if not introduces_self(text):
+        return None
+    named = isinstance(frame.slots.get("person"), Employee) or isinstance(
+        frame.slots.get("brigade"), int
+    )
+    return frame if named else None
 
 
 def _company_names(snapshot: CompanySnapshot) -> list[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "SelfWords",
     "apply_asker",
     "find_self",
+    "introduces_self",
     "self_words",
 ]
 
@@ -60,6 +61,7 @@ class SelfWords:
     not_after: frozenset[str]
     not_before: frozenset[str]
     company_wide: frozenset[str]
+    introduces: frozenset[str] = frozenset()
 
 
 @cache
@@ -78,7 +80,14 @@ def self_words(path: Path = WORDS_FILE) -> SelfWords:
         not_after=frozenset(str(w) for w in data.get("not_after") or ()),
         not_before=frozenset(str(w) for w in data.get("not_before") or ()),
         company_wide=frozenset(str(w) for w in data.get("company_wide") or ()),
+        introduces=frozenset(str(w) for w in data.get("introduces") or ()),
     )
+
+
+def introduces_self(text: str, words: SelfWords | None = None) -> bool:
+    """Whether the request has a word by which the asker says who they are («я»)."""
+    words = words or self_words()
+    return any(t in words.introduces for t in _WORD.findall(text.lower().replace("ё", "е")))
 
 
 @dataclass(frozen=True)

@@ -399,7 +399,10 @@ class LanguageEngine:
             return "stats.summary", fixed  # "сводка по третьей: сколько домов, квартир, людей"
         # "сколько бригад и кто ими руководит" asks about heads; with a person named, the head
         # word is who they are ("у той бригады, где Петров главный").
-        heads = _has(words, "head") and "person" not in kinds
+        heads = (
+            _has(words, "head")
+            or any(_has(m.text.split(), "head") for m in tagged.mentions if m.kind == "position")
+        ) and "person" not in kinds  # «кто в них бригадиры»: the role is tagged as a position
         if _has(words, "count") and metric and not (heads or "кажд" in joined):
             return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
@@ -486,6 +489,24 @@ class LanguageEngine:
         company_field = _asked(" ".join(words), FILTERS["company_fields"])
         if "company" in previous.slots and intent is None and company_field:
             target = "company.info"  # "а телефон у них какой" after the houses of a УК
+        said_house = previous.slots.get("house")
+        if (
+            isinstance(said_house, House)
+            and not tagged.mentions
+            and _said(" ".join(words), FILTERS["company_words"])
+            and (company_field or _has(words, "phone"))
+        ):
+            # «а тел ук» after a house: its management company's field (as `_refine` does).
+            its_company = self.snapshot.companies.get(said_house.company_id or "")
+            if its_company is not None:
+                base = Frame(
+                    "company.info",
+                    slots={"company": its_company, "field": company_field or "phone"},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("company.info", {}, tagged, text, "context", base=base)
         if not words:
             intent = None  # only names and numbers ("а у пятой?"): new slots for the last question
         if intent is not None and intent != previous.intent:
@@ -625,6 +646,20 @@ class LanguageEngine:
             if _said(joined, ("отдел", "подразделени", "департамент")):
                 return "employee.info", {"field": "department"}, {}  # "в каком отделе бурова"
         house = tagged.first("house")
+        if (
+            house is not None
+            and isinstance(house.value, House)
+            and intent in ("house.info", "house.schedule", "company.info", "companies.list")
+            and _said(joined, FILTERS["company_words"])
+        ):
+            # «телефон УК на Жукова 7», «какая УК у дома … и её телефон»: the field of the
+            # house's own management company (a house without one: its card says so).
+            asked = _asked(joined, FILTERS["company_fields"]) or (
+                "phone" if _has(words, "phone") else None
+            )
+            its_company = self.snapshot.companies.get(house.value.company_id or "")
+            if asked and its_company is not None:
+                return "company.info", {"field": asked}, {"company": its_company}
         if house is not None and intent in ("house.info", "house.schedule"):
             if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
                 return "house.schedule", {"last": True}, {}
@@ -639,6 +674,16 @@ class LanguageEngine:
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")
+        if (
+            intent == "count"
+            and position is not None
+            and person is None
+            and fixed.get("metric") not in _SUM_METRICS
+            and not _said(joined, ("дом",))
+        ):
+            # «сколько бухгалтеров в компании»: a role counted is people, whatever else the
+            # words name («компании» is where, not what).
+            return "count", {"metric": "employees"}, {}
         if position is not None and person is not None and not field_name:
             if "кто из" in joined or self._plural(position.text):
                 # "кто из уборщиц у коновалова": those of his brigade who hold the position.
@@ -926,14 +971,17 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     joined = " ".join(words)
     if not _said(joined, FILTERS["rank_cues"]):
         return None
+    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
+    # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
+    # names the ranked thing, not the metric.
+    skip = ("бригад", "ук", "управляющ", "дом") if by == "house" else ("бригад", "ук", "управляющ")
     metric = _asked(joined, FILTERS["rank_metrics"]) or _metric(
-        [w for w in words if not w.startswith(("бригад", "ук", "управляющ"))]
+        [w for w in words if not w.startswith(skip)]
     )
     if metric is None or metric in ("brigades", "companies"):
         metric = "houses" if _said(joined, ("дом",)) else metric
     if metric is None:
         return None
-    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
     if by == "house" and metric == "houses":
         by = "brigade"
     slots: dict[str, Any] = {"metric": metric, "by": by}
@@ -1032,7 +1080,7 @@ def _problem(mention: Mention) -> Problem:
             near.append(f"{entry.label} {shown}")
         else:
             near.append(getattr(entry, "name", str(entry)))
-    return Problem(kind=mention.kind, said=mention.text, near=tuple(near))
+    return Problem(kind=mention.kind, said=mention.text, near=tuple(near), reason=mention.reason)
 
 
 def _leading(number: str) -> int:

@@ -141,6 +141,15 @@ _BOUND_PHRASES = sorted(
     ),
     key=lambda item: -len(item[0]),
 )
+# The same bounds said after the counted noun («200 квартир и больше»), longest first.
+_BOUND_AFTER_PHRASES = sorted(
+    (
+        (tuple(phrase.split()), kind)
+        for kind in ("at_least_after", "at_most_after")
+        for phrase in FILTERS[kind]
+    ),
+    key=lambda item: -len(item[0]),
+)
 
 _CACHE_LIMIT = 50_000
 # Words that join a house number ("112 дробь 1", "15 корпус 2"): repaired before ITN.
@@ -185,6 +194,9 @@ class Mention:
     fuzzy: bool = False
     #: A house said that exists only as a closed contract (lost-stage deal).
     closed: Any = None
+    #: Why a missing name is missing, when ``near`` alone does not say it: "other_name" for a
+    #: surname that exists with another first name (``near`` holds who does).
+    reason: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -328,6 +340,7 @@ class Tagger:
         self.morph = morph or default_morph()
         #: Words of the questions themselves (templates, cues), not names from the CRM.
         self.grammar_words = frozenset(vocabulary) | COMMON_WORDS
+        self._said_as: dict[str, str] = {}
         self.vocabulary = (
             frozenset(vocabulary)
             | catalog.vocabulary
@@ -471,6 +484,8 @@ class Tagger:
         tokens = list(normalized.tokens)
         taken: list[bool] = [False] * len(tokens)
         mentions: list[Mention] = []
+        # What the repair made of each word (`_longer_name` judges the word actually said).
+        self._said_as = {new: old for old, new in corrections}
 
         def claim(mention: Mention) -> None:
             mentions.append(mention)
@@ -612,9 +627,19 @@ class Tagger:
                         "less_than": (None, said - 1),
                     }[kind]
                     break
-            text = " ".join(t.source for t in tokens[start : i + 1])
-            found.append(Mention(metric, start, i + 1, text, value=(low, high)))
-            for k in range(start, i + 1):
+            end = i + 1
+            if low == high:
+                # «200 квартир и больше»: the bound follows the noun; without taking it, the
+                # count would be of exactly 200 — a different set than asked.
+                for phrase, kind in _BOUND_AFTER_PHRASES:
+                    n = len(phrase)
+                    if tuple(words[end : end + n]) == phrase and not any(taken[end : end + n]):
+                        low, high = (said, None) if kind == "at_least_after" else (None, said)
+                        end += n
+                        break
+            text = " ".join(t.source for t in tokens[start:end])
+            found.append(Mention(metric, start, end, text, value=(low, high)))
+            for k in range(start, end):
                 taken[k] = True
         return found
 
@@ -974,8 +999,24 @@ class Tagger:
             if (cue_required and not cue) or (not cue_required and needs_cue):
                 i += 1
                 continue
-            text = " ".join(t.source for t in tokens[i:end])
             companies = sorted((catalog.companies[c] for c in ids), key=lambda c: c.name)
+            longer = end
+            while (
+                cue
+                and longer < min(len(words), end + 2)
+                and self._longer_name(words, taken, longer)
+            ):
+                longer += 1
+            if longer > end:
+                # «ук солнечная долина» is not «УК Солнечный»: the name said goes on past the
+                # company's, so it names another one — not found, with this one as nearest.
+                text = self._said_text(tokens, words, i, longer)
+                found.append(Mention("company", i, longer, text, missing=True, near=companies))
+                for k in range(i, longer):
+                    taken[k] = True
+                i = longer
+                continue
+            text = " ".join(t.source for t in tokens[i:end])
             mention = Mention("company", i, end, text)
             if len(companies) == 1:
                 mention.value = companies[0]
@@ -1018,11 +1059,11 @@ class Tagger:
                     end += 1  # «рога и копыта»
             if end == start:
                 continue
-            if (
-                streets_only
-                and self._longest(words, taken, start, self.catalog.street_phrases) is None
-            ):
+            street = self._longest(words, taken, start, self.catalog.street_phrases)
+            if streets_only and street is None:
                 continue
+            if street is not None and street[0] < len(tokens) and tokens[street[0]].is_number:
+                continue  # «тел ук жукова 56/2»: an address — the house whose УК is asked
             text = " ".join(t.source for t in tokens[start:end])
             phrase = "".join(words[start:end])
             nearest = sorted(
@@ -1034,6 +1075,28 @@ class Tagger:
             for i in range(start, end):
                 taken[i] = True
         return found
+
+    def _said_text(self, tokens: Sequence[Token], words: Sequence[str], i: int, j: int) -> str:
+        """The words of a span as said, before the repair (to quote a name not found)."""
+        return " ".join(self._said_as.get(words[k], tokens[k].source) for k in range(i, j))
+
+    def _longer_name(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
+        """A word that continues a company's name past the catalog's: a name word the engine
+        does not know otherwise (not a surname, street or known word)."""
+        said = self._said_as.get(words[i])
+        if said is not None and not taken[i]:
+            # «ук солнечная долина»: the repair made «должна» of «долина»; the word said is
+            # what continues the name.
+            parses = self.morph.parse(said)[:1]
+            return said not in self.vocabulary and (
+                not parses or not parses[0].is_known or parses[0].tag.POS in _NAME_POS
+            )
+        return (
+            self._name_word(words, taken, i)
+            and words[i] not in self.vocabulary
+            and words[i] not in self.catalog.surnames
+            and self._longest(words, taken, i, self.catalog.street_phrases) is None
+        )
 
     def _name_word(self, words: Sequence[str], taken: Sequence[bool], i: int) -> bool:
         """A word that can be part of a company's name: not a question's own word, a
@@ -1084,6 +1147,7 @@ class Tagger:
                 continue
             ids = set(catalog.surnames[word])
             start, end = i, i + 1
+            other_name = False
             # A first name and patronymic next to the surname narrow namesakes down.
             for table in (catalog.first_names, catalog.patronymics):
                 for k in (end, start - 1):
@@ -1093,6 +1157,28 @@ class Tagger:
                             ids = narrowed
                             start, end = min(start, k), max(end, k + 1)
                             break
+                        if table is catalog.first_names and words[k] not in self.grammar_words:
+                            # «Ковалева Анна» when only Ковалева Любовь works here: another
+                            # person, not found — never her data under the name asked.
+                            other_name = True
+                            start, end = min(start, k), max(end, k + 1)
+            if other_name and not (
+                ids & catalog.first_names.get(words[start], set())
+                or (end - start > 1 and ids & catalog.first_names.get(words[end - 1], set()))
+            ):
+                mention = Mention(
+                    "person",
+                    start,
+                    end,
+                    " ".join(t.source for t in tokens[start:end]),
+                    missing=True,
+                    reason="other_name",
+                )
+                mention.near = sorted(catalog.people[p].employee.full_name for p in ids)
+                found.append(mention)
+                for k in range(start, end):
+                    taken[k] = True
+                continue
             mention = self._person_mention(tokens, start, end, ids)
             if (start, end) == (i, i + 1) and self._his_not_hers(words, i, ids):
                 # Asked back with the one who exists, rather than answered for her.
@@ -1210,6 +1296,17 @@ class Tagger:
             if mention is None:
                 i += 1
                 continue
+            if mention.kind == "company" and after_cue:
+                longer = mention.end
+                while longer < min(n, mention.end + 2) and self._longer_name(words, taken, longer):
+                    longer += 1
+                if longer > mention.end:
+                    # As for an exact name (`_companies`): the name said goes on, so it is
+                    # another company — not found, the one that looked alike as nearest.
+                    near = [mention.value] if mention.value is not None else mention.choices
+                    text = self._said_text(tokens, words, mention.start, longer)
+                    mention = Mention("company", mention.start, longer, text, missing=True)
+                    mention.near = list(near)
             found.append(mention)
             for k in range(mention.start, mention.end):
                 taken[k] = True

@@ -85,3 +85,20 @@ def test_a_named_house_is_answered_whoever_says_mne(capsys: pytest.CaptureFixtur
     keys, tasks = _answers(result)
     assert "Ключи у старшей по дому" in str(keys["answer"])
     assert "Поделиться номером" in str(tasks["answer"])  # «мои» tasks are never all the house's
+
+
+def test_who_says_who_they_are_is_answered_for_that(capsys: pytest.CaptureFixture[str]) -> None:
+    """«…, если я в пятой бригаде»: the asker's own words stand in for signing in; «мне
+    сказали …» and «как мне связаться …» are no «mine» at all."""
+    result = run(
+        capsys,
+        "ask",
+        "--json",
+        "А что мне завтра убирать, если я в пятой бригаде?",
+        "мне завтра убирать?",
+        "Подскажите, как мне связаться с Викторией из бригады?",
+    )
+    fifth, vague, viktoria = _answers(result)
+    assert (fifth["intent"], fifth["slots"]["brigade"]) == ("schedule.day", 5)
+    assert "Поделиться номером" in str(vague["answer"])  # nothing named: still asked to sign in
+    assert viktoria["clarify"] is True  # two Викторий, asked which

@@ -53,6 +53,8 @@ MONTHS_GENITIVE = [
 _NUMBER = re.compile(r"(?<![^\W_])(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+)")
 #: Ways an answer says an existing set is empty.
 NOTHING = ["нет", "ни одного", "не найдено", "ничего не"]
+#: How an answer says a house has no cleaning planned (before or after today).
+_NONE_PLANNED = ["нет", "не запланирован", "ничего"]
 _NOT_FOUND = re.compile(
     r"не нашёл|не нашел|не найден|нет в базе|нет в bitrix|нет такого|нет такой|не знаю так"
     r"|закрыт|не обслуживаем|уточните|не понял|больше не работает"
@@ -421,6 +423,14 @@ class Oracle:
                 "answer",
                 texts=[[_core(company["TITLE"])] if company else ["без ук", "нет ук", *empty]],
             )
+        if name in ("company_phone", "company_email", "company_address"):
+            # «телефон УК на Жукова 7»: the house's УК by COMPANY_ID, then that company's field
+            # as `_company_field` reads it; the УК must be named too.
+            company = self.companies.get(str(deal.get("COMPANY_ID") or ""))
+            if company is None:
+                return Facts("answer", texts=[["без ук", "нет ук", "не указана"]])
+            field = self._company_field({"company": company["TITLE"]}, {"field": name})
+            return Facts("answer", texts=[[_core(company["TITLE"])], *field.texts])
         if name in ("brigade", "head"):
             number = self.rest.brigade(deal)
             assert number is not None
@@ -452,12 +462,13 @@ class Oracle:
         if filters.get("last"):
             past = [d for d in visits if d < self.today]
             if not past:
-                raise Unscorable("no past visit")
+                # Nothing planned before today: the answer must say so, and name no day.
+                return Facts("answer", texts=[_NONE_PLANNED], allowed=set())
             return Facts("answer", texts=[_day_forms(past[-1])])
         if filters.get("next"):
             future = [d for d in visits if d >= self.today]
             if not future:
-                raise Unscorable("no next visit")
+                return Facts("answer", texts=[_NONE_PLANNED], allowed=set())
             return Facts("answer", texts=[_day_forms(future[0])])
         if "month" in filters:
             year, month = (int(p) for p in str(filters["month"]).split("-"))
@@ -582,6 +593,11 @@ class Oracle:
             self.rest.brigade_department(str(d["ID"])) for d in self.rest.departments.values()
         }
         return Facts("answer", numbers=[len({n for n in numbers if n is not None})])
+
+    def _departments_count(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
+        # «сколько всего бригад в компании»: the writers count brigades (facts «6 бригад»),
+        # the departments that are a brigade by name; the office is not one.
+        return self._brigades_count(filters, query)
 
     def _departments_list(self, filters: dict[str, Any], query: dict[str, Any]) -> Facts:
         return Facts("answer", texts=[[f"Бригада {n}"] for n in range(1, 7)])

@@ -28,17 +28,20 @@ from tests.nlu.oracle import Facts, score
 #: A second independent writer (issue 14's round): fresh 90.8 % / 9 / 0 at its first run
 #: (frozen); write requests, scored on their previews, 70.2 % / 1 and 73.9 % / 1 (frozen part)
 #: at their first run, before any tuning on them.
-#: A third writer's 300 questions to tune on (tune2): 90.1 % / 7 / 0 at their first run.
+#: A third writer's 300 questions to tune on (tune2): 90.1 % / 7 / 0 at their first run;
+#: after tuning on them (names longer than the CRM's not found, self-introductions, the УК of
+#: a house, bounds after the noun) and scoring its six unscorable items: tune2 95.7 % / 1 / 0,
+#: indep 100 % / 0 / 0.
 FLOORS: dict[str, tuple[float, int, int]] = {
-    "indep": (99.5, 0, 0),
-    "tune2": (90.0, 7, 0),
+    "indep": (100.0, 0, 0),
+    "tune2": (95.6, 1, 0),
     "heldout": (86.5, 7, 0),
     "fresh": (92.0, 7, 0),
     "writes": (97.5, 1, 0),
     "writes_heldout": (78.0, 1, 1),
 }
 #: Items the oracle cannot score yet (a query shape it does not compute), per split.
-UNSCORABLE: dict[str, int] = {"fresh": 8, "tune2": 6}
+UNSCORABLE: dict[str, int] = {"fresh": 6, "tune2": 0}
 
 
 def test_a_broader_total_is_a_wrong_fact() -> None:

@@ -162,3 +162,54 @@ def test_a_lacking_feature_no_filter_takes_is_reported(engine: LanguageEngine) -
     frame = engine.understand("дома без графика у третьей бригады", today=TODAY)
     assert [p.said for p in frame.problems] == ["без графика"]
     assert not engine.understand("дома без ук", today=TODAY).problems
+
+
+def test_a_bound_after_the_noun_is_a_bound(engine: LanguageEngine) -> None:
+    """«200 квартир и больше» counts from 200, not exactly 200 (a different set)."""
+    frame = engine.understand("сколько домов где 200 квартир и больше", today=TODAY)
+    assert frame.slots_json()["apartments"] == {"min": 200, "max": None}
+
+
+def test_a_name_said_longer_than_the_crm_one_is_not_found(engine: LanguageEngine) -> None:
+    """«ук солнечная долина» is not «УК Солнечный»; «Ковалева Анна» is not Ковалева Любовь;
+    «телефон Смирнова» asks about a man, and only a woman of that name works here."""
+    frame = engine.understand("сколько домов у ук солнечная долина", today=TODAY)
+    assert "company" not in frame.slots
+    assert [(p.kind, p.near) for p in frame.problems] == [("company", ("ООО «УК Солнечный»",))]
+    frame = engine.understand("кто такая ковалева анна", today=TODAY)
+    assert "person" not in frame.slots
+    assert [(p.kind, p.reason) for p in frame.problems] == [("person", "other_name")]
+    frame = engine.understand("телефон смирнова", today=TODAY)
+    assert frame.clarify and "person" not in frame.slots
+
+
+def test_the_house_ranked_is_not_the_metric(engine: LanguageEngine) -> None:
+    """«в каком доме больше всего квартир» ranks houses by apartments."""
+    frame = engine.understand("в каком доме больше всего квартир", today=TODAY)
+    assert (frame.intent, frame.slots_json()) == ("rank", {"metric": "apartments", "by": "house"})
+    frame = engine.understand("какая бригада обслуживает дом ленина 62/3", today=TODAY)
+    assert frame.intent == "house.info"
+
+
+def test_a_counted_role_is_people_and_a_role_beside_a_name_describes_them(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    """«сколько бухгалтеров в компании» counts people; «у бригадира Петрова» is his houses."""
+    frame = engine.understand("сколько бухгалтеров в компании", today=TODAY)
+    assert frame.slots_json() == {"metric": "employees", "position": "Бухгалтер"}
+    frame = engine.understand("сколько домов у бригадира петрова", today=TODAY)
+    assert answers.build(frame, TODAY).text.startswith("Бригада 3 (бригадир Петров): ")
+    frame = engine.understand("сколько всего бригад и кто в них бригадиры", today=TODAY)
+    assert frame.intent == "departments.list"
+
+
+def test_the_uk_of_a_named_house_is_that_company(engine: LanguageEngine) -> None:
+    """«тел ук жукова 56/2» and «а тел ук» after a house ask for the house's own УК."""
+    frame = engine.understand("тел ук жукова 56/2", today=TODAY)
+    assert (frame.intent, frame.slots_json()["company"]["name"]) == (
+        "company.info",
+        "ООО «УК Солнечный»",
+    )
+    frame = understand(engine, "ст разина 72/2 коммент", "а тел ук")
+    assert (frame.intent, frame.slots_json()["field"]) == ("company.info", "phone")
+    assert frame.slots_json()["company"]["name"] == "ООО «УК Домовой»"
