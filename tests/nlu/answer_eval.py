@@ -38,10 +38,11 @@ from tests.nlu.write_eval import is_write_reply, score_write
 ANSWERS_DIR = Path(__file__).parent / "answers"
 TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
-#: Splits in report order: ``indep`` and ``tune2`` (a third writer's) are tuned on;
+#: Splits in report order: ``indep``, ``tune2`` and ``tune3`` (a third and a fourth writer's)
+#: are tuned on;
 #: ``heldout`` and ``fresh`` (a second writer's questions) are frozen (score only);
 #: ``writes`` / ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
-SPLITS = ("indep", "tune2", "heldout", "fresh", "writes", "writes_heldout")
+SPLITS = ("indep", "tune2", "tune3", "heldout", "fresh", "writes", "writes_heldout")
 #: Splits of write requests, scored on their previews (`tests.nlu.write_eval`).
 WRITE_SPLITS = frozenset({"writes", "writes_heldout"})
 
