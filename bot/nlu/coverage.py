@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from bot.nlu.catalog import COMPANY_CUES
+from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS
 from bot.nlu.dates import DateKind, DateMatch
 from bot.nlu.frame import Frame, Problem
 from bot.nlu.morph import Morph
@@ -59,6 +59,12 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
     if spec.house_set:
+        problems.extend(
+            _unknown_streets(
+                tagged, morph, tagger.grammar_words, {p.said for p in problems} | reported
+            )
+        )
+    if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
     return tuple(problems)
 
@@ -87,6 +93,50 @@ def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[
         if parses and parses[0].tag.POS in ("NOUN", "ADJF"):
             out.append(Problem(kind="feature", said=f"{tokens[i - 1].text} {word}"))
     return out
+
+
+def _unknown_streets(
+    tagged: Tagged, morph: Morph, vocabulary: frozenset[str], reported: set[str]
+) -> list[Problem]:
+    """«на улице Мира», «на Садовой»: a street the company has no house on. The words are
+    ordinary Russian (мир, садовый), so no unknown-word check catches them, and dropping them
+    would count every house instead.
+
+    A word no filter took counts as a street name right after a street word («улице Мира»), or
+    when it is an adjective in a street's case right after «на»/«по» («на садовой»). Pronouns,
+    comparatives and the grammar's own words («на какой улице», «по всей компании», «улице
+    больше») are the question, not a name.
+    """
+    tokens = tagged.tokens
+    free = set(tagged.free) - {m.start for m in tagged.texts}
+    out: list[Problem] = []
+    for i in sorted(free):
+        word = tokens[i].text
+        if i == 0 or not _CYRILLIC.fullmatch(word) or word in reported or word in vocabulary:
+            continue
+        parses = morph.parse(word)[:1]
+        tag = parses[0].tag if parses else None
+        if tag is not None and ("Apro" in tag or tag.POS == "COMP"):
+            continue
+        before = tokens[i - 1].text
+        if before in STREET_TYPE_WORDS and (i - 1) in free:
+            if tag is None or not tag.POS or tag.POS in ("NOUN", "ADJF"):
+                out.append(Problem(kind="street", said=tokens[i].source))
+            continue
+        if before not in _ON or (i - 1) not in free:
+            continue
+        if (
+            tag is not None
+            and tag.POS == "ADJF"
+            and tag.gender == "femn"
+            and tag.case in ("loct", "datv", "gent", "ablt")
+        ):
+            out.append(Problem(kind="street", said=tokens[i].source))
+    return out
+
+
+#: Prepositions a street follows («на Садовой», «по Садовой»).
+_ON = frozenset({"на", "по"})
 
 
 def _unknown_names(

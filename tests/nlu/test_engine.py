@@ -213,3 +213,15 @@ def test_the_uk_of_a_named_house_is_that_company(engine: LanguageEngine) -> None
     frame = understand(engine, "ст разина 72/2 коммент", "а тел ук")
     assert (frame.intent, frame.slots_json()["field"]) == ("company.info", "phone")
     assert frame.slots_json()["company"]["name"] == "ООО «УК Домовой»"
+
+
+def test_a_street_the_company_does_not_serve_is_not_found(engine: LanguageEngine) -> None:
+    """«улица Мира», «на Садовой» are ordinary words; dropping them would count every house."""
+    for text, said in (
+        ("сколько подъездов на улице мира", "мира"),
+        ("сколько домов на садовой у первой бригады", "садовой"),
+    ):
+        frame = engine.understand(text, today=TODAY)
+        assert [(p.kind, p.said) for p in frame.problems] == [("street", said)]
+    for text in ("на какой улице больше всего квартир", "сколько домов на первой"):
+        assert not engine.understand(text, today=TODAY).problems
