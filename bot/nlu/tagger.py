@@ -27,6 +27,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
+from bitrix.models import House
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS, Catalog, StreetEntry
 from bot.nlu.dates import DateMatch, DateRange, find_dates
 from bot.nlu.morph import Morph, default_morph
@@ -866,25 +867,49 @@ class Tagger:
         mention = Mention("house", start, end, text)
         houses = [h for e in streets if (h := self.snapshot.house_at(e.key, number))]
         houses.sort(key=lambda h: (not h.address.in_home_town, h.address.title))
+        wanted = normalize_number(number)
+        closed = next(
+            (
+                h
+                for h in self.snapshot.closed_houses
+                if (h.address.town, h.address.street_key) in keys
+                and h.address.number_key == wanted
+            ),
+            None,
+        )
+        # A closed contract of that very number is said as closed, before any variant.
+        variants = [] if houses or closed else self._number_variants(keys, number)
         if len(houses) == 1:
             mention.value = houses[0]
         elif houses:
             mention.choices = list(houses)
+        elif variants:
+            # «Майская 23» when only 23/2 and 23к1 exist: one of them is meant, so ask which —
+            # the same question as for a street in two towns, never a guess.
+            mention.choices = variants
         else:
             mention.missing = True
             mention.near = sorted((self.catalog.streets[k] for k in keys), key=lambda e: e.label)
             mention.value = number
-            wanted = normalize_number(number)
-            mention.closed = next(
-                (
-                    h
-                    for h in self.snapshot.closed_houses
-                    if (h.address.town, h.address.street_key) in keys
-                    and h.address.number_key == wanted
-                ),
-                None,
-            )
+            mention.closed = closed
         return mention
+
+    def _number_variants(self, keys: Sequence[tuple[str, str]], number: str) -> list[House]:
+        """Houses numbered ``number`` plus a letter, building or fraction («23» → 23/2, 23к1)."""
+        if not number.isdigit():
+            return []
+        found = []
+        for key in keys:
+            entry = self.catalog.streets.get(key)
+            if entry is None:
+                continue
+            for candidate in sorted(entry.numbers):
+                rest = candidate[len(number) :]
+                if candidate.startswith(number) and rest and not rest[0].isdigit():
+                    house = self.snapshot.house_at(key, candidate)
+                    if house is not None:
+                        found.append(house)
+        return sorted(found, key=lambda h: h.address.title)
 
     @staticmethod
     def _longest(

@@ -225,3 +225,13 @@ def test_a_street_the_company_does_not_serve_is_not_found(engine: LanguageEngine
         assert [(p.kind, p.said) for p in frame.problems] == [("street", said)]
     for text in ("на какой улице больше всего квартир", "сколько домов на первой"):
         assert not engine.understand(text, today=TODAY).problems
+
+
+def test_a_bare_number_with_lettered_variants_asks_which(engine: LanguageEngine) -> None:
+    """«Майская 23» when only 23/2 and 23к1 exist is a question, never a guess or «no such»;
+    a closed contract of that very number stays closed («Пролетарская 40», 40б is open)."""
+    frame = engine.understand("когда убирают майскую двадцать три", today=TODAY)
+    assert frame.clarify
+    assert sorted(c.label for c in frame.choices) == ["Майская 23/2", "Майская 23к1"]
+    closed = engine.understand("пролетарская 40", today=TODAY)
+    assert not closed.clarify and [p.reason for p in closed.problems] == ["closed"]
