@@ -70,7 +70,12 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
 
 
 #: «с …», «без …»: what follows is a feature the houses have or lack.
-_WITH = frozenset({"с", "со", "без"})
+_WITH = frozenset({"с", "со", "без", "не", "нет"})
+#: Of those, the ones that negate: whatever no filter took after them is a missed condition.
+_LACK = frozenset({"без", "не", "нет"})
+#: What «не»/«нет» can negate in a condition on houses («не указана», «не убраны»); not a
+#: verb: «не подскажете …» is politeness, not a condition.
+_NEGATED = ("NOUN", "ADJF", "ADJS", "PRTF", "PRTS")
 
 
 def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[Problem]:
@@ -85,13 +90,15 @@ def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[
             continue
         if not _CYRILLIC.fullmatch(word) or word in reported:
             continue
-        # «с X»: X unknown to the engine; «без X»: any X no filter took («дома без графика»
-        # is not every house — a known word is no excuse to drop the «без»).
-        if word not in tagged.unknown and tokens[i - 1].text != "без":
+        # «с X»: X unknown to the engine; «без X», «не X», «нет X»: any X no filter took
+        # («дома без графика», «где не указан тип» are not every house — a known word is no
+        # excuse to drop the negation).
+        if word not in tagged.unknown and tokens[i - 1].text not in _LACK:
             continue
         parses = morph.parse(word)[:1]
-        if parses and parses[0].tag.POS in ("NOUN", "ADJF"):
-            out.append(Problem(kind="feature", said=f"{tokens[i - 1].text} {word}"))
+        kinds = _NEGATED if tokens[i - 1].text in ("не", "нет") else ("NOUN", "ADJF")
+        if parses and parses[0].tag.POS in kinds:
+            out.append(Problem(kind="feature", said=f"{tokens[i - 1].source} {tokens[i].source}"))
     return out
 
 

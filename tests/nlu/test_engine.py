@@ -235,3 +235,13 @@ def test_a_bare_number_with_lettered_variants_asks_which(engine: LanguageEngine)
     assert sorted(c.label for c in frame.choices) == ["Майская 23/2", "Майская 23к1"]
     closed = engine.understand("пролетарская 40", today=TODAY)
     assert not closed.clarify and [p.reason for p in closed.problems] == ["closed"]
+
+
+def test_a_negated_condition_is_applied_or_reported(engine: LanguageEngine) -> None:
+    """«где не указана УК» is the houses without one; «где не указан тип» is not every house."""
+    frame = engine.understand("сколько домов где не указана управляющая компания", today=TODAY)
+    assert frame.slots.get("no_company") is True and not frame.problems
+    frame = engine.understand("сколько домов где не указан тип", today=TODAY)
+    assert [p.kind for p in frame.problems] == ["feature"]
+    polite = engine.understand("не подскажете, сколько у нас панельных домов", today=TODAY)
+    assert not polite.problems
