@@ -380,6 +380,24 @@ class AnswerBuilder:
         head = f"{label[0].upper()}{label[1:]}: " if label else "Всего: "
         return Answer(header=f"{head}{self.agree(len(houses), 'дом')}.", items=items)
 
+    def _filtered_stats(self, frame: Frame) -> Answer:
+        """Houses, apartments, entrances and floors of the houses the frame's filters pick."""
+        refused = self._filter_problem(frame)
+        if refused:
+            return Answer(refused)
+        houses = self._houses_for(frame)
+        label = self._filter_label(frame)
+        items = [f"Домов: {number(len(houses))}"]
+        for name, values in (
+            ("Квартир", [h.apartments for h in houses]),
+            ("Подъездов", [h.entrances for h in houses]),
+        ):
+            known = [v for v in values if v is not None]
+            empty = len(values) - len(known)
+            note = f" (не указано у {self.of_count(empty, 'дом')})" if empty else ""
+            items.append(f"{name}: {number(sum(known))}{note}")
+        return Answer(f"Статистика ({label}):", items=tuple(items))
+
     def _count(self, frame: Frame, today: date) -> Answer:
         metric = frame.slots.get("metric", "houses")
         label = self._filter_label(frame)
@@ -476,6 +494,10 @@ class AnswerBuilder:
         return Answer(text)
 
     def _stats_summary(self, frame: Frame, today: date) -> Answer:
+        if frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade"}):
+            # «сколько домов мы обслуживаем для УК Домовой», «статистика по Кондрово»: the
+            # company-wide or brigade figures would count another set — count the asked one.
+            return self._filtered_stats(frame)
         stats = self.snap.statistics()
         brigade = frame.slots.get("brigade")
         month = MONTHS_PREPOSITIONAL[today.month - 1]

@@ -245,3 +245,16 @@ def test_a_negated_condition_is_applied_or_reported(engine: LanguageEngine) -> N
     assert [p.kind for p in frame.problems] == ["feature"]
     polite = engine.understand("не подскажете, сколько у нас панельных домов", today=TODAY)
     assert not polite.problems
+
+
+def test_statistics_of_a_filtered_set_count_that_set(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    """«сколько домов мы обслуживаем для УК Домовой» is that company's houses, not all 490."""
+    said = "для отчёта нужно понять, сколько домов мы обслуживаем для ООО «УК Домовой»"
+    frame = engine.understand(said, today=TODAY)
+    text = answers.build(frame, TODAY).text
+    company = frame.slots["company"]
+    expected = len(engine.snapshot.houses_where(company_id=company.id))
+    assert f"{expected}" in text and "УК Домовой" in text
+    assert "490" not in text
