@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Employee, House, Task
+from bitrix.models import Company, Department, Employee, House, Task
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
@@ -46,6 +46,7 @@ HOUSE_FIELD_LINES = {
 }
 #: What an unapplied part of a request was, in words.
 UNAPPLIED_KINDS = {
+    "department": "подразделение",
     "person": "сотрудник",
     "brigade": "бригада",
     "house": "дом",
@@ -412,6 +413,10 @@ class AnswerBuilder:
             people = self.snap.people(
                 brigade=brigade, position=str(position) if position else None
             )
+            department = frame.slots.get("department")
+            if isinstance(department, Department):
+                people = [p for p in people if department.id in self._departments_of(p)]
+                where = f" ({', '.join(p for p in (department.name, label) if p)})"
             house_only = frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade", "person"})
             if house_only:
                 # People belong to brigades, not to streets or companies: say so, with the
@@ -807,7 +812,12 @@ class AnswerBuilder:
                 )
             brigade = person.brigade
         people = self.snap.people(brigade=brigade, position=position)
+        department = frame.slots.get("department")
         label_parts = []
+        if isinstance(department, Department):
+            # «кто работает в офисе»: those whose department it is (or one under it).
+            people = [p for p in people if department.id in self._departments_of(p)]
+            label_parts.append(department.name)
         if position:
             label_parts.append(str(position))
         if isinstance(person, Employee) and isinstance(brigade, int):
@@ -820,6 +830,17 @@ class AnswerBuilder:
             return Answer(f"{label}: никого нет.")
         items = tuple(_person_line(p, show_brigade=brigade is None) for p in people)
         return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
+
+    def _departments_of(self, person: Employee) -> set[str]:
+        """A person's departments and every department above them."""
+        found: set[str] = set()
+        for dep_id in person.department_ids:
+            current: str | None = dep_id
+            while current and current not in found:
+                found.add(current)
+                parent = self.snap.departments.get(current)
+                current = parent.parent_id if parent else None
+        return found
 
     def _employee_info(self, frame: Frame, today: date) -> Answer:
         person = frame.slots["person"]

@@ -26,8 +26,10 @@ from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
 
-#: Mention kinds that never carry a filter on their own.
-_SOFT = frozenset({"text"})
+#: Mention kinds that never carry a filter on their own: words of a title; a department
+#: («офис») is a filter only where people are listed or counted, elsewhere a place («офис УК»,
+#: «планёрка в офисе»).
+_SOFT = frozenset({"text", "department"})
 
 
 def slot_of(mention: Mention, intent: str) -> str:

@@ -116,12 +116,17 @@ _COUNTED_NOUNS = frozenset(
         "дня",
         "неделе",
         "недели",
+        "неделю",
+        "неделя",
         "месяц",
         "раз",
         "раза",
         "смена",
         "смены",
         "смене",
+        "смену",
+        "очередь",
+        "половину",
         "линии",
         "улице",
         "очереди",
@@ -158,6 +163,7 @@ _ADDRESS_WORDS = frozenset({"дробь", "корпус", "корп", "стро�
 
 PLACEHOLDERS = {
     "no_company": "xnocompany",
+    "department": "xdepartment",
     "town": "xtown",
     "house_type": "xhousetype",
     "floors": "xrange",
@@ -512,6 +518,8 @@ class Tagger:
         for mention in self._people(tokens, words, taken):
             claim(mention)
         for mention in self._positions(tokens, words, taken, mentions):
+            claim(mention)
+        for mention in self._departments(tokens, words, taken):
             claim(mention)
         for mention in self._filters(tokens, words, taken):
             claim(mention)
@@ -1290,6 +1298,27 @@ class Tagger:
             found.append(Mention("position", i, end, text, value=position))
             for k in range(i, end):
                 taken[k] = True
+        return found
+
+    def _departments(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool]
+    ) -> list[Mention]:
+        """«в офисе», «сотрудники офиса»: a department that is not a brigade (brigades have
+        their own mentions) and not the company itself, by any form of its one-word name."""
+        found: list[Mention] = []
+        for i, word in enumerate(words):
+            if taken[i] or len(word) < 4:
+                continue
+            for department in self.snapshot.departments.values():
+                name = department.name.lower().replace("ё", "е")
+                if department.brigade is not None or department.parent_id is None or " " in name:
+                    continue
+                # The stem and an ending of at most three letters («офис», «офиса», «офисе»).
+                if word.startswith(name[: max(4, len(name) - 1)]) and len(word) <= len(name) + 3:
+                    found.append(
+                        Mention("department", i, i + 1, tokens[i].source, value=department)
+                    )
+                    break
         return found
 
     # ------------------------------------------------------------------ fuzzy

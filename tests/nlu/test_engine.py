@@ -258,3 +258,18 @@ def test_statistics_of_a_filtered_set_count_that_set(
     expected = len(engine.snapshot.houses_where(company_id=company.id))
     assert f"{expected}" in text and "УК Домовой" in text
     assert "490" not in text
+
+
+def test_people_of_a_department_that_is_no_brigade(
+    engine: LanguageEngine, answers: AnswerBuilder
+) -> None:
+    """SPEC §5: employees.list takes a `department`; «в офисе» is never everyone."""
+    frame = engine.understand("кто работает в офисе", today=TODAY)
+    assert (frame.intent, frame.slots_json()) == ("employees.list", {"department": "Офис"})
+    office = next(d for d in engine.snapshot.departments.values() if d.name == "Офис")
+    text = answers.build(frame, TODAY).text
+    assert text.startswith(f"Офис: {office.size} ")
+    count = engine.understand("сколько человек в офисе", today=TODAY)
+    assert answers.build(count, TODAY).text == f"Сотрудников (Офис): {office.size}."
+    brigade = engine.understand("я первую неделю работаю", today=TODAY)
+    assert "brigade" not in brigade.slots  # «первую неделю» is no brigade
