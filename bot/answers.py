@@ -841,9 +841,9 @@ class AnswerBuilder:
             f"Должность: {person.position or 'не указана'}",
             f"Подразделение: {where or 'не указано'}",
             f"Телефон: {person.phone or 'не указан'}",
+            # Said even when empty: «должность и почта» is answered by this card (rule 4).
+            f"Почта: {person.email or 'не указана'}",
         ]
-        if person.email:
-            items.append(f"Почта: {person.email}")
         return Answer(f"👤 {person.full_name}", items=tuple(items))
 
     def _department_name(self, person: Employee) -> str:

@@ -186,6 +186,10 @@ class Catalog:
                     words = tuple(w for w in form.split() if w)
                 if words:
                     self.company_phrases.setdefault(words, set()).add(company.id)
+                    # People type «е» for «э» («жеу 5» for «ЖЭУ-5»): both spellings name it.
+                    plain = tuple(w.replace("э", "е") for w in words)
+                    if plain != words:
+                        self.company_phrases.setdefault(plain, set()).add(company.id)
             core_words = set(core.split())
             # Named only with common words ("Мой дом"), very short ("Ока"), or just like a town
             # ("УК Кондрово": "в Кондрово" is the town): only with "УК"/"ТСЖ"/… in front.

@@ -56,6 +56,8 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
             continue
         if slot in frame.slots or slot in allowed or mention.kind in indirect:
             continue
+        if mention.kind in spec.titled and "text" in frame.slots:
+            continue  # looked for in the titles (registry: titled)
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
     if spec.house_set:

@@ -37,7 +37,7 @@ from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
 from bot.nlu.dates import DateKind, DateMatch, DateRange
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
-from bot.nlu.morph import Morph, default_morph
+from bot.nlu.morph import Morph, company_core, default_morph
 from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
 from bot.nlu.registry import REGISTRY
@@ -425,6 +425,9 @@ class LanguageEngine:
             or _has(words, "houses")
             or _has(words, "where")
             or kinds & _HOUSE_FILTER_KINDS  # "что у нас третьего числа на пролетарской"
+            # «что у ершовой послезавтра»: a person and a day, no fact of the person asked —
+            # the day of her brigade, as a person filters houses (SPEC §5).
+            or ("person" in kinds and _field(words) is None and not _has(words, "info"))
         ):
             return "schedule.day", fixed
         if _has(words, "stats"):
@@ -553,6 +556,29 @@ class LanguageEngine:
         field_name = fixed.get("field") or _field(words)
         if field_name and target == "employee.info":
             updates["field"] = field_name
+        said_brigade = previous.slots.get("brigade")
+        if (
+            field_name
+            and target == "brigade.info"
+            and isinstance(said_brigade, int)
+            and not mentions
+        ):
+            # «кто бригадир четвёртой» → «а телефон»: the field of the head the answer named
+            # (as `_refine` does for «телефон бригадира четвёртой»).
+            brigade = self.snapshot.brigades.get(said_brigade)
+            head = self.snapshot.person(brigade.head_id) if brigade else None
+            if head is not None:
+                base = Frame(
+                    "employee.info",
+                    slots={"person": head, "field": field_name},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("employee.info", {}, tagged, text, "context", base=base)
+        if target == "house.schedule" and any(w.startswith(_LOOK_BACK) for w in words):
+            # «когда следующая уборка на Зелёной 10» → «а последняя когда была»: looking back.
+            updates["last"] = True
         if company_field and target == "company.info":
             updates["field"] = company_field
         metric = _metric(words)
@@ -752,8 +778,12 @@ class LanguageEngine:
             if slot in slots and slot not in (base.slots if base else {}):
                 continue  # the first mention of a kind wins
             slots[slot] = value
-        if "text" in allowed and tagged.texts and "text" not in slots:
-            slots["text"] = tagged.texts[0].value
+        if "text" in allowed and "text" not in slots:
+            titled = _titled_text(tagged, REGISTRY[intent].titled - set(allowed))
+            if titled is not None:
+                slots["text"] = titled  # the name is more specific than «собрание»
+            elif tagged.texts:
+                slots["text"] = tagged.texts[0].value
         frame = Frame(
             intent,
             slots=slots,
@@ -904,6 +934,8 @@ def _self_corrected(tokens: list[Any]) -> list[Any] | None:
     return None
 
 
+#: «а последняя когда была», «а в прошлый раз»: a follow-up of a house's schedule looking back.
+_LOOK_BACK = ("последн", "прошл", "предыдущ")
 _COLLOQUIAL_NUMBERS = ("единица", "двойка", "тройка", "четверка", "пятерка", "шестерка", "семерка")
 _WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 _FILLERS = ("короче", "блин", "типа", "кстати", "значит", "слушай", "ладно", "так", "вот")
@@ -1047,14 +1079,36 @@ def _both_metrics(frame: Frame, tagged: Tagged) -> Frame:
     return replace(frame, problems=(*frame.problems, *others)) if others else frame
 
 
+def _titled_text(tagged: Tagged, kinds: Iterable[str]) -> str | None:
+    """The title words a named house or УК stands for («собрание с ЖЭУ-5» → «жэу-5»), for an
+    intent that finds it in the titles of tasks or events (registry: titled)."""
+    wanted = set(kinds)
+    for mention in tagged.mentions:
+        if mention.kind not in wanted or mention.choices or mention.missing:
+            continue
+        value = mention.value
+        if isinstance(value, House):
+            return value.title.lower().replace("ё", "е")
+        if isinstance(value, Company):
+            return company_core(value.name).lower().replace("ё", "е")
+    return None
+
+
 def _field(words: list[str]) -> str | None:
     joined = " ".join(words)
-    if _has(words, "phone"):
-        return "phone"
-    if _has(words, "email"):
-        return "email"
-    if _has(words, "position") or "кем работает" in joined:
-        return "position"
+    asked = [
+        name
+        for name, said in (
+            ("phone", _has(words, "phone")),
+            ("email", _has(words, "email")),
+            ("position", _has(words, "position") or "кем работает" in joined),
+        )
+        if said
+    ]
+    if len(asked) > 1:
+        return None  # «должность и e-mail»: the whole card holds both; one would drop the other
+    if asked:
+        return asked[0]
     brigade_word = any(w.startswith("бригад") for w in words)
     if "бригаде" in words or (brigade_word and {"какая", "какой", "какую"} & set(words)):
         return "brigade"

@@ -541,3 +541,71 @@ def test_tasks_of_holders_of_a_position(raw: Raw) -> None:
     assert reply.to_json()["slots"]["position"] == "Бригадир"
     assert reply.answer.items
     assert all(any(name in line for name in heads) for line in reply.answer.items)
+
+
+def test_a_company_in_a_task_question_is_looked_for_in_the_titles(raw: Raw) -> None:
+    titles = [
+        str(t["title"])
+        for t in raw.tasks
+        if "домовой" in str(t["title"]).lower() and str(t["status"]) != "5"
+    ]
+    reply = ask(raw, "какие задачи по ук домовой")
+    assert titles and len(reply.answer.items) == len(titles)
+    assert all(any(title in line for title in titles) for line in reply.answer.items)
+
+
+@pytest.mark.parametrize("text", ["когда встреча с жэу 5", "собрание с жеу пять когда"])
+def test_a_company_in_an_event_question_is_looked_for_in_the_names(raw: Raw, text: str) -> None:
+    names = [str(e["NAME"]) for e in raw.events if "ЖЭУ-5" in str(e["NAME"])]
+    reply = ask(raw, text)
+    assert names and reply.frame.intent == "calendar.list" and not reply.frame.problems
+    assert all(any(name in line for name in names) for line in reply.answer.items)
+
+
+def test_a_house_in_an_event_question_is_looked_for_in_the_names(raw: Raw) -> None:
+    named = [e for e in raw.events if "Жукова 6к1" in str(e["NAME"])]
+    reply = ask(raw, "когда проверка на жукова 6 корпус 1")
+    assert named and len(reply.answer.items) == len(named)
+
+
+def test_e_typed_for_e_reversed_names_the_company(raw: Raw) -> None:
+    phone = next(
+        p["VALUE"] for c in raw.companies if "ЖЭУ-5" in str(c["TITLE"]) for p in c["PHONE"]
+    )
+    reply = ask(raw, "телефон жеу 5")
+    assert reply.frame.intent == "company.info"
+    assert re.sub(r"\D", "", phone)[-7:] in re.sub(r"\D", "", reply.text)
+
+
+def test_tasks_that_stand_on_a_day_are_no_price_question(raw: Raw) -> None:
+    reply = ask(raw, "какие задачи стоят на завтра")
+    assert reply.frame.intent == "tasks.list"
+    assert reply.to_json()["slots"]["date"]["from"] == str(TODAY + timedelta(days=1))
+
+
+def test_a_persons_day_is_their_brigades_day(raw: Raw) -> None:
+    titles = {d["TITLE"] for d in raw.brigade_houses(4)}
+    reply = ask(raw, "что у коновалова на некст неделе")
+    assert reply.frame.intent == "schedule.day"
+    assert reply.to_json()["slots"]["date"]["from"] == "2026-11-30"
+    listed = [line for line in reply.answer.items if line.startswith("•")]
+    assert listed and all(any(t in line for t in titles) for line in listed)
+
+
+def test_a_field_after_a_brigade_is_its_heads(raw: Raw) -> None:
+    head = raw.person("Петров")
+    reply = ask(raw, "кто бригадир третьей бригады", "а почта")
+    assert reply.frame.intent == "employee.info"
+    assert str(head["EMAIL"]) in reply.text
+
+
+def test_the_last_cleaning_as_a_followup_looks_back(raw: Raw) -> None:
+    reply = ask(raw, "когда уборка на майской 8", "а последняя когда была")
+    assert reply.frame.intent == "house.schedule" and reply.frame.slots.get("last")
+
+
+def test_two_fields_of_a_person_are_both_answered(raw: Raw) -> None:
+    person = raw.person("Петров")
+    reply = ask(raw, "телефон и должность петрова")
+    assert str(person["WORK_POSITION"]) in reply.text
+    assert str(person["EMAIL"]) in reply.text
