@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
@@ -900,6 +901,11 @@ class AnswerBuilder:
                 key = house.title
             if key is not None:
                 groups.setdefault(key, []).append(house)
+        among = frame.slots.get("among")
+        if isinstance(among, list):
+            # «в Калуге или в Кондрово»: only the groups the comparison names.
+            named = {self._group_key(by, value) for value in among}
+            groups = {k: g for k, g in groups.items() if k in named}
         noun = METRIC_NOUNS[metric]
 
         def total(group: list[House]) -> int:
@@ -939,6 +945,18 @@ class AnswerBuilder:
                 nouns = self.morph.plural(0, noun)
                 unknown = f"Число {nouns} не указано у {self.of_count(missing, 'дом')}."
         return Answer(head, items=items, footer=unknown)
+
+    def _group_key(self, by: str, value: Any) -> str | None:
+        """The rank's group label of a named group (a brigade number, a town, a street, a УК)."""
+        if by == "brigade" and isinstance(value, int):
+            return self._brigade_label(value)
+        if by == "town" and isinstance(value, str):
+            return value
+        if by == "street" and isinstance(value, StreetEntry):
+            return value.label
+        if by == "company" and isinstance(value, Company):
+            return value.name
+        return None
 
     def _companies_list(self, frame: Frame, today: date) -> Answer:
         label = self._filter_label(frame)
@@ -1013,7 +1031,22 @@ class AnswerBuilder:
             return Answer(f"{title}: нет.")
         now = self.snap.now()
         items = tuple(self._task_line(t, now) for t in tasks)
-        return Answer(f"{title}: {number(len(tasks))}.", items=items)
+        within = frame.slots.get("within")
+        footer = ""
+        if isinstance(within, DateRange):
+            # «… и какие из них на этой неделе»: the part of the list in that period.
+            part = [
+                t
+                for t in tasks
+                if t.deadline
+                and within.start <= t.deadline.astimezone(self.snap.tz).date() <= within.end
+            ]
+            footer = f"Из них на {range_label(within, today)}: " + (
+                f"{number(len(part))} — " + "; ".join(t.title for t in part) + "."
+                if part
+                else "нет."
+            )
+        return Answer(f"{title}: {number(len(tasks))}.", items=items, footer=footer)
 
     def _task_line(self, task: Task, now: datetime) -> str:
         who = self.snap.person(task.responsible_id)

@@ -54,6 +54,14 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         slot = slot_of(mention, frame.intent)
         if mention.kind in _SOFT or mention.choices or mention.text in reported:
             continue
+        if (
+            slot in frame.slots
+            and mention.kind in _ONE_VALUE
+            and _differs(frame.slots[slot], mention.value)
+        ):
+            # «дома Коновалова и Ершовой»: the slot holds one of them; the other is not dropped.
+            problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
+            continue
         if slot in frame.slots or slot in allowed or mention.kind in indirect:
             continue
         if mention.kind in spec.titled and "text" in frame.slots:
@@ -63,6 +71,18 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
     if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
     return tuple(problems)
+
+
+#: Filters that hold one value: a second, different one named beside it is not applied.
+_ONE_VALUE = frozenset({"brigade", "person", "company", "street", "town", "house"})
+
+
+def _differs(held: object, said: object) -> bool:
+    """Whether a mention names something other than the slot's value (a list slot, such as
+    a comparison's groups, holds every value it took)."""
+    if isinstance(held, list):
+        return said not in held
+    return said is not None and held != said
 
 
 #: «с …», «без …»: what follows is a feature the houses have or lack.

@@ -778,6 +778,12 @@ class LanguageEngine:
             if slot in slots and slot not in (base.slots if base else {}):
                 continue  # the first mention of a kind wins
             slots[slot] = value
+        if isinstance(slots.get("among"), list):
+            # The compared groups are what is ranked, not a filter of the houses.
+            slots.pop(str(slots.get("by")), None)
+            slots.pop("person", None)
+        if "within" in allowed and "date" in slots and _narrowed(tagged, "date"):
+            slots["within"] = slots.pop("date")  # «… и какие из них на этой неделе»
         if "text" in allowed and "text" not in slots:
             titled = _titled_text(tagged, REGISTRY[intent].titled - set(allowed))
             if titled is not None:
@@ -1001,9 +1007,10 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     """ "у кого больше всего домов", "где больше всего квартир": the metric and what ranks."""
     words = [w for w in tagged.text.split() if not w.startswith("x")]
     joined = " ".join(words)
-    if not _said(joined, FILTERS["rank_cues"]):
+    compared = _compared(tagged, words)
+    if not _said(joined, FILTERS["rank_cues"]) and compared is None:
         return None
-    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
+    by = compared[0] if compared else _asked(joined, FILTERS["rank_by"]) or "brigade"
     # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
     # names the ranked thing, not the metric.
     skip = ("бригад", "ук", "управляющ", "дом") if by == "house" else ("бригад", "ук", "управляющ")
@@ -1012,14 +1019,49 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     )
     if metric is None or metric in ("brigades", "companies"):
         metric = "houses" if _said(joined, ("дом",)) else metric
+    if metric is None and compared and _has(words, "clean"):
+        metric = "houses"  # «кто больше убирает, Коновалов или Ершова»: houses cleaned
     if metric is None:
         return None
     if by == "house" and metric == "houses":
         by = "brigade"
     slots: dict[str, Any] = {"metric": metric, "by": by}
-    if _said(joined, FILTERS["rank_least"]):
+    if compared:
+        slots["among"] = compared[1]
+    if _said(joined, FILTERS["rank_least"]) or (
+        compared and any(w in FILTERS["compare_less"] for w in words)
+    ):
         slots["order"] = "least"
     return slots
+
+
+#: What a comparison «где больше подъездов — в Калуге или в Кондрово» can set side by side.
+_COMPARABLE = ("town", "brigade", "person", "street", "company")
+
+
+def _compared(tagged: Tagged, words: list[str]) -> tuple[str, list[Any]] | None:
+    """«где больше подъездов в Калуге или в Кондрово», «у кого меньше домов, у третьей или у
+    пятой»: two or more named groups of one kind joined by «или» with «больше»/«меньше» —
+    a superlative among them. Returns the kind and the groups."""
+    if "или" not in words or not any(
+        w in FILTERS["compare_more"] or w in FILTERS["compare_less"] for w in words
+    ):
+        return None
+    for kind in _COMPARABLE:
+        named = [m for m in tagged.mentions if m.kind == kind]
+        if len(named) < 2 or any(m.value is None or m.choices or m.missing for m in named):
+            continue
+        values: list[Any] = []
+        for m in named:
+            # «кто больше убирает, Коновалов или Ершова»: a person stands for their brigade.
+            value = m.value.brigade if isinstance(m.value, Employee) else m.value
+            if value is None:
+                return None  # someone outside the brigades has no houses to compare
+            if value not in values:
+                values.append(value)
+        if len(values) >= 2:
+            return ("brigade" if kind == "person" else kind), values
+    return None
 
 
 def _town_of(value: Any) -> str | None:
@@ -1077,6 +1119,17 @@ def _both_metrics(frame: Frame, tagged: Tagged) -> Frame:
         Problem(kind="unapplied", said=said[m], reason="metric") for m in sums if m != metric
     )
     return replace(frame, problems=(*frame.problems, *others)) if others else frame
+
+
+def _narrowed(tagged: Tagged, kind: str) -> bool:
+    """Whether the mention of ``kind`` follows «из них» / «среди них»: it picks a part of the
+    set asked for before it, which the answer shows whole."""
+    words = [t.text for t in tagged.tokens]
+    marks = [
+        i for i in range(len(words) - 1) if words[i] in ("из", "среди") and words[i + 1] == "них"
+    ]
+    mention = tagged.first(kind)
+    return bool(marks) and mention is not None and mention.start > marks[0]
 
 
 def _titled_text(tagged: Tagged, kinds: Iterable[str]) -> str | None:

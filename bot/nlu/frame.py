@@ -22,6 +22,7 @@ INTENTS = tuple(INTENT_SLOTS)
 SLOT_ORDER = (
     "metric",
     "by",
+    "among",
     "order",
     "brigade",
     "company",
@@ -39,6 +40,7 @@ SLOT_ORDER = (
     "field",
     "text",
     "date",
+    "within",
     "month",
     "last",
     "overdue",
@@ -125,6 +127,8 @@ def slot_json(value: Any) -> Any:
         return value.label
     if isinstance(value, DateRange):
         return value.to_json()
+    if isinstance(value, list):
+        return [slot_json(v) for v in value]  # `among`: the compared groups
     if isinstance(value, tuple) and len(value) == 2:
         return {"min": value[0], "max": value[1]}
     return value

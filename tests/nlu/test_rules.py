@@ -87,7 +87,10 @@ async def _load() -> Raw:
                 answer = (
                     await http.post(
                         "tasks.task.list",
-                        json={"select": ["ID", "TITLE", "STATUS"], "start": start},
+                        json={
+                            "select": ["ID", "TITLE", "STATUS", "RESPONSIBLE_ID"],
+                            "start": start,
+                        },
                     )
                 ).json()
                 tasks += answer["result"]["tasks"]
@@ -609,3 +612,40 @@ def test_two_fields_of_a_person_are_both_answered(raw: Raw) -> None:
     reply = ask(raw, "телефон и должность петрова")
     assert str(person["WORK_POSITION"]) in reply.text
     assert str(person["EMAIL"]) in reply.text
+
+
+def test_a_part_of_the_list_asked_beside_it_keeps_the_whole_list(raw: Raw) -> None:
+    person = raw.person("Коновалов")
+    mine = [
+        t
+        for t in raw.tasks
+        if str(t.get("responsibleId")) == str(person["ID"]) and str(t["status"]) != "5"
+    ]
+    reply = ask(raw, "какие задачи у коновалова и какие из них на завтра")
+    assert mine and len(reply.answer.items) == len(mine)
+    assert "Из них на завтра" in reply.text
+
+
+def test_a_comparison_of_two_named_towns(raw: Raw) -> None:
+    by_town = Counter(
+        "Кондрово" if str(d["TITLE"]).startswith("Кондрово,") else "Калуга"
+        for d in raw.rest.houses()
+    )
+    reply = ask(raw, "где меньше домов в калуге или в кондрово")
+    assert reply.frame.intent == "rank"
+    assert f"Кондрово — {n(by_town['Кондрово'])}" in reply.text
+    assert f"Калуга — {n(by_town['Калуга'])}" in reply.text
+
+
+def test_a_comparison_of_two_people_is_of_their_brigades(raw: Raw) -> None:
+    reply = ask(raw, "у кого больше домов у петрова или у коновалова")
+    assert reply.frame.intent == "rank"
+    assert [line.split(".")[0] for line in reply.answer.items] == ["1", "2"]
+    assert f"{n(len(raw.brigade_houses(3)))} дом" in reply.text
+    assert f"{n(len(raw.brigade_houses(4)))} дом" in reply.text
+
+
+def test_a_second_filter_of_one_kind_is_not_dropped(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов у коновалова и у ершовой")
+    assert f"{n(len(raw.brigade_houses(4)))} дом" not in reply.text
+    assert "ершов" in reply.text.lower()
