@@ -51,34 +51,11 @@ _FOLLOWUP_MAX_WORDS = 5
 # Without «а …» only a very short phrase ("пятой?", "завтра") continues the last question.
 _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
-# Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
-_CUES: dict[str, tuple[str, ...]] = {
-    "count": ("сколько", "скока", "скоко", "скок", "количеств", "кол во", "число", "сумм"),
-    "stats": ("статист", "сводк", "итог", "отчет", "показател", "стата"),
-    "houses": ("дом", "адрес", "объект"),
-    "schedule": ("график", "расписан", "периодичн"),
-    "when": ("когда",),
-    "where": ("куда", "где"),
-    "clean": ("убира", "убер", "уборк", "мою", "моет", "моем", "мыт", "мойк", "чист", "обслужив"),
-    "departments": ("отдел", "подразделен", "структур", "оргструктур", "департамент"),
-    "head": ("бригадир", "руковод", "начальник", "старш", "главн", "возглав"),
-    "people": ("сотрудник", "работник", "персонал", "состав", "люд", "человек", "чел",
-               "коллектив", "кто работает", "штат"),
-    "companies": ("ук", "управляющ", "компани", "заказчик", "управляйк"),
-    "tasks": ("задач", "задани", "поручен", "дедлайн", "висит", "висят", "таск"),
-    "overdue": ("просроч", "сорван", "горит", "горящ"),
-    "calendar": ("событи", "встреч", "мероприят", "календар", "планерк", "совещан", "собрани"),
-    "duty": ("дежур",),
-    "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "умеет", "можешь", "инструкц",
-             "спрашива", "спросить", "пользоват", "вопрос", "пример", "задавать"),
-    "greeting": ("привет", "прив$", "здравств", "здраст", "спасибо", "благодар", "добрый",
-                 "доброе", "свидани"),
-    "info": ("информац", "инфо", "инфа", "данные", "сведени", "подробн", "карточк", "расскаж",
-             "про$"),
-    "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат", "тел"),
-    "email": ("почт", "email", "емейл", "имейл", "мейл", "электронк"),
-    "position": ("должност", "кем работает"),
-}  # fmt: skip
+# Cue stems of the keyword fallback (bot/nlu/cues.yaml).
+_CUE_DOC: dict[str, Any] = yaml.safe_load(
+    resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
+)
+_CUES: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _CUE_DOC["cues"].items()}
 # Words that put a request outside the bot's world even when domain words surround it
 # ("сколько стоит уборка подъезда", "вызови такси на Пролетарскую 112"): prices, orders,
 # purchases, transport, entertainment, news. The keyword fallback refuses such requests.
@@ -132,16 +109,8 @@ class _WriteCues:
 _WRITES = _WriteCues.load()
 
 
-_METRICS = (
-    ("apartments", ("квартир", "кв")),
-    ("lifts", ("лифт",)),
-    ("entrances", ("подъезд",)),
-    ("floors", ("этаж",)),
-    ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ", "чел")),
-    ("brigades", ("бригад",)),
-    ("companies", ("ук", "управляющ", "компани")),
-    ("houses", ("дом", "объект", "адрес")),
-)
+#: What a count counts, in the order tried (bot/nlu/cues.yaml).
+_METRICS = tuple((k, tuple(v)) for k, v in _CUE_DOC["metrics"].items())
 
 
 def _has(words: Iterable[str], cue: str) -> bool:
@@ -330,6 +299,10 @@ class LanguageEngine:
         if metric is None and kinds & {"floors", "apartments", "entrances", "lifts", "house_type"}:
             metric = "houses"  # "сколько девятиэтажек", "сколько панельных"
         joined = " ".join(words)
+        topic = _topic_position(words)
+        if topic and {"кто", "кому"} & set(words) and not kinds - {"position"}:
+            # «к кому обратиться по вопросам зарплаты»: the people who handle it.
+            return "employees.list", {"position": topic}
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}
         # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
@@ -1119,6 +1092,14 @@ def _both_metrics(frame: Frame, tagged: Tagged) -> Frame:
         Problem(kind="unapplied", said=said[m], reason="metric") for m in sums if m != metric
     )
     return replace(frame, problems=(*frame.problems, *others)) if others else frame
+
+
+def _topic_position(words: list[str]) -> str | None:
+    """The position that handles a topic said (filters.yaml: position_topics)."""
+    for position, stems in FILTERS["position_topics"].items():
+        if any(w.startswith(tuple(stems)) for w in words):
+            return str(position)
+    return None
 
 
 def _narrowed(tagged: Tagged, kind: str) -> bool:

@@ -649,3 +649,26 @@ def test_a_second_filter_of_one_kind_is_not_dropped(raw: Raw) -> None:
     reply = ask(raw, "сколько домов у коновалова и у ершовой")
     assert f"{n(len(raw.brigade_houses(4)))} дом" not in reply.text
     assert "ершов" in reply.text.lower()
+
+
+def test_an_entrance_called_paradnaya_is_counted(raw: Raw) -> None:
+    total = sum(raw.rest.count(d, "entrances") or 0 for d in raw.brigade_houses(5))
+    reply = ask(raw, "сколько парадных у пятой бригады")
+    assert reply.frame.intent == "count" and reply.to_json()["slots"]["metric"] == "entrances"
+    assert n(total) in reply.text
+
+
+def test_a_persons_area_is_their_brigades_houses(raw: Raw) -> None:
+    reply = ask(raw, "какие адреса на участке ершовой")
+    assert reply.frame.intent == "houses.list"
+    assert len(reply.answer.items) == len(raw.brigade_houses(2))
+
+
+@pytest.mark.parametrize(
+    "text", ["к кому обратиться по вопросам зарплаты", "кому звонить насчёт зп"]
+)
+def test_who_handles_a_topic(raw: Raw, text: str) -> None:
+    accountants = [u for u in raw.rest.people() if u.get("WORK_POSITION") == "Бухгалтер"]
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"]["position"] == "Бухгалтер"
+    assert accountants and len(reply.answer.items) == len(accountants)
