@@ -110,7 +110,9 @@ _WRITES = _WriteCues.load()
 
 
 #: What a count counts, in the order tried (bot/nlu/cues.yaml).
-_METRICS = tuple((k, tuple(v)) for k, v in _CUE_DOC["metrics"].items())
+_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (str(k), tuple(v)) for k, v in _CUE_DOC["metrics"].items()
+)
 
 
 def _has(words: Iterable[str], cue: str) -> bool:
