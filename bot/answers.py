@@ -332,7 +332,9 @@ class AnswerBuilder:
             parts.append(f"тип дома «{house_type}»")
         for name in BOUNDS:
             bound = frame.slots.get(name)
-            if isinstance(bound, tuple):
+            if bound == (None, 0):
+                parts.append(f"без {self.morph.plural(0, METRIC_NOUNS[name])}")  # «без лифтов»
+            elif isinstance(bound, tuple):
                 parts.append(f"{BOUND_NOUNS[name]} {_bound_text(bound)}")
         return ", ".join(parts)
 
@@ -354,6 +356,22 @@ class AnswerBuilder:
             bounds=bounds,
         )
 
+    def _unknown_bounds(self, frame: Frame) -> str:
+        """«сколько домов без лифта»: houses whose bounded field is empty are in neither set;
+        say how many, so that «0 домов» is not read as «no house lacks one» (rule 4)."""
+        notes = []
+        for name in BOUNDS:
+            if not isinstance(frame.slots.get(name), tuple):
+                continue
+            unbounded = frame.with_slots(**{name: None})
+            missing = sum(1 for h in self._houses_for(unbounded) if getattr(h, name) is None)
+            if missing:
+                noun = self.morph.plural(0, METRIC_NOUNS[name])
+                notes.append(
+                    f"Число {noun} не указано у {self.of_count(missing, 'дом')} — они не учтены."
+                )
+        return " ".join(notes)
+
     def _filter_problem(self, frame: Frame) -> str:
         """A filter that cannot select houses: a person outside every brigade."""
         person = frame.slots.get("person")
@@ -371,15 +389,19 @@ class AnswerBuilder:
             return Answer(refused)
         houses = self._houses_for(frame)
         label = self._filter_label(frame)
+        unknown = self._unknown_bounds(frame)
         if not houses:
-            return Answer(f"Домов не найдено ({label})." if label else "Домов в базе нет.")
+            text = f"Домов не найдено ({label})." if label else "Домов в базе нет."
+            return Answer(f"{text} {unknown}".strip())
         show_brigade = not frame.slots.keys() & {"brigade", "person"}
         items = tuple(
             f"• {h.title}" + (f" — бригада {h.brigade}" if show_brigade and h.brigade else "")
             for h in houses
         )
         head = f"{label[0].upper()}{label[1:]}: " if label else "Всего: "
-        return Answer(header=f"{head}{self.agree(len(houses), 'дом')}.", items=items)
+        return Answer(
+            header=f"{head}{self.agree(len(houses), 'дом')}.", items=items, footer=unknown
+        )
 
     def _count(self, frame: Frame, today: date) -> Answer:
         metric = frame.slots.get("metric", "houses")
@@ -450,7 +472,8 @@ class AnswerBuilder:
             if frame.slots.get("no_company") and set(frame.slots) <= {"metric", "no_company"}:
                 return Answer(f"Домов без УК: {number(len(houses))}.")
             if label:
-                return Answer(f"{head}{self.agree(len(houses), 'дом')}.")
+                unknown = self._unknown_bounds(frame)
+                return Answer(f"{head}{self.agree(len(houses), 'дом')}. {unknown}".strip())
             return Answer(f"Домов: {number(len(houses))}.")
         values = [getattr(h, metric) for h in houses]
         known = [v for v in values if v is not None]
@@ -785,6 +808,22 @@ class AnswerBuilder:
                     + "."
                 )
             brigade = person.brigade
+        place = {k: v for k, v in frame.slots.items() if k in ("street", "town")}
+        if place:
+            # People belong to brigades: those of the brigades that serve the place's houses.
+            served = Frame("houses.list", slots=place)
+            serving = sorted({h.brigade for h in self._houses_for(served) if h.brigade})
+            if isinstance(brigade, int):
+                serving = [b for b in serving if b == brigade]
+            people = [p for b in serving for p in self.snap.people(brigade=b, position=position)]
+            brigades = ", ".join(str(b) for b in serving) or "нет"
+            label = ", ".join(p for p in (str(position or ""), self._filter_label(served)) if p)
+            serve = "обслуживает бригада" if len(serving) == 1 else "обслуживают бригады"
+            label = f"{label[0].upper()}{label[1:]} ({serve}: {brigades})"
+            if not people:
+                return Answer(f"{label}: никого нет.")
+            items = tuple(_person_line(p, show_brigade=len(serving) > 1) for p in people)
+            return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
         people = self.snap.people(brigade=brigade, position=position)
         label_parts = []
         if position:

@@ -417,7 +417,11 @@ class LanguageEngine:
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
         if kinds & _HOUSE_FILTER_KINDS and (
-            _has(words, "houses") or _has(words, "clean") or kinds & _HOUSE_KIND_WORDS
+            _has(words, "houses")
+            or _has(words, "clean")
+            or kinds & _HOUSE_KIND_WORDS
+            # «кто у нас отвечает за Кондрово»: its houses, each with its brigade
+            or (_said(joined, FILTERS["house_brigade_cues"]) and "brigade" not in kinds)
         ):
             return "houses.list", fixed  # "двухэтажки в кондрово": the word names houses
         if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):

@@ -672,3 +672,37 @@ def test_who_handles_a_topic(raw: Raw, text: str) -> None:
     reply = ask(raw, text)
     assert reply.to_json()["slots"]["position"] == "Бухгалтер"
     assert accountants and len(reply.answer.items) == len(accountants)
+
+
+def test_houses_with_an_empty_bounded_field_are_said_not_counted(raw: Raw) -> None:
+    empty = sum(1 for d in raw.rest.houses() if raw.extra(d, "Количество лифтов") is None)
+    reply = ask(raw, "сколько домов без лифта")
+    assert empty and f"не указано у {n(empty)} дом" in reply.text
+
+
+def test_people_on_a_street_are_of_the_brigades_serving_it(raw: Raw) -> None:
+    brigades = {
+        raw.rest.brigade(d)
+        for d in raw.rest.houses()
+        if " Московская " in f" {d['TITLE']} " and not str(d["TITLE"]).startswith("Кондрово,")
+    }
+    heads = [
+        u
+        for u in raw.rest.people()
+        if u.get("WORK_POSITION") == "Бригадир" and raw.rest.person_brigade(u) in brigades
+    ]
+    reply = ask(raw, "кто бригадир на московской")
+    assert len(brigades) > 1 and len(reply.answer.items) == len(heads)
+    assert all(any(str(u["LAST_NAME"]) in line for u in heads) for line in reply.answer.items)
+
+
+def test_a_colloquial_company_word_picks_the_houses_company(raw: Raw) -> None:
+    reply = ask(raw, "номер управляйки на жукова 7")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "phone"
+
+
+def test_who_is_responsible_for_a_town(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    reply = ask(raw, "не подскажете, кто у нас отвечает за кондрово")
+    assert reply.frame.intent == "houses.list" and len(reply.answer.items) == len(houses)
