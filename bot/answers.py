@@ -17,7 +17,7 @@ from typing import Any
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Employee, House, Task
+from bitrix.models import Company, Department, Employee, House, Task
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
@@ -417,6 +417,10 @@ class AnswerBuilder:
             people = self.snap.people(
                 brigade=brigade, position=str(position) if position else None
             )
+            department = frame.slots.get("department")
+            if isinstance(department, Department):
+                people = self._of_department(people, department)
+                where = f" ({', '.join(p for p in (department.name, label) if p)})"
             house_only = frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade", "person"})
             if house_only:
                 # People belong to brigades, not to streets or companies: say so, with the
@@ -433,6 +437,13 @@ class AnswerBuilder:
         refused = self._filter_problem(frame)
         if refused:
             return Answer(refused)
+        department = frame.slots.get("department")
+        if isinstance(department, Department):
+            # «сколько домов в офисе»: houses belong to brigades, not to a department.
+            return Answer(
+                f"Подразделение «{department.name}» — это сотрудники, а не дома: спросите "
+                f"«сколько человек — {department.name}»."
+            )
         person = frame.slots.get("person")
         position = frame.slots.get("position")
         if position and not (
@@ -825,9 +836,14 @@ class AnswerBuilder:
             items = tuple(_person_line(p, show_brigade=len(serving) > 1) for p in people)
             return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
         people = self.snap.people(brigade=brigade, position=position)
+        department = frame.slots.get("department")
+        if isinstance(department, Department):
+            people = self._of_department(people, department)
         label_parts = []
         if position:
             label_parts.append(str(position))
+        if isinstance(department, Department):
+            label_parts.append(department.name)
         if isinstance(person, Employee) and isinstance(brigade, int):
             label_parts.append(self._brigade_label(brigade))
         elif brigade is not None:
@@ -885,6 +901,16 @@ class AnswerBuilder:
             f"Почта: {person.email or 'не указана'}",
         ]
         return Answer(f"👤 {person.full_name}", items=tuple(items))
+
+    def _of_department(self, people: list[Employee], department: Department) -> list[Employee]:
+        """Those of ``people`` in the department or any department under it."""
+        inside = {department.id}
+        grew = True
+        while grew:
+            more = {d.id for d in self.snap.departments.values() if d.parent_id in inside}
+            grew = not more <= inside
+            inside |= more
+        return [p for p in people if inside & set(p.department_ids)]
 
     def _department_name(self, person: Employee) -> str:
         for dep_id in person.department_ids:
@@ -1049,6 +1075,11 @@ class AnswerBuilder:
             # «задачи бригадиров»: the tasks whose responsible holds the position.
             holders = {p.id for p in self.snap.people(position=position)}
             tasks = [t for t in tasks if t.responsible_id in holders]
+        department = frame.slots.get("department")
+        if isinstance(department, Department):
+            # «задачи сотрудников офиса»: whose responsible works in the department.
+            staff = {p.id for p in self._of_department(self.snap.people(), department)}
+            tasks = [t for t in tasks if t.responsible_id in staff]
         parts = []
         if overdue:
             parts.append("просроченные")
@@ -1060,6 +1091,8 @@ class AnswerBuilder:
             parts.append(person.short_name)
         if isinstance(position, str):
             parts.append(f"ответственный — {position.lower()}")
+        if isinstance(department, Department):
+            parts.append(department.name)
         if isinstance(house, House):
             parts.append(house.title)
         if frame.slots.get("text"):

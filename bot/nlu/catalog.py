@@ -100,6 +100,8 @@ class Catalog:
     former_surnames: dict[str, set[str]] = field(default_factory=dict)
     event_words: set[str] = field(default_factory=set)
     positions: dict[Phrase, str] = field(default_factory=dict)
+    #: Departments other than the root and the brigades («в офисе», «на складе») → their id.
+    departments: dict[Phrase, str] = field(default_factory=dict)
     position_plural: dict[Phrase, bool] = field(default_factory=dict)
     brigades: frozenset[int] = frozenset()
     vocabulary: set[str] = field(default_factory=set)
@@ -121,7 +123,13 @@ class Catalog:
         catalog._add_former(snapshot, morph)
         catalog._add_events(snapshot, common)
         catalog.brigades = frozenset(snapshot.brigades)
-        for phrases in (catalog.street_phrases, catalog.company_phrases, catalog.positions):
+        catalog._add_departments(snapshot, morph)
+        for phrases in (
+            catalog.street_phrases,
+            catalog.company_phrases,
+            catalog.positions,
+            catalog.departments,
+        ):
             for phrase in phrases:
                 catalog.vocabulary.update(phrase)
                 catalog.max_phrase = max(catalog.max_phrase, len(phrase))
@@ -165,6 +173,17 @@ class Catalog:
                     self.street_phrases.setdefault(phrase, set()).add(key)
             for town_form in morph.phrase_forms(sample.town) | {normalize_name(sample.town)}:
                 self.towns[town_form] = sample.town
+
+    def _add_departments(self, snapshot: CompanySnapshot, morph: Morph) -> None:
+        root = {d.id for d in snapshot.departments.values() if d.parent_id is None}
+        for dep in snapshot.departments.values():
+            if dep.brigade is not None or dep.id in root or not dep.name:
+                continue
+            name = normalize_name(dep.name)
+            for form in morph.phrase_forms(name) | {name}:
+                phrase = tuple(form.split())
+                if phrase:
+                    self.departments.setdefault(phrase, dep.id)
 
     def _add_companies(self, snapshot: CompanySnapshot, morph: Morph, common: set[str]) -> None:
         for company in snapshot.companies.values():

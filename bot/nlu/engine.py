@@ -32,7 +32,7 @@ from hassil import Intents, recognize_best
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Employee, House
+from bitrix.models import Company, Department, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
 from bot.nlu.dates import DateKind, DateMatch, DateRange
@@ -302,7 +302,7 @@ class LanguageEngine:
             metric = "houses"  # "сколько девятиэтажек", "сколько панельных"
         joined = " ".join(words)
         topic = _topic_position(words)
-        if topic and {"кто", "кому"} & set(words) and not kinds - {"position"}:
+        if topic and {"кто", "кому"} & set(words) and not kinds - {"position", "department"}:
             # «к кому обратиться по вопросам зарплаты»: the people who handle it.
             return "employees.list", {"position": topic}
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
@@ -424,7 +424,13 @@ class LanguageEngine:
             or (_said(joined, FILTERS["house_brigade_cues"]) and "brigade" not in kinds)
         ):
             return "houses.list", fixed  # "двухэтажки в кондрово": the word names houses
-        if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
+        if (
+            "position" in kinds
+            or _has(words, "people")
+            or ("brigade" in kinds and "кто" in words)
+            # «кто в офисе»; not «где пообедать рядом с офисом»
+            or ("department" in kinds and "кто" in words)
+        ):
             return "employees.list", fixed
         if _has(words, "companies") and kinds and kinds <= _HOUSE_FILTER_KINDS - {"company"}:
             return "companies.list", fixed  # "какие управляющие компании работают в кондрово"
@@ -679,6 +685,19 @@ class LanguageEngine:
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")
+        department = tagged.first("department")
+        if (
+            department is not None
+            and isinstance(department.value, Department)
+            and position is None
+            and person is None
+            and _has(words, "head")
+            and intent in ("employees.list", "departments.list", "brigade.info")
+        ):
+            # «кто руководит офисом», «кто главный в офисе»: the department's head.
+            head = self.snapshot.person(department.value.head_id)
+            if head is not None:
+                return "employee.info", {}, {"person": head}
         if (
             intent == "count"
             and position is not None

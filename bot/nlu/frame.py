@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bitrix.models import Company, Employee, House
+from bitrix.models import Company, Department, Employee, House
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.registry import REGISTRY
@@ -37,6 +37,7 @@ SLOT_ORDER = (
     "house",
     "person",
     "position",
+    "department",
     "field",
     "text",
     "date",
@@ -123,6 +124,8 @@ def slot_json(value: Any) -> Any:
         return {"id": value.id, "address": value.title}
     if isinstance(value, Employee):
         return {"id": value.id, "name": value.full_name}
+    if isinstance(value, Department):
+        return {"id": value.id, "name": value.name}
     if isinstance(value, StreetEntry):
         return value.label
     if isinstance(value, DateRange):

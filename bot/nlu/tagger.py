@@ -170,6 +170,7 @@ PLACEHOLDERS = {
     "company": "xcompany",
     "person": "xperson",
     "position": "xposition",
+    "department": "xdepartment",
 }
 
 
@@ -511,6 +512,8 @@ class Tagger:
         for mention in self._people(tokens, words, taken):
             claim(mention)
         for mention in self._positions(tokens, words, taken, mentions):
+            claim(mention)
+        for mention in self._departments(tokens, words, taken):
             claim(mention)
         for mention in self._filters(tokens, words, taken):
             claim(mention)
@@ -1263,6 +1266,28 @@ class Tagger:
                 continue
             text = " ".join(t.source for t in tokens[i:end])
             found.append(Mention("position", i, end, text, value=position))
+            for k in range(i, end):
+                taken[k] = True
+        return found
+
+    def _departments(
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
+    ) -> list[Mention]:
+        """«в офисе», «на складе»: a department by name (not a brigade, not the company)."""
+        found: list[Mention] = []
+        if any(w.startswith(tuple(FILTERS["company_words"])) for w in words if w):
+            return found  # «адрес офиса УК Гарант»: the УК's office, not ours
+        table = {k: {v} for k, v in self.catalog.departments.items()}
+        for i in range(len(words)):
+            if taken[i] or not words[i]:
+                continue
+            match = self._longest(words, taken, i, table)
+            if match is None:
+                continue
+            end, values = match
+            department = self.snapshot.departments.get(next(iter(values)))
+            text = " ".join(t.source for t in tokens[i:end])
+            found.append(Mention("department", i, end, text, value=department))
             for k in range(i, end):
                 taken[k] = True
         return found

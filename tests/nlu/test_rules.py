@@ -706,3 +706,32 @@ def test_who_is_responsible_for_a_town(raw: Raw) -> None:
     houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
     reply = ask(raw, "не подскажете, кто у нас отвечает за кондрово")
     assert reply.frame.intent == "houses.list" and len(reply.answer.items) == len(houses)
+
+
+def _office_people(raw: Raw) -> list[Record]:
+    """Active people of the office department or a department under it, from raw REST."""
+    deps = raw.data.departments  # department.get as the portal answered it
+    office = {str(d["ID"]) for d in deps if d.get("NAME") == "Офис"}
+    grew = True
+    while grew:
+        more = {str(d["ID"]) for d in deps if str(d.get("PARENT")) in office}
+        grew = not more <= office
+        office |= more
+    return [
+        u for u in raw.rest.people() if {str(x) for x in u.get("UF_DEPARTMENT") or []} & office
+    ]
+
+
+def test_a_department_narrows_people(raw: Raw) -> None:
+    office = _office_people(raw)
+    reply = ask(raw, "сколько человек работает в офисе")
+    assert office and f"{n(len(office))}." in reply.text
+    assert f"{n(len(raw.rest.people()))}" not in reply.text
+
+
+def test_the_head_of_a_department(raw: Raw) -> None:
+    deps = raw.data.departments
+    head = next(str(d["UF_HEAD"]) for d in deps if d.get("NAME") == "Офис")
+    reply = ask(raw, "кто руководит офисом")
+    assert reply.frame.intent == "employee.info"
+    assert reply.frame.slots["person"].id == head
