@@ -778,9 +778,18 @@ class Tagger:
                     j += 1
                 if j < len(tokens) and not taken[j] and self._brigade_number(tokens[j]):
                     number_at = j
+            clipped = None
+            if number_at is None:
+                # «трет бригада»: a clipped ordinal beside the brigade word.
+                for k in (i - 1, i + 1):
+                    if 0 <= k < len(words) and not taken[k] and k not in used:
+                        clipped = _clipped_ordinal(tokens[k])
+                        if clipped is not None:
+                            number_at = k
+                            break
             if number_at is None:
                 continue
-            value = tokens[number_at].value
+            value = tokens[number_at].value if clipped is None else clipped
             assert value is not None
             start, end = min(i, number_at), max(i, number_at) + 1
             used.update(range(start, end))
@@ -1485,3 +1494,18 @@ class Tagger:
             if best - score < 3:
                 ids |= self.catalog.surnames[form]
         return ids
+
+
+_ORDINAL_STEMS: dict[str, int] = {str(k): int(v) for k, v in FILTERS["ordinal_stems"].items()}
+
+
+def _clipped_ordinal(token: Token) -> int | None:
+    """The number a clipped ordinal word stands for («трет» → 3), or None."""
+    if token.kind is not TokenKind.WORD:
+        return None
+    word = token.text
+    for stem, value in _ORDINAL_STEMS.items():
+        # «трет», «треть», «третя»: the stem and at most two more letters, no other word.
+        if word.startswith(stem) and len(word) <= len(stem) + 2:
+            return value
+    return None

@@ -735,3 +735,15 @@ def test_the_head_of_a_department(raw: Raw) -> None:
     reply = ask(raw, "кто руководит офисом")
     assert reply.frame.intent == "employee.info"
     assert reply.frame.slots["person"].id == head
+
+
+@pytest.mark.parametrize("text", ["дома трет бригада", "дома бригада трет"])
+def test_a_clipped_ordinal_names_the_brigade(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"].get("brigade") == 3
+    assert len(reply.answer.items) == len(raw.brigade_houses(3))
+
+
+def test_a_title_word_is_not_dropped_from_a_set_of_houses(raw: Raw) -> None:
+    reply = ask(raw, "есть жалобы по майской")
+    assert not reply.answer.items and "жалобы" in reply.text
