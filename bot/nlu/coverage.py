@@ -111,13 +111,23 @@ def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[
             continue
         if not _CYRILLIC.fullmatch(word) or word in reported:
             continue
-        # «с X»: X unknown to the engine; «без X»: any X no filter took («дома без графика»
-        # is not every house — a known word is no excuse to drop the «без»).
-        if word not in tagged.unknown and tokens[i - 1].text != "без":
-            continue
+        # «с X», «без X»: any X no filter took («дома без графика», «дома с домофоном» are
+        # not every house — a known word is no excuse to drop the «с» or «без»). Only a noun
+        # in the instrumental after «с» is a feature («с 2024 года» is no such thing).
         parses = morph.parse(word)[:1]
-        if parses and parses[0].tag.POS in ("NOUN", "ADJF"):
-            out.append(Problem(kind="feature", said=f"{tokens[i - 1].text} {word}"))
+        if not parses or parses[0].tag.POS not in ("NOUN", "ADJF"):
+            continue
+        known_not_instrumental = word not in tagged.unknown and "ablt" not in parses[0].tag
+        if tokens[i - 1].text != "без" and known_not_instrumental:
+            continue
+        if (
+            tokens[i - 1].text != "без"
+            and word not in tagged.unknown
+            and i + 1 < len(tokens)
+            and (i + 1) not in free
+        ):
+            continue  # «с числом подъездов больше 6»: the word heads a filter that was taken
+        out.append(Problem(kind="feature", said=f"{tokens[i - 1].text} {word}"))
     return out
 
 

@@ -747,3 +747,11 @@ def test_a_clipped_ordinal_names_the_brigade(raw: Raw, text: str) -> None:
 def test_a_title_word_is_not_dropped_from_a_set_of_houses(raw: Raw) -> None:
     reply = ask(raw, "есть жалобы по майской")
     assert not reply.answer.items and "жалобы" in reply.text
+
+
+@pytest.mark.parametrize(
+    "text", ["сколько домов с домофоном", "сколько домов с периодичностью 2 раза"]
+)
+def test_a_known_word_no_filter_takes_is_not_dropped(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert f"{n(total_houses(raw))}" not in reply.text and not reply.answer.items
