@@ -156,6 +156,13 @@ class LanguageEngine:
             words | _EXTRA_VOCABULARY | _spoken_vocabulary(self.morph) | _filter_vocabulary(),
             self.morph,
         )
+        # The position brigade heads hold («Бригадир»): «кто старший по Кондрово» asks for it.
+        held = [
+            head.position
+            for b in snapshot.brigades.values()
+            if (head := snapshot.person(b.head_id)) is not None and head.position
+        ]
+        self.head_position = max(set(held), key=held.count) if held else None
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
         recognize_best("xbrigade", self.intents, language="ru")
@@ -416,6 +423,14 @@ class LanguageEngine:
             return "employee.info", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
+        if (
+            kinds & {"street", "town"}
+            and not kinds & {"person", "brigade", "house", "position"}
+            and _has(words, "head")
+            and self.head_position
+        ):
+            # «кто старший по Кондрово»: the heads of the brigades serving its houses.
+            return "employees.list", {"position": self.head_position}
         if kinds & _HOUSE_FILTER_KINDS and (
             _has(words, "houses")
             or _has(words, "clean")

@@ -755,3 +755,24 @@ def test_a_title_word_is_not_dropped_from_a_set_of_houses(raw: Raw) -> None:
 def test_a_known_word_no_filter_takes_is_not_dropped(raw: Raw, text: str) -> None:
     reply = ask(raw, text)
     assert f"{n(total_houses(raw))}" not in reply.text and not reply.answer.items
+
+
+def test_the_head_for_a_town_is_of_the_brigades_serving_it(raw: Raw) -> None:
+    brigades = {
+        raw.rest.brigade(d) for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")
+    }
+    heads = [
+        str(u["LAST_NAME"])
+        for u in raw.rest.people()
+        if u.get("WORK_POSITION") == "Бригадир" and raw.rest.person_brigade(u) in brigades
+    ]
+    reply = ask(raw, "не подскажете, кто старший по кондрово")
+    assert heads and len(reply.answer.items) == len(heads)
+    assert all(any(h in line for h in heads) for line in reply.answer.items)
+
+
+def test_who_looks_after_a_street(raw: Raw) -> None:
+    reply = ask(raw, "кто курирует майскую")
+    assert reply.frame.intent == "houses.list"
+    titles = [d["TITLE"] for d in raw.rest.houses() if str(d["TITLE"]).startswith("Майская ")]
+    assert len(reply.answer.items) == len(titles)
