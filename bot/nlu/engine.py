@@ -1026,7 +1026,9 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     by = compared[0] if compared else _asked(joined, FILTERS["rank_by"]) or "brigade"
     # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
     # names the ranked thing, not the metric.
-    skip = ("бригад", "ук", "управляющ", "дом") if by == "house" else ("бригад", "ук", "управляющ")
+    skip: tuple[str, ...] = ("бригад", "ук", "управляющ")
+    if by == "house":
+        skip = (*skip, "дом", "объект")
     metric = _asked(joined, FILTERS["rank_metrics"]) or _metric(
         [w for w in words if not w.startswith(skip)]
     )

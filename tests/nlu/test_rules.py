@@ -776,3 +776,12 @@ def test_who_looks_after_a_street(raw: Raw) -> None:
     assert reply.frame.intent == "houses.list"
     titles = [d["TITLE"] for d in raw.rest.houses() if str(d["TITLE"]).startswith("Майская ")]
     assert len(reply.answer.items) == len(titles)
+
+
+def test_the_biggest_object_is_a_house(raw: Raw) -> None:
+    reply = ask(raw, "какой объект самый большой")
+    assert reply.frame.intent == "rank" and reply.to_json()["slots"]["by"] == "house"
+
+
+def test_tasks_that_burn_are_overdue(raw: Raw) -> None:
+    assert ask(raw, "задачи которые горят").to_json()["slots"].get("overdue") is True
