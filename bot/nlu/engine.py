@@ -485,10 +485,23 @@ class LanguageEngine:
             target = "schedule.day"
         if "house" in previous.slots and intent is None:
             # "а когда его убирают?", "а задачи по нему?" after a question about one house.
-            if _has(words, "schedule") or _has(words, "when") or _has(words, "clean"):
+            house_field = _asked(" ".join(words), FILTERS["house_fields"])
+            if "кто" in words and not _has(words, "schedule") and not _has(words, "when"):
+                target = "house.info"  # «а кто там убирает?»: the card names its brigade
+            elif _has(words, "schedule") or _has(words, "when") or _has(words, "clean"):
                 target = "house.schedule"
             elif _has(words, "tasks"):
                 target = "tasks.list"
+            elif house_field:
+                # «а код домофона?», «а ключи где?» after a house: that field of it.
+                base = Frame(
+                    "house.info",
+                    slots={"house": previous.slots["house"], "field": house_field},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("house.info", {}, tagged, text, "context", base=base)
         company_field = _asked(" ".join(words), FILTERS["company_fields"])
         if "company" in previous.slots and intent is None and company_field:
             target = "company.info"  # "а телефон у них какой" after the houses of a УК
@@ -586,6 +599,21 @@ class LanguageEngine:
             updates["metric"] = metric
         if _has(words, "overdue") and target == "tasks.list":
             updates["overdue"] = True
+            if not tagged.first("date"):
+                updates["date"] = None  # «задачи на завтра» → «а просроченные?»: all overdue
+        if (
+            not mentions
+            and not updates
+            and "house" in previous.slots
+            and target in ("house.info", "house.schedule")
+            and ("кто" in words or _has(words, "when") or _has(words, "clean"))
+        ):
+            # «а кто там убирает?» after its card, «а когда следующая?» after its schedule:
+            # the same house asked again (the answer names the brigade, the next visit).
+            kept = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[target]}
+            kept.pop("last", None)
+            base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
+            return self._resolve(target, {}, tagged, text, "context", base=base)
         if not mentions and not updates and target == previous.intent:
             return None
         kept = {k: v for k, v in previous.slots.items() if k in allowed}

@@ -785,3 +785,21 @@ def test_the_biggest_object_is_a_house(raw: Raw) -> None:
 
 def test_tasks_that_burn_are_overdue(raw: Raw) -> None:
     assert ask(raw, "задачи которые горят").to_json()["slots"].get("overdue") is True
+
+
+def test_a_house_field_as_a_followup(raw: Raw) -> None:
+    code = raw.extra(raw.house("Майская 8"), "Код домофона")
+    reply = ask(raw, "майская 8", "а код домофона")
+    assert code and reply.frame.slots.get("field") == "intercom" and code in reply.text
+
+
+def test_overdue_as_a_followup_is_every_overdue_task(raw: Raw) -> None:
+    reply = ask(raw, "задачи на завтра", "а просроченные")
+    slots = reply.to_json()["slots"]
+    assert slots.get("overdue") is True and "date" not in slots
+
+
+def test_who_cleans_it_as_a_followup_is_the_houses_card(raw: Raw) -> None:
+    reply = ask(raw, "майская 8", "а кто там убирает")
+    assert reply.frame.intent == "house.info"
+    assert f"Бригада: {raw.rest.brigade(raw.house('Майская 8'))}" in reply.text
