@@ -163,6 +163,8 @@ class LanguageEngine:
             if (head := snapshot.person(b.head_id)) is not None and head.position
         ]
         self.head_position = max(set(held), key=held.count) if held else None
+        roots = [d for d in snapshot.departments.values() if d.parent_id is None]
+        self.director = snapshot.person(roots[0].head_id) if len(roots) == 1 else None
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
         recognize_best("xbrigade", self.intents, language="ru")
@@ -385,6 +387,17 @@ class LanguageEngine:
             _has(words, "head")
             or any(_has(m.text.split(), "head") for m in tagged.mentions if m.kind == "position")
         ) and "person" not in kinds  # «кто в них бригадиры»: the role is tagged as a position
+        if (
+            heads
+            and not kinds
+            and not _has(words, "departments")  # «какие отделы в компании и кто ими руководит»
+            and any(w.startswith(tuple(FILTERS["own_company_words"])) for w in words)
+            and not _said(joined, FILTERS["company_words"])
+            and self.director is not None
+        ):
+            # «кто руководитель компании», «кто главный в фирме»: ours — the head of the root
+            # department, not a list of management companies.
+            return "employee.info", {"person": self.director, "field": "position"}
         if _has(words, "count") and metric and not (heads or "кажд" in joined):
             return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
@@ -725,6 +738,8 @@ class LanguageEngine:
         company = tagged.first("company")
         if company is not None and intent in ("houses.list", "companies.list", "count"):
             asked = _asked(joined, FILTERS["company_fields"])
+            if asked is None and _has(words, "head") and "дом" not in joined:
+                asked = "contact"  # «кто руководит УК Гарант»: its contact person, if any
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")

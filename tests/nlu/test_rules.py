@@ -803,3 +803,16 @@ def test_who_cleans_it_as_a_followup_is_the_houses_card(raw: Raw) -> None:
     reply = ask(raw, "майская 8", "а кто там убирает")
     assert reply.frame.intent == "house.info"
     assert f"Бригада: {raw.rest.brigade(raw.house('Майская 8'))}" in reply.text
+
+
+def test_the_head_of_our_company_is_no_list_of_management_companies(raw: Raw) -> None:
+    deps = raw.data.departments
+    root = next(str(d["UF_HEAD"]) for d in deps if not d.get("PARENT"))
+    reply = ask(raw, "кто руководитель компании")
+    assert reply.frame.intent == "employee.info" and reply.frame.slots["person"].id == root
+
+
+def test_who_leads_a_management_company_is_its_contact(raw: Raw) -> None:
+    reply = ask(raw, "кто руководит ук гарант")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "contact"
