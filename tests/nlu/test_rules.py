@@ -816,3 +816,8 @@ def test_who_leads_a_management_company_is_its_contact(raw: Raw) -> None:
     reply = ask(raw, "кто руководит ук гарант")
     assert reply.frame.intent == "company.info"
     assert reply.to_json()["slots"]["field"] == "contact"
+
+
+def test_a_number_of_cleanings_on_a_day_is_that_days_schedule(raw: Raw) -> None:
+    reply = ask(raw, "сколько уборок завтра")
+    assert reply.frame.intent == "schedule.day"
