@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
@@ -46,7 +47,6 @@ HOUSE_FIELD_LINES = {
 }
 #: What an unapplied part of a request was, in words.
 UNAPPLIED_KINDS = {
-    "department": "подразделение",
     "person": "сотрудник",
     "brigade": "бригада",
     "house": "дом",
@@ -60,6 +60,8 @@ UNAPPLIED_KINDS = {
     "lifts": "число лифтов",
     "date": "дата",
     "position": "должность",
+    "department": "подразделение",
+    "text": "слово из названий задач и событий",
 }
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 METRIC_NOUNS = {
@@ -332,7 +334,9 @@ class AnswerBuilder:
             parts.append(f"тип дома «{house_type}»")
         for name in BOUNDS:
             bound = frame.slots.get(name)
-            if isinstance(bound, tuple):
+            if bound == (None, 0):
+                parts.append(f"без {self.morph.plural(0, METRIC_NOUNS[name])}")  # «без лифтов»
+            elif isinstance(bound, tuple):
                 parts.append(f"{BOUND_NOUNS[name]} {_bound_text(bound)}")
         return ", ".join(parts)
 
@@ -354,6 +358,22 @@ class AnswerBuilder:
             bounds=bounds,
         )
 
+    def _unknown_bounds(self, frame: Frame) -> str:
+        """«сколько домов без лифта»: houses whose bounded field is empty are in neither set;
+        say how many, so that «0 домов» is not read as «no house lacks one» (rule 4)."""
+        notes = []
+        for name in BOUNDS:
+            if not isinstance(frame.slots.get(name), tuple):
+                continue
+            unbounded = frame.with_slots(**{name: None})
+            missing = sum(1 for h in self._houses_for(unbounded) if getattr(h, name) is None)
+            if missing:
+                noun = self.morph.plural(0, METRIC_NOUNS[name])
+                notes.append(
+                    f"Число {noun} не указано у {self.of_count(missing, 'дом')} — они не учтены."
+                )
+        return " ".join(notes)
+
     def _filter_problem(self, frame: Frame) -> str:
         """A filter that cannot select houses: a person outside every brigade."""
         person = frame.slots.get("person")
@@ -371,15 +391,19 @@ class AnswerBuilder:
             return Answer(refused)
         houses = self._houses_for(frame)
         label = self._filter_label(frame)
+        unknown = self._unknown_bounds(frame)
         if not houses:
-            return Answer(f"Домов не найдено ({label})." if label else "Домов в базе нет.")
+            text = f"Домов не найдено ({label})." if label else "Домов в базе нет."
+            return Answer(f"{text} {unknown}".strip())
         show_brigade = not frame.slots.keys() & {"brigade", "person"}
         items = tuple(
             f"• {h.title}" + (f" — бригада {h.brigade}" if show_brigade and h.brigade else "")
             for h in houses
         )
         head = f"{label[0].upper()}{label[1:]}: " if label else "Всего: "
-        return Answer(header=f"{head}{self.agree(len(houses), 'дом')}.", items=items)
+        return Answer(
+            header=f"{head}{self.agree(len(houses), 'дом')}.", items=items, footer=unknown
+        )
 
     def _filtered_stats(self, frame: Frame) -> Answer:
         """Houses, apartments, entrances and floors of the houses the frame's filters pick."""
@@ -415,7 +439,7 @@ class AnswerBuilder:
             )
             department = frame.slots.get("department")
             if isinstance(department, Department):
-                people = [p for p in people if department.id in self._departments_of(p)]
+                people = self._of_department(people, department)
                 where = f" ({', '.join(p for p in (department.name, label) if p)})"
             house_only = frame.slots.keys() & (set(HOUSE_FILTERS) - {"brigade", "person"})
             if house_only:
@@ -433,6 +457,13 @@ class AnswerBuilder:
         refused = self._filter_problem(frame)
         if refused:
             return Answer(refused)
+        department = frame.slots.get("department")
+        if isinstance(department, Department):
+            # «сколько домов в офисе»: houses belong to brigades, not to a department.
+            return Answer(
+                f"Подразделение «{department.name}» — это сотрудники, а не дома: спросите "
+                f"«сколько человек — {department.name}»."
+            )
         person = frame.slots.get("person")
         position = frame.slots.get("position")
         if position and not (
@@ -472,7 +503,8 @@ class AnswerBuilder:
             if frame.slots.get("no_company") and set(frame.slots) <= {"metric", "no_company"}:
                 return Answer(f"Домов без УК: {number(len(houses))}.")
             if label:
-                return Answer(f"{head}{self.agree(len(houses), 'дом')}.")
+                unknown = self._unknown_bounds(frame)
+                return Answer(f"{head}{self.agree(len(houses), 'дом')}. {unknown}".strip())
             return Answer(f"Домов: {number(len(houses))}.")
         values = [getattr(h, metric) for h in houses]
         known = [v for v in values if v is not None]
@@ -811,15 +843,31 @@ class AnswerBuilder:
                     + "."
                 )
             brigade = person.brigade
+        place = {k: v for k, v in frame.slots.items() if k in ("street", "town")}
+        if place:
+            # People belong to brigades: those of the brigades that serve the place's houses.
+            served = Frame("houses.list", slots=place)
+            serving = sorted({h.brigade for h in self._houses_for(served) if h.brigade})
+            if isinstance(brigade, int):
+                serving = [b for b in serving if b == brigade]
+            people = [p for b in serving for p in self.snap.people(brigade=b, position=position)]
+            brigades = ", ".join(str(b) for b in serving) or "нет"
+            label = ", ".join(p for p in (str(position or ""), self._filter_label(served)) if p)
+            serve = "обслуживает бригада" if len(serving) == 1 else "обслуживают бригады"
+            label = f"{label[0].upper()}{label[1:]} ({serve}: {brigades})"
+            if not people:
+                return Answer(f"{label}: никого нет.")
+            items = tuple(_person_line(p, show_brigade=len(serving) > 1) for p in people)
+            return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
         people = self.snap.people(brigade=brigade, position=position)
         department = frame.slots.get("department")
-        label_parts = []
         if isinstance(department, Department):
-            # «кто работает в офисе»: those whose department it is (or one under it).
-            people = [p for p in people if department.id in self._departments_of(p)]
-            label_parts.append(department.name)
+            people = self._of_department(people, department)
+        label_parts = []
         if position:
             label_parts.append(str(position))
+        if isinstance(department, Department):
+            label_parts.append(department.name)
         if isinstance(person, Employee) and isinstance(brigade, int):
             label_parts.append(self._brigade_label(brigade))
         elif brigade is not None:
@@ -830,17 +878,6 @@ class AnswerBuilder:
             return Answer(f"{label}: никого нет.")
         items = tuple(_person_line(p, show_brigade=brigade is None) for p in people)
         return Answer(f"{label}: {self.agree(len(people), 'человек')}.", items=items)
-
-    def _departments_of(self, person: Employee) -> set[str]:
-        """A person's departments and every department above them."""
-        found: set[str] = set()
-        for dep_id in person.department_ids:
-            current: str | None = dep_id
-            while current and current not in found:
-                found.add(current)
-                parent = self.snap.departments.get(current)
-                current = parent.parent_id if parent else None
-        return found
 
     def _employee_info(self, frame: Frame, today: date) -> Answer:
         person = frame.slots["person"]
@@ -884,10 +921,20 @@ class AnswerBuilder:
             f"Должность: {person.position or 'не указана'}",
             f"Подразделение: {where or 'не указано'}",
             f"Телефон: {person.phone or 'не указан'}",
+            # Said even when empty: «должность и почта» is answered by this card (rule 4).
+            f"Почта: {person.email or 'не указана'}",
         ]
-        if person.email:
-            items.append(f"Почта: {person.email}")
         return Answer(f"👤 {person.full_name}", items=tuple(items))
+
+    def _of_department(self, people: list[Employee], department: Department) -> list[Employee]:
+        """Those of ``people`` in the department or any department under it."""
+        inside = {department.id}
+        grew = True
+        while grew:
+            more = {d.id for d in self.snap.departments.values() if d.parent_id in inside}
+            grew = not more <= inside
+            inside |= more
+        return [p for p in people if inside & set(p.department_ids)]
 
     def _department_name(self, person: Employee) -> str:
         for dep_id in person.department_ids:
@@ -943,6 +990,11 @@ class AnswerBuilder:
                 key = house.title
             if key is not None:
                 groups.setdefault(key, []).append(house)
+        among = frame.slots.get("among")
+        if isinstance(among, list):
+            # «в Калуге или в Кондрово»: only the groups the comparison names.
+            named = {self._group_key(by, value) for value in among}
+            groups = {k: g for k, g in groups.items() if k in named}
         noun = METRIC_NOUNS[metric]
 
         def total(group: list[House]) -> int:
@@ -982,6 +1034,18 @@ class AnswerBuilder:
                 nouns = self.morph.plural(0, noun)
                 unknown = f"Число {nouns} не указано у {self.of_count(missing, 'дом')}."
         return Answer(head, items=items, footer=unknown)
+
+    def _group_key(self, by: str, value: Any) -> str | None:
+        """The rank's group label of a named group (a brigade number, a town, a street, a УК)."""
+        if by == "brigade" and isinstance(value, int):
+            return self._brigade_label(value)
+        if by == "town" and isinstance(value, str):
+            return value
+        if by == "street" and isinstance(value, StreetEntry):
+            return value.label
+        if by == "company" and isinstance(value, Company):
+            return value.name
+        return None
 
     def _companies_list(self, frame: Frame, today: date) -> Answer:
         label = self._filter_label(frame)
@@ -1035,6 +1099,11 @@ class AnswerBuilder:
             # «задачи бригадиров»: the tasks whose responsible holds the position.
             holders = {p.id for p in self.snap.people(position=position)}
             tasks = [t for t in tasks if t.responsible_id in holders]
+        department = frame.slots.get("department")
+        if isinstance(department, Department):
+            # «задачи сотрудников офиса»: whose responsible works in the department.
+            staff = {p.id for p in self._of_department(self.snap.people(), department)}
+            tasks = [t for t in tasks if t.responsible_id in staff]
         parts = []
         if overdue:
             parts.append("просроченные")
@@ -1046,6 +1115,8 @@ class AnswerBuilder:
             parts.append(person.short_name)
         if isinstance(position, str):
             parts.append(f"ответственный — {position.lower()}")
+        if isinstance(department, Department):
+            parts.append(department.name)
         if isinstance(house, House):
             parts.append(house.title)
         if frame.slots.get("text"):
@@ -1056,7 +1127,22 @@ class AnswerBuilder:
             return Answer(f"{title}: нет.")
         now = self.snap.now()
         items = tuple(self._task_line(t, now) for t in tasks)
-        return Answer(f"{title}: {number(len(tasks))}.", items=items)
+        within = frame.slots.get("within")
+        footer = ""
+        if isinstance(within, DateRange):
+            # «… и какие из них на этой неделе»: the part of the list in that period.
+            part = [
+                t
+                for t in tasks
+                if t.deadline
+                and within.start <= t.deadline.astimezone(self.snap.tz).date() <= within.end
+            ]
+            footer = f"Из них на {range_label(within, today)}: " + (
+                f"{number(len(part))} — " + "; ".join(t.title for t in part) + "."
+                if part
+                else "нет."
+            )
+        return Answer(f"{title}: {number(len(tasks))}.", items=items, footer=footer)
 
     def _task_line(self, task: Task, now: datetime) -> str:
         who = self.snap.person(task.responsible_id)

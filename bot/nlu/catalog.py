@@ -100,6 +100,8 @@ class Catalog:
     former_surnames: dict[str, set[str]] = field(default_factory=dict)
     event_words: set[str] = field(default_factory=set)
     positions: dict[Phrase, str] = field(default_factory=dict)
+    #: Departments other than the root and the brigades («в офисе», «на складе») → their id.
+    departments: dict[Phrase, str] = field(default_factory=dict)
     position_plural: dict[Phrase, bool] = field(default_factory=dict)
     brigades: frozenset[int] = frozenset()
     vocabulary: set[str] = field(default_factory=set)
@@ -121,7 +123,13 @@ class Catalog:
         catalog._add_former(snapshot, morph)
         catalog._add_events(snapshot, common)
         catalog.brigades = frozenset(snapshot.brigades)
-        for phrases in (catalog.street_phrases, catalog.company_phrases, catalog.positions):
+        catalog._add_departments(snapshot, morph)
+        for phrases in (
+            catalog.street_phrases,
+            catalog.company_phrases,
+            catalog.positions,
+            catalog.departments,
+        ):
             for phrase in phrases:
                 catalog.vocabulary.update(phrase)
                 catalog.max_phrase = max(catalog.max_phrase, len(phrase))
@@ -166,6 +174,17 @@ class Catalog:
             for town_form in morph.phrase_forms(sample.town) | {normalize_name(sample.town)}:
                 self.towns[town_form] = sample.town
 
+    def _add_departments(self, snapshot: CompanySnapshot, morph: Morph) -> None:
+        root = {d.id for d in snapshot.departments.values() if d.parent_id is None}
+        for dep in snapshot.departments.values():
+            if dep.brigade is not None or dep.id in root or not dep.name:
+                continue
+            name = normalize_name(dep.name)
+            for form in morph.phrase_forms(name) | {name}:
+                phrase = tuple(form.split())
+                if phrase:
+                    self.departments.setdefault(phrase, dep.id)
+
     def _add_companies(self, snapshot: CompanySnapshot, morph: Morph, common: set[str]) -> None:
         for company in snapshot.companies.values():
             self.companies[company.id] = company
@@ -186,6 +205,10 @@ class Catalog:
                     words = tuple(w for w in form.split() if w)
                 if words:
                     self.company_phrases.setdefault(words, set()).add(company.id)
+                    # People type «е» for «э» («жеу 5» for «ЖЭУ-5»): both spellings name it.
+                    plain = tuple(w.replace("э", "е") for w in words)
+                    if plain != words:
+                        self.company_phrases.setdefault(plain, set()).add(company.id)
             core_words = set(core.split())
             # Named only with common words ("Мой дом"), very short ("Ока"), or just like a town
             # ("УК Кондрово": "в Кондрово" is the town): only with "УК"/"ТСЖ"/… in front.

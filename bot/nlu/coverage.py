@@ -26,10 +26,8 @@ from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
 
-#: Mention kinds that never carry a filter on their own: words of a title; a department
-#: («офис») is a filter only where people are listed or counted, elsewhere a place («офис УК»,
-#: «планёрка в офисе»).
-_SOFT = frozenset({"text", "department"})
+#: Mention kinds that never carry a filter on their own.
+_SOFT = frozenset({"text"})
 
 
 def slot_of(mention: Mention, intent: str) -> str:
@@ -54,11 +52,31 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
     problems: list[Problem] = []
     for mention in tagged.mentions:
         slot = slot_of(mention, frame.intent)
-        if mention.kind in _SOFT or mention.choices or mention.text in reported:
+        if mention.choices or mention.text in reported:
+            continue
+        if mention.kind in _SOFT:
+            continue
+        if (
+            slot in frame.slots
+            and mention.kind in _ONE_VALUE
+            and _differs(frame.slots[slot], mention.value)
+        ):
+            # «дома Коновалова и Ершовой»: the slot holds one of them; the other is not dropped.
+            problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
             continue
         if slot in frame.slots or slot in allowed or mention.kind in indirect:
             continue
+        if mention.kind in spec.titled and "text" in frame.slots:
+            continue  # looked for in the titles (registry: titled)
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
+    if spec.house_set and "text" not in allowed:
+        # A word of task or event titles («жалобы») in an answer that is a set of houses
+        # («есть жалобы по Майской» taken as its houses) would be dropped: reported.
+        problems.extend(
+            Problem(kind="unapplied", said=m.text, reason="text")
+            for m in tagged.texts
+            if m.text not in reported
+        )
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
     if spec.house_set:
         problems.extend(
@@ -69,6 +87,18 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
     if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
     return tuple(problems)
+
+
+#: Filters that hold one value: a second, different one named beside it is not applied.
+_ONE_VALUE = frozenset({"brigade", "person", "company", "street", "town", "house"})
+
+
+def _differs(held: object, said: object) -> bool:
+    """Whether a mention names something other than the slot's value (a list slot, such as
+    a comparison's groups, holds every value it took)."""
+    if isinstance(held, list):
+        return said not in held
+    return said is not None and held != said
 
 
 #: «с …», «без …»: what follows is a feature the houses have or lack.
@@ -92,15 +122,21 @@ def _unknown_features(tagged: Tagged, morph: Morph, reported: set[str]) -> list[
             continue
         if not _CYRILLIC.fullmatch(word) or word in reported:
             continue
-        # «с X»: X unknown to the engine; «без X», «не X», «нет X»: any X no filter took
-        # («дома без графика», «где не указан тип» are not every house — a known word is no
-        # excuse to drop the negation).
-        if word not in tagged.unknown and tokens[i - 1].text not in _LACK:
-            continue
+        # «с X»: X unknown, or a known noun in the instrumental no filter took («дома с
+        # домофоном»); «без X», «не X», «нет X»: any X no filter took («дома без графика»,
+        # «где не указан тип» are not every house — a known word is no excuse to drop it).
         parses = morph.parse(word)[:1]
-        kinds = _NEGATED if tokens[i - 1].text in ("не", "нет") else ("NOUN", "ADJF")
-        if parses and parses[0].tag.POS in kinds:
-            out.append(Problem(kind="feature", said=f"{tokens[i - 1].source} {tokens[i].source}"))
+        negation = tokens[i - 1].text in ("не", "нет")
+        kinds = _NEGATED if negation else ("NOUN", "ADJF")
+        if not parses or parses[0].tag.POS not in kinds:
+            continue
+        lack = tokens[i - 1].text in _LACK
+        known_not_instrumental = word not in tagged.unknown and "ablt" not in parses[0].tag
+        if not lack and known_not_instrumental:
+            continue
+        if not lack and word not in tagged.unknown and i + 1 < len(tokens) and (i + 1) not in free:
+            continue  # «с числом подъездов больше 6»: the word heads a filter that was taken
+        out.append(Problem(kind="feature", said=f"{tokens[i - 1].source} {tokens[i].source}"))
     return out
 
 

@@ -203,7 +203,8 @@ class _Mod(StrEnum):
 def _modifier(word: str) -> _Mod | None:
     if word in _THIS or word.startswith("текущ"):
         return _Mod.THIS
-    if word.startswith(("следующ", "будущ")) or word == "след":
+    # «некст»: the English "next" as people type it in chats.
+    if word.startswith(("следующ", "будущ")) or word in ("след", "некст"):
         return _Mod.NEXT
     if word.startswith(("прошл", "прошедш", "предыдущ")):
         return _Mod.PREV

@@ -32,12 +32,12 @@ from hassil import Intents, recognize_best
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Employee, House
+from bitrix.models import Company, Department, Employee, House
 from bot.nlu.catalog import Catalog, StreetEntry
 from bot.nlu.coverage import slot_of, unapplied
 from bot.nlu.dates import DateKind, DateMatch, DateRange
 from bot.nlu.frame import INTENT_SLOTS, Choice, Frame, Problem
-from bot.nlu.morph import Morph, default_morph
+from bot.nlu.morph import Morph, company_core, default_morph
 from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
 from bot.nlu.registry import REGISTRY
@@ -51,34 +51,11 @@ _FOLLOWUP_MAX_WORDS = 5
 # Without «а …» only a very short phrase ("пятой?", "завтра") continues the last question.
 _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
-# Cue stems of the keyword fallback: a word "has" a cue when it starts with one.
-_CUES: dict[str, tuple[str, ...]] = {
-    "count": ("сколько", "скока", "скоко", "скок", "количеств", "кол во", "число", "сумм"),
-    "stats": ("статист", "сводк", "итог", "отчет", "показател", "стата"),
-    "houses": ("дом", "адрес", "объект"),
-    "schedule": ("график", "расписан", "периодичн"),
-    "when": ("когда",),
-    "where": ("куда", "где"),
-    "clean": ("убира", "убер", "уборк", "мою", "моет", "моем", "мыт", "мойк", "чист", "обслужив"),
-    "departments": ("отдел", "подразделен", "структур", "оргструктур", "департамент"),
-    "head": ("бригадир", "руковод", "начальник", "старш", "главн", "возглав"),
-    "people": ("сотрудник", "работник", "персонал", "состав", "люд", "человек", "чел",
-               "коллектив", "кто работает", "штат"),
-    "companies": ("ук", "управляющ", "компани", "заказчик", "управляйк"),
-    "tasks": ("задач", "задани", "поручен", "дедлайн", "висит", "висят", "таск"),
-    "overdue": ("просроч", "сорван", "горит", "горящ"),
-    "calendar": ("событи", "встреч", "мероприят", "календар", "планерк", "совещан", "собрани"),
-    "duty": ("дежур",),
-    "help": ("помощ", "помоги", "справк", "умеешь", "умеете", "умеет", "можешь", "инструкц",
-             "спрашива", "спросить", "пользоват", "вопрос", "пример", "задавать"),
-    "greeting": ("привет", "прив$", "здравств", "здраст", "спасибо", "благодар", "добрый",
-                 "доброе", "свидани"),
-    "info": ("информац", "инфо", "инфа", "данные", "сведени", "подробн", "карточк", "расскаж",
-             "про$"),
-    "phone": ("телефон", "номер", "позвон", "набра", "мобильн", "связат", "тел"),
-    "email": ("почт", "email", "емейл", "имейл", "мейл", "электронк"),
-    "position": ("должност", "кем работает"),
-}  # fmt: skip
+# Cue stems of the keyword fallback (bot/nlu/cues.yaml).
+_CUE_DOC: dict[str, Any] = yaml.safe_load(
+    resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
+)
+_CUES: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _CUE_DOC["cues"].items()}
 # Words that put a request outside the bot's world even when domain words surround it
 # ("сколько стоит уборка подъезда", "вызови такси на Пролетарскую 112"): prices, orders,
 # purchases, transport, entertainment, news. The keyword fallback refuses such requests.
@@ -132,15 +109,9 @@ class _WriteCues:
 _WRITES = _WriteCues.load()
 
 
-_METRICS = (
-    ("apartments", ("квартир", "кв")),
-    ("lifts", ("лифт",)),
-    ("entrances", ("подъезд",)),
-    ("floors", ("этаж",)),
-    ("employees", ("сотрудник", "человек", "людей", "работник", "персонал", "народ", "чел")),
-    ("brigades", ("бригад",)),
-    ("companies", ("ук", "управляющ", "компани")),
-    ("houses", ("дом", "объект", "адрес")),
+#: What a count counts, in the order tried (bot/nlu/cues.yaml).
+_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (str(k), tuple(v)) for k, v in _CUE_DOC["metrics"].items()
 )
 
 
@@ -190,6 +161,15 @@ class LanguageEngine:
             self.morph,
         )
         self._matches: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        # The position brigade heads hold («Бригадир»): «кто старший по Кондрово» asks for it.
+        held = [
+            head.position
+            for b in snapshot.brigades.values()
+            if (head := snapshot.person(b.head_id)) is not None and head.position
+        ]
+        self.head_position = max(set(held), key=held.count) if held else None
+        roots = [d for d in snapshot.departments.values() if d.parent_id is None]
+        self.director = snapshot.person(roots[0].head_id) if len(roots) == 1 else None
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
         recognize_best("xbrigade", self.intents, language="ru")
@@ -345,6 +325,10 @@ class LanguageEngine:
         if metric is None and kinds & {"floors", "apartments", "entrances", "lifts", "house_type"}:
             metric = "houses"  # "сколько девятиэтажек", "сколько панельных"
         joined = " ".join(words)
+        topic = _topic_position(words)
+        if topic and {"кто", "кому"} & set(words) and not kinds - {"position", "department"}:
+            # «к кому обратиться по вопросам зарплаты»: the people who handle it.
+            return "employees.list", {"position": topic}
         if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
             return None, {}
         # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
@@ -418,6 +402,17 @@ class LanguageEngine:
             _has(words, "head")
             or any(_has(m.text.split(), "head") for m in tagged.mentions if m.kind == "position")
         ) and "person" not in kinds  # «кто в них бригадиры»: the role is tagged as a position
+        if (
+            heads
+            and not kinds
+            and not _has(words, "departments")  # «какие отделы в компании и кто ими руководит»
+            and any(w.startswith(tuple(FILTERS["own_company_words"])) for w in words)
+            and not _said(joined, FILTERS["company_words"])
+            and self.director is not None
+        ):
+            # «кто руководитель компании», «кто главный в фирме»: ours — the head of the root
+            # department, not a list of management companies.
+            return "employee.info", {"person": self.director, "field": "position"}
         if _has(words, "count") and metric and not (heads or "кажд" in joined):
             return "count", {"metric": metric}  # "сколько всего бригад и отделов"
         if _has(words, "departments") or (
@@ -440,6 +435,9 @@ class LanguageEngine:
             or _has(words, "houses")
             or _has(words, "where")
             or kinds & _HOUSE_FILTER_KINDS  # "что у нас третьего числа на пролетарской"
+            # «что у ершовой послезавтра»: a person and a day, no fact of the person asked —
+            # the day of her brigade, as a person filters houses (SPEC §5).
+            or ("person" in kinds and _field(words) is None and not _has(words, "info"))
         ):
             return "schedule.day", fixed
         if _has(words, "stats"):
@@ -453,11 +451,29 @@ class LanguageEngine:
             return "employee.info", fixed
         if "brigade" in kinds and _has(words, "head"):
             return "brigade.info", fixed
+        if (
+            kinds & {"street", "town"}
+            and not kinds & {"person", "brigade", "house", "position"}
+            and _has(words, "head")
+            and self.head_position
+        ):
+            # «кто старший по Кондрово»: the heads of the brigades serving its houses.
+            return "employees.list", {"position": self.head_position}
         if kinds & _HOUSE_FILTER_KINDS and (
-            _has(words, "houses") or _has(words, "clean") or kinds & _HOUSE_KIND_WORDS
+            _has(words, "houses")
+            or _has(words, "clean")
+            or kinds & _HOUSE_KIND_WORDS
+            # «кто у нас отвечает за Кондрово»: its houses, each with its brigade
+            or (_said(joined, FILTERS["house_brigade_cues"]) and "brigade" not in kinds)
         ):
             return "houses.list", fixed  # "двухэтажки в кондрово": the word names houses
-        if "position" in kinds or _has(words, "people") or ("brigade" in kinds and "кто" in words):
+        if (
+            "position" in kinds
+            or _has(words, "people")
+            or ("brigade" in kinds and "кто" in words)
+            # «кто в офисе»; not «где пообедать рядом с офисом»
+            or ("department" in kinds and "кто" in words)
+        ):
             return "employees.list", fixed
         if _has(words, "companies") and kinds and kinds <= _HOUSE_FILTER_KINDS - {"company"}:
             return "companies.list", fixed  # "какие управляющие компании работают в кондрово"
@@ -497,10 +513,23 @@ class LanguageEngine:
             target = "schedule.day"
         if "house" in previous.slots and intent is None:
             # "а когда его убирают?", "а задачи по нему?" after a question about one house.
-            if _has(words, "schedule") or _has(words, "when") or _has(words, "clean"):
+            house_field = _asked(" ".join(words), FILTERS["house_fields"])
+            if "кто" in words and not _has(words, "schedule") and not _has(words, "when"):
+                target = "house.info"  # «а кто там убирает?»: the card names its brigade
+            elif _has(words, "schedule") or _has(words, "when") or _has(words, "clean"):
                 target = "house.schedule"
             elif _has(words, "tasks"):
                 target = "tasks.list"
+            elif house_field:
+                # «а код домофона?», «а ключи где?» after a house: that field of it.
+                base = Frame(
+                    "house.info",
+                    slots={"house": previous.slots["house"], "field": house_field},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("house.info", {}, tagged, text, "context", base=base)
         company_field = _asked(" ".join(words), FILTERS["company_fields"])
         if "company" in previous.slots and intent is None and company_field:
             target = "company.info"  # "а телефон у них какой" after the houses of a УК
@@ -568,6 +597,29 @@ class LanguageEngine:
         field_name = fixed.get("field") or _field(words)
         if field_name and target == "employee.info":
             updates["field"] = field_name
+        said_brigade = previous.slots.get("brigade")
+        if (
+            field_name
+            and target == "brigade.info"
+            and isinstance(said_brigade, int)
+            and not mentions
+        ):
+            # «кто бригадир четвёртой» → «а телефон»: the field of the head the answer named
+            # (as `_refine` does for «телефон бригадира четвёртой»).
+            brigade = self.snapshot.brigades.get(said_brigade)
+            head = self.snapshot.person(brigade.head_id) if brigade else None
+            if head is not None:
+                base = Frame(
+                    "employee.info",
+                    slots={"person": head, "field": field_name},
+                    text=text,
+                    normalized=tagged.text,
+                    source="context",
+                )
+                return self._resolve("employee.info", {}, tagged, text, "context", base=base)
+        if target == "house.schedule" and any(w.startswith(_LOOK_BACK) for w in words):
+            # «когда следующая уборка на Зелёной 10» → «а последняя когда была»: looking back.
+            updates["last"] = True
         if company_field and target == "company.info":
             updates["field"] = company_field
         metric = _metric(words)
@@ -575,6 +627,21 @@ class LanguageEngine:
             updates["metric"] = metric
         if _has(words, "overdue") and target == "tasks.list":
             updates["overdue"] = True
+            if not tagged.first("date"):
+                updates["date"] = None  # «задачи на завтра» → «а просроченные?»: all overdue
+        if (
+            not mentions
+            and not updates
+            and "house" in previous.slots
+            and target in ("house.info", "house.schedule")
+            and ("кто" in words or _has(words, "when") or _has(words, "clean"))
+        ):
+            # «а кто там убирает?» after its card, «а когда следующая?» after its schedule:
+            # the same house asked again (the answer names the brigade, the next visit).
+            kept = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[target]}
+            kept.pop("last", None)
+            base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
+            return self._resolve(target, {}, tagged, text, "context", base=base)
         if not mentions and not updates and target == previous.intent:
             return None
         kept = {k: v for k, v in previous.slots.items() if k in allowed}
@@ -686,9 +753,24 @@ class LanguageEngine:
         company = tagged.first("company")
         if company is not None and intent in ("houses.list", "companies.list", "count"):
             asked = _asked(joined, FILTERS["company_fields"])
+            if asked is None and _has(words, "head") and "дом" not in joined:
+                asked = "contact"  # «кто руководит УК Гарант»: its contact person, if any
             if asked:
                 return "company.info", {"field": asked}, {}
         position = tagged.first("position")
+        department = tagged.first("department")
+        if (
+            department is not None
+            and isinstance(department.value, Department)
+            and position is None
+            and person is None
+            and _has(words, "head")
+            and intent in ("employees.list", "departments.list", "brigade.info")
+        ):
+            # «кто руководит офисом», «кто главный в офисе»: the department's head.
+            head = self.snapshot.person(department.value.head_id)
+            if head is not None:
+                return "employee.info", {}, {"person": head}
         if (
             intent == "count"
             and position is not None
@@ -767,8 +849,18 @@ class LanguageEngine:
             if slot in slots and slot not in (base.slots if base else {}):
                 continue  # the first mention of a kind wins
             slots[slot] = value
-        if "text" in allowed and tagged.texts and "text" not in slots:
-            slots["text"] = tagged.texts[0].value
+        if isinstance(slots.get("among"), list):
+            # The compared groups are what is ranked, not a filter of the houses.
+            slots.pop(str(slots.get("by")), None)
+            slots.pop("person", None)
+        if "within" in allowed and "date" in slots and _narrowed(tagged, "date"):
+            slots["within"] = slots.pop("date")  # «… и какие из них на этой неделе»
+        if "text" in allowed and "text" not in slots:
+            titled = _titled_text(tagged, REGISTRY[intent].titled - set(allowed))
+            if titled is not None:
+                slots["text"] = titled  # the name is more specific than «собрание»
+            elif tagged.texts:
+                slots["text"] = tagged.texts[0].value
         frame = Frame(
             intent,
             slots=slots,
@@ -919,6 +1011,8 @@ def _self_corrected(tokens: list[Any]) -> list[Any] | None:
     return None
 
 
+#: «а последняя когда была», «а в прошлый раз»: a follow-up of a house's schedule looking back.
+_LOOK_BACK = ("последн", "прошл", "предыдущ")
 _COLLOQUIAL_NUMBERS = ("единица", "двойка", "тройка", "четверка", "пятерка", "шестерка", "семерка")
 _WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 _FILLERS = ("короче", "блин", "типа", "кстати", "значит", "слушай", "ладно", "так", "вот")
@@ -984,25 +1078,63 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     """ "у кого больше всего домов", "где больше всего квартир": the metric and what ranks."""
     words = [w for w in tagged.text.split() if not w.startswith("x")]
     joined = " ".join(words)
-    if not _said(joined, FILTERS["rank_cues"]):
+    compared = _compared(tagged, words)
+    if not _said(joined, FILTERS["rank_cues"]) and compared is None:
         return None
-    by = _asked(joined, FILTERS["rank_by"]) or "brigade"
+    by = compared[0] if compared else _asked(joined, FILTERS["rank_by"]) or "brigade"
     # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
     # names the ranked thing, not the metric.
-    skip = ("бригад", "ук", "управляющ", "дом") if by == "house" else ("бригад", "ук", "управляющ")
+    skip: tuple[str, ...] = ("бригад", "ук", "управляющ")
+    if by == "house":
+        skip = (*skip, "дом", "объект")
     metric = _asked(joined, FILTERS["rank_metrics"]) or _metric(
         [w for w in words if not w.startswith(skip)]
     )
     if metric is None or metric in ("brigades", "companies"):
         metric = "houses" if _said(joined, ("дом",)) else metric
+    if metric is None and compared and _has(words, "clean"):
+        metric = "houses"  # «кто больше убирает, Коновалов или Ершова»: houses cleaned
     if metric is None:
         return None
     if by == "house" and metric == "houses":
         by = "brigade"
     slots: dict[str, Any] = {"metric": metric, "by": by}
-    if _said(joined, FILTERS["rank_least"]):
+    if compared:
+        slots["among"] = compared[1]
+    if _said(joined, FILTERS["rank_least"]) or (
+        compared and any(w in FILTERS["compare_less"] for w in words)
+    ):
         slots["order"] = "least"
     return slots
+
+
+#: What a comparison «где больше подъездов — в Калуге или в Кондрово» can set side by side.
+_COMPARABLE = ("town", "brigade", "person", "street", "company")
+
+
+def _compared(tagged: Tagged, words: list[str]) -> tuple[str, list[Any]] | None:
+    """«где больше подъездов в Калуге или в Кондрово», «у кого меньше домов, у третьей или у
+    пятой»: two or more named groups of one kind joined by «или» with «больше»/«меньше» —
+    a superlative among them. Returns the kind and the groups."""
+    if "или" not in words or not any(
+        w in FILTERS["compare_more"] or w in FILTERS["compare_less"] for w in words
+    ):
+        return None
+    for kind in _COMPARABLE:
+        named = [m for m in tagged.mentions if m.kind == kind]
+        if len(named) < 2 or any(m.value is None or m.choices or m.missing for m in named):
+            continue
+        values: list[Any] = []
+        for m in named:
+            # «кто больше убирает, Коновалов или Ершова»: a person stands for their brigade.
+            value = m.value.brigade if isinstance(m.value, Employee) else m.value
+            if value is None:
+                return None  # someone outside the brigades has no houses to compare
+            if value not in values:
+                values.append(value)
+        if len(values) >= 2:
+            return ("brigade" if kind == "person" else kind), values
+    return None
 
 
 def _town_of(value: Any) -> str | None:
@@ -1062,14 +1194,55 @@ def _both_metrics(frame: Frame, tagged: Tagged) -> Frame:
     return replace(frame, problems=(*frame.problems, *others)) if others else frame
 
 
+def _topic_position(words: list[str]) -> str | None:
+    """The position that handles a topic said (filters.yaml: position_topics)."""
+    for position, stems in FILTERS["position_topics"].items():
+        if any(w.startswith(tuple(stems)) for w in words):
+            return str(position)
+    return None
+
+
+def _narrowed(tagged: Tagged, kind: str) -> bool:
+    """Whether the mention of ``kind`` follows «из них» / «среди них»: it picks a part of the
+    set asked for before it, which the answer shows whole."""
+    words = [t.text for t in tagged.tokens]
+    marks = [
+        i for i in range(len(words) - 1) if words[i] in ("из", "среди") and words[i + 1] == "них"
+    ]
+    mention = tagged.first(kind)
+    return bool(marks) and mention is not None and mention.start > marks[0]
+
+
+def _titled_text(tagged: Tagged, kinds: Iterable[str]) -> str | None:
+    """The title words a named house or УК stands for («собрание с ЖЭУ-5» → «жэу-5»), for an
+    intent that finds it in the titles of tasks or events (registry: titled)."""
+    wanted = set(kinds)
+    for mention in tagged.mentions:
+        if mention.kind not in wanted or mention.choices or mention.missing:
+            continue
+        value = mention.value
+        if isinstance(value, House):
+            return value.title.lower().replace("ё", "е")
+        if isinstance(value, Company):
+            return company_core(value.name).lower().replace("ё", "е")
+    return None
+
+
 def _field(words: list[str]) -> str | None:
     joined = " ".join(words)
-    if _has(words, "phone"):
-        return "phone"
-    if _has(words, "email"):
-        return "email"
-    if _has(words, "position") or "кем работает" in joined:
-        return "position"
+    asked = [
+        name
+        for name, said in (
+            ("phone", _has(words, "phone")),
+            ("email", _has(words, "email")),
+            ("position", _has(words, "position") or "кем работает" in joined),
+        )
+        if said
+    ]
+    if len(asked) > 1:
+        return None  # «должность и e-mail»: the whole card holds both; one would drop the other
+    if asked:
+        return asked[0]
     brigade_word = any(w.startswith("бригад") for w in words)
     if "бригаде" in words or (brigade_word and {"какая", "какой", "какую"} & set(words)):
         return "brigade"

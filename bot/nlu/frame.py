@@ -22,6 +22,7 @@ INTENTS = tuple(INTENT_SLOTS)
 SLOT_ORDER = (
     "metric",
     "by",
+    "among",
     "order",
     "brigade",
     "company",
@@ -40,6 +41,7 @@ SLOT_ORDER = (
     "field",
     "text",
     "date",
+    "within",
     "month",
     "last",
     "overdue",
@@ -125,9 +127,11 @@ def slot_json(value: Any) -> Any:
     if isinstance(value, StreetEntry):
         return value.label
     if isinstance(value, Department):
-        return value.name
+        return value.name  # SPEC §5: `department` is a string
     if isinstance(value, DateRange):
         return value.to_json()
+    if isinstance(value, list):
+        return [slot_json(v) for v in value]  # `among`: the compared groups
     if isinstance(value, tuple) and len(value) == 2:
         return {"min": value[0], "max": value[1]}
     return value

@@ -43,6 +43,9 @@ class IntentSpec:
     house_set: bool
     #: Mention kinds it uses without a slot of its own.
     indirect: frozenset[str]
+    #: Mention kinds that, without a slot of their own, filter by the words of the titles
+    #: («собрание с ЖЭУ-5»: the event whose name holds «ЖЭУ-5»).
+    titled: frozenset[str]
     mine: Mine
     #: Its row of docs/intents.md: when it applies, examples, its slots in words.
     when: str
@@ -115,6 +118,7 @@ def parse(doc: Mapping[str, Any]) -> Registry:
             role_default=bool(entry.get("role_default", False)),
             house_set=bool(entry.get("house_set", False)),
             indirect=frozenset(_strings(entry.get("indirect"))),
+            titled=frozenset(_strings(entry.get("titled"))),
             mine=mine,
             when=str(entry["when"]),
             doc_slots=str(entry["doc_slots"]),

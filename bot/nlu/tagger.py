@@ -163,7 +163,6 @@ _ADDRESS_WORDS = frozenset({"дробь", "корпус", "корп", "стро�
 
 PLACEHOLDERS = {
     "no_company": "xnocompany",
-    "department": "xdepartment",
     "town": "xtown",
     "house_type": "xhousetype",
     "floors": "xrange",
@@ -177,6 +176,7 @@ PLACEHOLDERS = {
     "company": "xcompany",
     "person": "xperson",
     "position": "xposition",
+    "department": "xdepartment",
 }
 
 
@@ -784,9 +784,18 @@ class Tagger:
                     j += 1
                 if j < len(tokens) and not taken[j] and self._brigade_number(tokens[j]):
                     number_at = j
+            clipped = None
+            if number_at is None:
+                # «трет бригада»: a clipped ordinal beside the brigade word.
+                for k in (i - 1, i + 1):
+                    if 0 <= k < len(words) and not taken[k] and k not in used:
+                        clipped = _clipped_ordinal(tokens[k])
+                        if clipped is not None:
+                            number_at = k
+                            break
             if number_at is None:
                 continue
-            value = tokens[number_at].value
+            value = tokens[number_at].value if clipped is None else clipped
             assert value is not None
             start, end = min(i, number_at), max(i, number_at) + 1
             used.update(range(start, end))
@@ -1301,24 +1310,25 @@ class Tagger:
         return found
 
     def _departments(
-        self, tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool]
+        self, tokens: Sequence[Token], words: Sequence[str], taken: list[bool]
     ) -> list[Mention]:
-        """«в офисе», «сотрудники офиса»: a department that is not a brigade (brigades have
-        their own mentions) and not the company itself, by any form of its one-word name."""
+        """«в офисе», «на складе»: a department by name (not a brigade, not the company)."""
         found: list[Mention] = []
-        for i, word in enumerate(words):
-            if taken[i] or len(word) < 4:
+        if any(w.startswith(tuple(FILTERS["company_words"])) for w in words if w):
+            return found  # «адрес офиса УК Гарант»: the УК's office, not ours
+        table = {k: {v} for k, v in self.catalog.departments.items()}
+        for i in range(len(words)):
+            if taken[i] or not words[i]:
                 continue
-            for department in self.snapshot.departments.values():
-                name = department.name.lower().replace("ё", "е")
-                if department.brigade is not None or department.parent_id is None or " " in name:
-                    continue
-                # The stem and an ending of at most three letters («офис», «офиса», «офисе»).
-                if word.startswith(name[: max(4, len(name) - 1)]) and len(word) <= len(name) + 3:
-                    found.append(
-                        Mention("department", i, i + 1, tokens[i].source, value=department)
-                    )
-                    break
+            match = self._longest(words, taken, i, table)
+            if match is None:
+                continue
+            end, values = match
+            department = self.snapshot.departments.get(next(iter(values)))
+            text = " ".join(t.source for t in tokens[i:end])
+            found.append(Mention("department", i, end, text, value=department))
+            for k in range(i, end):
+                taken[k] = True
         return found
 
     # ------------------------------------------------------------------ fuzzy
@@ -1514,3 +1524,18 @@ class Tagger:
             if best - score < 3:
                 ids |= self.catalog.surnames[form]
         return ids
+
+
+_ORDINAL_STEMS: dict[str, int] = {str(k): int(v) for k, v in FILTERS["ordinal_stems"].items()}
+
+
+def _clipped_ordinal(token: Token) -> int | None:
+    """The number a clipped ordinal word stands for («трет» → 3), or None."""
+    if token.kind is not TokenKind.WORD:
+        return None
+    word = token.text
+    for stem, value in _ORDINAL_STEMS.items():
+        # «трет», «треть», «третя»: the stem and at most two more letters, no other word.
+        if word.startswith(stem) and len(word) <= len(stem) + 2:
+            return value
+    return None

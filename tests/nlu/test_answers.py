@@ -32,11 +32,14 @@ from tests.nlu.oracle import Facts, score
 #: after tuning on them (names longer than the CRM's not found, self-introductions, the УК of
 #: a house, bounds after the noun) and scoring its six unscorable items: tune2 95.7 % / 1 / 0,
 #: indep 100 % / 0 / 0.
+#: Tuning round 3 («из них» keeps the whole list, comparisons «X или Y», names in task and
+#: event titles, departments, follow-ups, a second filter of one kind reported): tune2
+#: 100 % / 0 / 0, indep 100 % / 0 / 0.
 FLOORS: dict[str, tuple[float, int, int]] = {
     "indep": (100.0, 0, 0),
-    "tune2": (95.6, 1, 0),
-    "tune3": (89.5, 6, 0),
-    "heldout": (88.0, 7, 0),
+    "tune2": (100.0, 0, 0),
+    "tune3": (90.5, 6, 0),
+    "heldout": (88.5, 7, 0),
     "fresh": (95.5, 3, 0),
     "writes": (97.5, 1, 0),
     "writes_heldout": (78.0, 1, 1),

@@ -87,7 +87,10 @@ async def _load() -> Raw:
                 answer = (
                     await http.post(
                         "tasks.task.list",
-                        json={"select": ["ID", "TITLE", "STATUS"], "start": start},
+                        json={
+                            "select": ["ID", "TITLE", "STATUS", "RESPONSIBLE_ID"],
+                            "start": start,
+                        },
                     )
                 ).json()
                 tasks += answer["result"]["tasks"]
@@ -541,3 +544,280 @@ def test_tasks_of_holders_of_a_position(raw: Raw) -> None:
     assert reply.to_json()["slots"]["position"] == "Бригадир"
     assert reply.answer.items
     assert all(any(name in line for name in heads) for line in reply.answer.items)
+
+
+def test_a_company_in_a_task_question_is_looked_for_in_the_titles(raw: Raw) -> None:
+    titles = [
+        str(t["title"])
+        for t in raw.tasks
+        if "домовой" in str(t["title"]).lower() and str(t["status"]) != "5"
+    ]
+    reply = ask(raw, "какие задачи по ук домовой")
+    assert titles and len(reply.answer.items) == len(titles)
+    assert all(any(title in line for title in titles) for line in reply.answer.items)
+
+
+@pytest.mark.parametrize("text", ["когда встреча с жэу 5", "собрание с жеу пять когда"])
+def test_a_company_in_an_event_question_is_looked_for_in_the_names(raw: Raw, text: str) -> None:
+    names = [str(e["NAME"]) for e in raw.events if "ЖЭУ-5" in str(e["NAME"])]
+    reply = ask(raw, text)
+    assert names and reply.frame.intent == "calendar.list" and not reply.frame.problems
+    assert all(any(name in line for name in names) for line in reply.answer.items)
+
+
+def test_a_house_in_an_event_question_is_looked_for_in_the_names(raw: Raw) -> None:
+    named = [e for e in raw.events if "Жукова 6к1" in str(e["NAME"])]
+    reply = ask(raw, "когда проверка на жукова 6 корпус 1")
+    assert named and len(reply.answer.items) == len(named)
+
+
+def test_e_typed_for_e_reversed_names_the_company(raw: Raw) -> None:
+    phone = next(
+        p["VALUE"] for c in raw.companies if "ЖЭУ-5" in str(c["TITLE"]) for p in c["PHONE"]
+    )
+    reply = ask(raw, "телефон жеу 5")
+    assert reply.frame.intent == "company.info"
+    assert re.sub(r"\D", "", phone)[-7:] in re.sub(r"\D", "", reply.text)
+
+
+def test_tasks_that_stand_on_a_day_are_no_price_question(raw: Raw) -> None:
+    reply = ask(raw, "какие задачи стоят на завтра")
+    assert reply.frame.intent == "tasks.list"
+    assert reply.to_json()["slots"]["date"]["from"] == str(TODAY + timedelta(days=1))
+
+
+def test_a_persons_day_is_their_brigades_day(raw: Raw) -> None:
+    titles = {d["TITLE"] for d in raw.brigade_houses(4)}
+    reply = ask(raw, "что у коновалова на некст неделе")
+    assert reply.frame.intent == "schedule.day"
+    assert reply.to_json()["slots"]["date"]["from"] == "2026-11-30"
+    listed = [line for line in reply.answer.items if line.startswith("•")]
+    assert listed and all(any(t in line for t in titles) for line in listed)
+
+
+def test_a_field_after_a_brigade_is_its_heads(raw: Raw) -> None:
+    head = raw.person("Петров")
+    reply = ask(raw, "кто бригадир третьей бригады", "а почта")
+    assert reply.frame.intent == "employee.info"
+    assert str(head["EMAIL"]) in reply.text
+
+
+def test_the_last_cleaning_as_a_followup_looks_back(raw: Raw) -> None:
+    reply = ask(raw, "когда уборка на майской 8", "а последняя когда была")
+    assert reply.frame.intent == "house.schedule" and reply.frame.slots.get("last")
+
+
+def test_two_fields_of_a_person_are_both_answered(raw: Raw) -> None:
+    person = raw.person("Петров")
+    reply = ask(raw, "телефон и должность петрова")
+    assert str(person["WORK_POSITION"]) in reply.text
+    assert str(person["EMAIL"]) in reply.text
+
+
+def test_a_part_of_the_list_asked_beside_it_keeps_the_whole_list(raw: Raw) -> None:
+    person = raw.person("Коновалов")
+    mine = [
+        t
+        for t in raw.tasks
+        if str(t.get("responsibleId")) == str(person["ID"]) and str(t["status"]) != "5"
+    ]
+    reply = ask(raw, "какие задачи у коновалова и какие из них на завтра")
+    assert mine and len(reply.answer.items) == len(mine)
+    assert "Из них на завтра" in reply.text
+
+
+def test_a_comparison_of_two_named_towns(raw: Raw) -> None:
+    by_town = Counter(
+        "Кондрово" if str(d["TITLE"]).startswith("Кондрово,") else "Калуга"
+        for d in raw.rest.houses()
+    )
+    reply = ask(raw, "где меньше домов в калуге или в кондрово")
+    assert reply.frame.intent == "rank"
+    assert f"Кондрово — {n(by_town['Кондрово'])}" in reply.text
+    assert f"Калуга — {n(by_town['Калуга'])}" in reply.text
+
+
+def test_a_comparison_of_two_people_is_of_their_brigades(raw: Raw) -> None:
+    reply = ask(raw, "у кого больше домов у петрова или у коновалова")
+    assert reply.frame.intent == "rank"
+    assert [line.split(".")[0] for line in reply.answer.items] == ["1", "2"]
+    assert f"{n(len(raw.brigade_houses(3)))} дом" in reply.text
+    assert f"{n(len(raw.brigade_houses(4)))} дом" in reply.text
+
+
+def test_a_second_filter_of_one_kind_is_not_dropped(raw: Raw) -> None:
+    reply = ask(raw, "сколько домов у коновалова и у ершовой")
+    assert f"{n(len(raw.brigade_houses(4)))} дом" not in reply.text
+    assert "ершов" in reply.text.lower()
+
+
+def test_an_entrance_called_paradnaya_is_counted(raw: Raw) -> None:
+    total = sum(raw.rest.count(d, "entrances") or 0 for d in raw.brigade_houses(5))
+    reply = ask(raw, "сколько парадных у пятой бригады")
+    assert reply.frame.intent == "count" and reply.to_json()["slots"]["metric"] == "entrances"
+    assert n(total) in reply.text
+
+
+def test_a_persons_area_is_their_brigades_houses(raw: Raw) -> None:
+    reply = ask(raw, "какие адреса на участке ершовой")
+    assert reply.frame.intent == "houses.list"
+    assert len(reply.answer.items) == len(raw.brigade_houses(2))
+
+
+@pytest.mark.parametrize(
+    "text", ["к кому обратиться по вопросам зарплаты", "кому звонить насчёт зп"]
+)
+def test_who_handles_a_topic(raw: Raw, text: str) -> None:
+    accountants = [u for u in raw.rest.people() if u.get("WORK_POSITION") == "Бухгалтер"]
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"]["position"] == "Бухгалтер"
+    assert accountants and len(reply.answer.items) == len(accountants)
+
+
+def test_houses_with_an_empty_bounded_field_are_said_not_counted(raw: Raw) -> None:
+    empty = sum(1 for d in raw.rest.houses() if raw.extra(d, "Количество лифтов") is None)
+    reply = ask(raw, "сколько домов без лифта")
+    assert empty and f"не указано у {n(empty)} дом" in reply.text
+
+
+def test_people_on_a_street_are_of_the_brigades_serving_it(raw: Raw) -> None:
+    brigades = {
+        raw.rest.brigade(d)
+        for d in raw.rest.houses()
+        if " Московская " in f" {d['TITLE']} " and not str(d["TITLE"]).startswith("Кондрово,")
+    }
+    heads = [
+        u
+        for u in raw.rest.people()
+        if u.get("WORK_POSITION") == "Бригадир" and raw.rest.person_brigade(u) in brigades
+    ]
+    reply = ask(raw, "кто бригадир на московской")
+    assert len(brigades) > 1 and len(reply.answer.items) == len(heads)
+    assert all(any(str(u["LAST_NAME"]) in line for u in heads) for line in reply.answer.items)
+
+
+def test_a_colloquial_company_word_picks_the_houses_company(raw: Raw) -> None:
+    reply = ask(raw, "номер управляйки на жукова 7")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "phone"
+
+
+def test_who_is_responsible_for_a_town(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]
+    reply = ask(raw, "не подскажете, кто у нас отвечает за кондрово")
+    assert reply.frame.intent == "houses.list" and len(reply.answer.items) == len(houses)
+
+
+def _office_people(raw: Raw) -> list[Record]:
+    """Active people of the office department or a department under it, from raw REST."""
+    deps = raw.data.departments  # department.get as the portal answered it
+    office = {str(d["ID"]) for d in deps if d.get("NAME") == "Офис"}
+    grew = True
+    while grew:
+        more = {str(d["ID"]) for d in deps if str(d.get("PARENT")) in office}
+        grew = not more <= office
+        office |= more
+    return [
+        u for u in raw.rest.people() if {str(x) for x in u.get("UF_DEPARTMENT") or []} & office
+    ]
+
+
+def test_a_department_narrows_people(raw: Raw) -> None:
+    office = _office_people(raw)
+    reply = ask(raw, "сколько человек работает в офисе")
+    assert office and f"{n(len(office))}." in reply.text
+    assert f"{n(len(raw.rest.people()))}" not in reply.text
+
+
+def test_the_head_of_a_department(raw: Raw) -> None:
+    deps = raw.data.departments
+    head = next(str(d["UF_HEAD"]) for d in deps if d.get("NAME") == "Офис")
+    reply = ask(raw, "кто руководит офисом")
+    assert reply.frame.intent == "employee.info"
+    assert reply.frame.slots["person"].id == head
+
+
+@pytest.mark.parametrize("text", ["дома трет бригада", "дома бригада трет"])
+def test_a_clipped_ordinal_names_the_brigade(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"].get("brigade") == 3
+    assert len(reply.answer.items) == len(raw.brigade_houses(3))
+
+
+def test_a_title_word_is_not_dropped_from_a_set_of_houses(raw: Raw) -> None:
+    reply = ask(raw, "есть жалобы по майской")
+    assert not reply.answer.items and "жалобы" in reply.text
+
+
+@pytest.mark.parametrize(
+    "text", ["сколько домов с домофоном", "сколько домов с периодичностью 2 раза"]
+)
+def test_a_known_word_no_filter_takes_is_not_dropped(raw: Raw, text: str) -> None:
+    reply = ask(raw, text)
+    assert f"{n(total_houses(raw))}" not in reply.text and not reply.answer.items
+
+
+def test_the_head_for_a_town_is_of_the_brigades_serving_it(raw: Raw) -> None:
+    brigades = {
+        raw.rest.brigade(d) for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")
+    }
+    heads = [
+        str(u["LAST_NAME"])
+        for u in raw.rest.people()
+        if u.get("WORK_POSITION") == "Бригадир" and raw.rest.person_brigade(u) in brigades
+    ]
+    reply = ask(raw, "не подскажете, кто старший по кондрово")
+    assert heads and len(reply.answer.items) == len(heads)
+    assert all(any(h in line for h in heads) for line in reply.answer.items)
+
+
+def test_who_looks_after_a_street(raw: Raw) -> None:
+    reply = ask(raw, "кто курирует майскую")
+    assert reply.frame.intent == "houses.list"
+    titles = [d["TITLE"] for d in raw.rest.houses() if str(d["TITLE"]).startswith("Майская ")]
+    assert len(reply.answer.items) == len(titles)
+
+
+def test_the_biggest_object_is_a_house(raw: Raw) -> None:
+    reply = ask(raw, "какой объект самый большой")
+    assert reply.frame.intent == "rank" and reply.to_json()["slots"]["by"] == "house"
+
+
+def test_tasks_that_burn_are_overdue(raw: Raw) -> None:
+    assert ask(raw, "задачи которые горят").to_json()["slots"].get("overdue") is True
+
+
+def test_a_house_field_as_a_followup(raw: Raw) -> None:
+    code = raw.extra(raw.house("Майская 8"), "Код домофона")
+    reply = ask(raw, "майская 8", "а код домофона")
+    assert code and reply.frame.slots.get("field") == "intercom" and code in reply.text
+
+
+def test_overdue_as_a_followup_is_every_overdue_task(raw: Raw) -> None:
+    reply = ask(raw, "задачи на завтра", "а просроченные")
+    slots = reply.to_json()["slots"]
+    assert slots.get("overdue") is True and "date" not in slots
+
+
+def test_who_cleans_it_as_a_followup_is_the_houses_card(raw: Raw) -> None:
+    reply = ask(raw, "майская 8", "а кто там убирает")
+    assert reply.frame.intent == "house.info"
+    assert f"Бригада: {raw.rest.brigade(raw.house('Майская 8'))}" in reply.text
+
+
+def test_the_head_of_our_company_is_no_list_of_management_companies(raw: Raw) -> None:
+    deps = raw.data.departments
+    root = next(str(d["UF_HEAD"]) for d in deps if not d.get("PARENT"))
+    reply = ask(raw, "кто руководитель компании")
+    assert reply.frame.intent == "employee.info" and reply.frame.slots["person"].id == root
+
+
+def test_who_leads_a_management_company_is_its_contact(raw: Raw) -> None:
+    reply = ask(raw, "кто руководит ук гарант")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "contact"
+
+
+def test_a_number_of_cleanings_on_a_day_is_that_days_schedule(raw: Raw) -> None:
+    reply = ask(raw, "сколько уборок завтра")
+    assert reply.frame.intent == "schedule.day"
