@@ -506,8 +506,7 @@ class Oracle:
             number = self.rest.person_brigade(self.user_named(str(filters["person"])))
             people = [u for u in people if self.rest.person_brigade(u) == number]
         if "position" in filters:
-            wanted = str(filters["position"]).lower()[:6]
-            people = [u for u in people if str(u.get("WORK_POSITION", "")).lower()[:6] == wanted]
+            people = [u for u in people if _same_position(u, filters["position"])]
         if "department" in filters:
             names = {
                 str(d["ID"])
@@ -678,11 +677,8 @@ class Oracle:
             deal = self.house_titled(str(filters["house"]))
             tasks = [t for t in tasks if f"D_{deal['ID']}" in (t.get("ufCrmTask") or [])]
         if "position" in filters:
-            wanted = str(filters["position"]).lower()[:6]
             holders = {
-                str(u["ID"])
-                for u in self.rest.people()
-                if str(u.get("WORK_POSITION", "")).lower()[:6] == wanted
+                str(u["ID"]) for u in self.rest.people() if _same_position(u, filters["position"])
             }
             tasks = [t for t in tasks if str(t.get("responsibleId")) in holders]
         if "text" in filters:
@@ -822,3 +818,11 @@ def tally(scores: Iterable[Score]) -> dict[str, int]:
     for s in scores:
         counts[s.outcome] += 1
     return dict(counts)
+
+
+def _same_position(user: Record, position: Any) -> bool:
+    """The user holds exactly the position asked. The CRM keeps «Уборщица» and «Уборщик» apart,
+    and a question naming one («сколько уборщиц в третьей бригаде», t3-211) asks for that
+    position — counting the men under «уборщиц» by a shared six-letter prefix gave 13 for the
+    11 the writer and the bot both count."""
+    return str(user.get("WORK_POSITION", "")).strip().lower() == str(position).strip().lower()
