@@ -262,6 +262,18 @@ def _join_ranges(tokens: Sequence[Token], found: list[DateMatch], today: date) -
             text = f"{previous.text} {match.text}"
             out[-1] = DateMatch(DateRange(start, end), previous.start, match.end, match.kind, text)
             continue
+        # «на завтра и послезавтра», «сегодня и завтра»: two touching days joined by «и» are
+        # one range («в понедельник и в среду» is not: the range would add Tuesday).
+        if (
+            previous is not None
+            and [t.text for t in tokens[previous.end : match.start]] in (["и"], ["и", "на"])
+            and previous.range.end + timedelta(days=1) >= match.range.start
+            and match.range.end + timedelta(days=1) >= previous.range.start
+        ):
+            joined = previous.range.union(match.range)
+            text = " ".join(t.text for t in tokens[previous.start : match.end])
+            out[-1] = DateMatch(joined, previous.start, match.end, previous.kind, text)
+            continue
         first = match.start
         # "с 1 по 5 декабря": the first day is a bare number in the same month.
         if (
