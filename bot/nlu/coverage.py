@@ -56,6 +56,10 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
             continue
         if mention.kind in _SOFT:
             continue
+        if frame.slots.get("field") == mention.kind:
+            # «Билибина 4а — это панельный дом или кирпичный?»: values of the asked fact are
+            # the question («какой тип?»), not a filter of the house.
+            continue
         if (
             slot in frame.slots
             and mention.kind in _ONE_VALUE

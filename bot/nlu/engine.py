@@ -746,6 +746,10 @@ class LanguageEngine:
             if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
                 return "house.schedule", {"last": True}, {}
             asked = _asked(joined, FILTERS["house_fields"])
+            if asked is None:
+                # «Билибина 4а — панельный или кирпичный?»: a value of a house's fact, said
+                # of one house, asks that fact (the tagger took the word as a filter).
+                asked = next((f for f in FILTERS["house_fields"] if tagged.first(f)), None)
             if asked and intent in ("house.info", "house.schedule"):
                 # «где ключи от Майской 12? мне туда завтра»: the crew's field is the question;
                 # the date only says when they go (the answer names the field, not the days).
