@@ -17,6 +17,7 @@ name's position count.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS
 from bot.nlu.dates import DateKind, DateMatch
@@ -73,6 +74,17 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         if mention.kind in spec.titled and "text" in frame.slots:
             continue  # looked for in the titles (registry: titled)
         problems.append(Problem(kind="unapplied", said=mention.text, reason=mention.kind))
+    dates = [m for m in tagged.mentions if m.kind == "date" and not m.missing]
+    if len(dates) > 1 and "within" not in frame.slots:
+        # «в понедельник и в среду»: one date slot holds the first; touching days were already
+        # joined into one range (tagger), so other days would be dropped — reported. The
+        # same day said twice («в понедельник, 30 ноября») is one day.
+        first = _days(dates[0].value)
+        problems.extend(
+            Problem(kind="unapplied", said=m.text, reason="date")
+            for m in dates[1:]
+            if m.text not in reported and not _days(m.value) <= first
+        )
     if spec.house_set and "text" not in allowed:
         # A word of task or event titles («жалобы») in an answer that is a set of houses
         # («есть жалобы по Майской» taken as its houses) would be dropped: reported.
@@ -95,6 +107,14 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
 
 #: Filters that hold one value: a second, different one named beside it is not applied.
 _ONE_VALUE = frozenset({"brigade", "person", "company", "street", "town", "house"})
+
+
+def _days(match: object) -> set[date]:
+    """The days a date mention covers (none when it carries no range)."""
+    span = getattr(match, "range", None)
+    if span is None:
+        return set()
+    return {span.start + timedelta(days=i) for i in range((span.end - span.start).days + 1)}
 
 
 def _differs(held: object, said: object) -> bool:
