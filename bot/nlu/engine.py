@@ -324,6 +324,11 @@ class LanguageEngine:
         metric = _metric(words)
         if metric is None and kinds & {"floors", "apartments", "entrances", "lifts", "house_type"}:
             metric = "houses"  # "сколько девятиэтажек", "сколько панельных"
+        if metric is None and kinds & {"street", "town"} and not tagged.unknown:
+            # «чижевского у 4й бригады скока»: streets and towns hold houses only, so a bare
+            # count there counts houses — unless a word we do not know says what is counted
+            # («сколько градусов в Калуге»).
+            metric = "houses"
         joined = " ".join(words)
         topic = _topic_position(words)
         if topic and {"кто", "кому"} & set(words) and not kinds - {"position", "department"}:
@@ -352,8 +357,14 @@ class LanguageEngine:
             return None, {}
         # "сколько квартир в Москве": a place or name we do not know, used as a filter —
         # answering without it would be a wrong number.
+        # «задачи по выдаче спецодежды»: a word before a title word («спецодежды») is the
+        # title's topic, not a place.
+        titled = texts | {m.text for m in tagged.texts}
         if any(
-            w in foreign and i > 0 and words[i - 1] in ("в", "во", "на", "по", "у")
+            w in foreign
+            and i > 0
+            and words[i - 1] in ("в", "во", "на", "по", "у")
+            and not (i + 1 < len(words) and words[i + 1] in titled)
             for i, w in enumerate(words)
         ):
             return None, {}
