@@ -56,6 +56,7 @@ from bitrix.writes import (
     TaskDraft,
     Written,
 )
+from bot.answers import day_label
 from bot.nlu.commands import Command
 from bot.state import StateStore
 
@@ -73,21 +74,6 @@ EVENT_LENGTH = timedelta(hours=1)
 #: Telegram sends at most 10 photos in an album; more is surely a mistake.
 MAX_PHOTOS = 10
 
-_MONTHS = [
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-]
-_WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 _OBJECT = {
     "house.done": "комментарий в карточке дома",
     "house.problem": "задачу",
@@ -681,8 +667,7 @@ def preview_text(plan: Plan, tz: tzinfo) -> str:
 
 def _when_label(moment: datetime, tz: tzinfo) -> str:
     local = moment.astimezone(tz)
-    day = f"{local.day} {_MONTHS[local.month - 1]} ({_WEEKDAYS[local.weekday()]})"
-    return f"{day}, {local:%H:%M}"
+    return f"{day_label(local.date())}, {local:%H:%M}"
 
 
 def _description(plan: Plan, tz: tzinfo) -> str:

@@ -33,20 +33,18 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from bot.safe_text import printable
 from handlers import texts
+from handlers.callbacks import CALLBACK_TEXT_LIMIT
 from handlers.context import actor_for
 from handlers.filters import Addressed
 from handlers.keyboards import WriteButton, write_keyboard
 from handlers.replies import Responder, answer_query, is_not_modified
 from handlers.text import answer_request, note_if_late
+from handlers.voice import MAX_DOWNLOAD_BYTES
 
 log = logging.getLogger(__name__)
 
-CALLBACK_TEXT_LIMIT = 200
-"""``answerCallbackQuery.text``: at most 200 characters."""
 PHOTO_DOWNLOAD_TIMEOUT_S = 60
 """Whole-download timeout for one photo (Telegram's largest size is a few MB)."""
-MAX_PHOTO_BYTES = 20 * 1024 * 1024
-"""The cloud Bot API lets bots download files of up to 20 MB."""
 
 
 async def on_write_button(
@@ -174,7 +172,7 @@ async def _save_photo(bot: Bot, message: Message, directory: Path) -> Path | Non
     if not message.photo:
         return None
     largest = message.photo[-1]  # Telegram lists the sizes smallest first
-    if largest.file_size is not None and largest.file_size > MAX_PHOTO_BYTES:
+    if largest.file_size is not None and largest.file_size > MAX_DOWNLOAD_BYTES:
         return None
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{secrets.token_hex(8)}.jpg"

@@ -360,6 +360,9 @@ class Tagger:
         self.morph = morph or default_morph()
         #: Words of the questions themselves (templates, cues), not names from the CRM.
         self.grammar_words = frozenset(vocabulary) | COMMON_WORDS
+        # Phrase tables in the shape `_longest` takes, built once (tagging runs per request).
+        self._position_table = {k: {v} for k, v in self.catalog.positions.items()}
+        self._department_table = {k: {v} for k, v in self.catalog.departments.items()}
         self._said_as: dict[str, str] = {}
         self.vocabulary = (
             frozenset(vocabulary)
@@ -1305,9 +1308,7 @@ class Tagger:
         for i in range(len(words)):
             if taken[i] or not words[i]:
                 continue
-            match = self._longest(
-                words, taken, i, {k: {v} for k, v in self.catalog.positions.items()}
-            )
+            match = self._longest(words, taken, i, self._position_table)
             if match is None:
                 continue
             end, values = match
@@ -1329,7 +1330,7 @@ class Tagger:
         found: list[Mention] = []
         if any(w.startswith(tuple(FILTERS["company_words"])) for w in words if w):
             return found  # «адрес офиса УК Гарант»: the УК's office, not ours
-        table = {k: {v} for k, v in self.catalog.departments.items()}
+        table = self._department_table
         for i in range(len(words)):
             if taken[i] or not words[i]:
                 continue
