@@ -689,6 +689,9 @@ class AnswerBuilder:
                 f"{last.label or 'тип не указан'}.",
                 footer="Это дата из графика в Bitrix24; отметок о выполнении в нём нет.",
             )
+        period = frame.slots.get("date")
+        if isinstance(period, DateRange):
+            return self._house_schedule_between(house, period, today)
         month_slot = frame.slots.get("month")
         if isinstance(month_slot, str):
             year, month = (int(p) for p in month_slot.split("-"))
@@ -722,6 +725,35 @@ class AnswerBuilder:
         return Answer(
             f"График уборки {house.title}, {title} — {periodicity}:", items=items, footer=footer
         )
+
+    def _house_schedule_between(self, house: House, period: DateRange, today: date) -> Answer:
+        """One house's visits on a day or range («была ли уборка на Майской 8 на этой неделе»).
+
+        The asked days are the set: never the whole month's schedule instead (rule 1). When
+        none fall in it, the nearest visits on either side are named so the answer still helps.
+        """
+        when = range_label(period, today)
+        asked = {(d.year, d.month) for d in _days(period.start, period.end)}
+        if not asked & self._schedule_months():
+            return Answer(self._no_schedule_fields(*min(asked)))
+        visits = [v for v in house.visits if period.start <= v.day <= period.end]
+        if visits:
+            items = tuple(
+                f"• {day_label(v.day, today)} — {v.label or 'тип не указан'}" for v in visits
+            )
+            return Answer(
+                f"{house.title}, уборка на {when}: {self.agree(len(visits), 'уборка')}.",
+                items=items,
+            )
+        before = [v for v in house.visits if v.day < period.start]
+        after = [v for v in house.visits if v.day > period.end]
+        nearest = []
+        if before:
+            nearest.append(f"предыдущая — {day_label(before[-1].day, today)}")
+        if after:
+            nearest.append(f"следующая — {day_label(after[0].day, today)}")
+        tail = f" По графику {', '.join(nearest)}." if nearest else ""
+        return Answer(f"{house.title}: на {when} уборка не запланирована.{tail}")
 
     def _schedule_day(self, frame: Frame, today: date) -> Answer:
         period = frame.slots.get("date")

@@ -659,6 +659,11 @@ class LanguageEngine:
         new_kinds = {_slot_of(m, target) for m in mentions}
         if "date" in new_kinds:
             kept.pop("overdue", None)  # "просроченные задачи" → "а завтра?": tomorrow's tasks
+        # A house's schedule has one period: «…на следующей неделе» → «а в декабре?» asks the
+        # month instead of the week, and the other way round.
+        for said_kind, replaced in (("date", "month"), ("month", "date")):
+            if said_kind in new_kinds:
+                kept.pop(replaced, None)
         filters = {"brigade", "company", "street"}
         narrowing = "из них" in tagged.text or "среди них" in tagged.text
         if target in ("houses.list", "count") and new_kinds & filters and not narrowing:

@@ -38,13 +38,30 @@ from tests.nlu.write_eval import is_write_reply, score_write
 ANSWERS_DIR = Path(__file__).parent / "answers"
 TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
-#: Splits in report order: ``indep``, ``tune2`` and ``tune3`` (a third and a fourth writer's)
-#: are tuned on;
-#: ``heldout`` and ``fresh`` (a second writer's questions) are frozen (score only);
-#: ``writes`` / ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
-SPLITS = ("indep", "tune2", "tune3", "heldout", "fresh", "writes", "writes_heldout")
+#: Splits in report order: ``indep``, ``tune2``, ``tune3`` and ``tune4`` (a third, fourth and
+#: fifth writer's) are tuned on;
+#: ``heldout``, ``fresh`` (a second writer's questions) and ``tune4_heldout`` are frozen (score
+#: only); ``writes`` / ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
+SPLITS = (
+    "indep",
+    "tune2",
+    "tune3",
+    "tune4",
+    "heldout",
+    "fresh",
+    "tune4_heldout",
+    "writes",
+    "writes_heldout",
+)
 #: Splits of write requests, scored on their previews (`tests.nlu.write_eval`).
 WRITE_SPLITS = frozenset({"writes", "writes_heldout"})
+#: A split read from another's file, with the modulus whose multiples of the id are frozen.
+_SHARED = {
+    "writes": ("writes", 3, False),
+    "writes_heldout": ("writes", 3, True),
+    "tune4": ("tune4", 4, False),
+    "tune4_heldout": ("tune4", 4, True),
+}
 
 
 @dataclass(frozen=True)
@@ -61,14 +78,14 @@ class AnswerOutcome:
 
 
 def load_split(split: str) -> list[dict[str, Any]]:
-    """The items of one split (``writes`` and ``writes_heldout`` share `writes.yaml`)."""
-    name = "writes" if split in WRITE_SPLITS else split
+    """The items of one split (``writes``/``writes_heldout`` share `writes.yaml`, and
+    ``tune4``/``tune4_heldout`` share `tune4.yaml`)."""
+    name, modulus, frozen = _SHARED.get(split, (split, 0, False))
     items = yaml.safe_load((ANSWERS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     assert isinstance(items, list)
-    if split in WRITE_SPLITS:
-        # Ids divisible by 3 are frozen, as for the first writer's questions.
-        frozen = split == "writes_heldout"
-        items = [i for i in items if (int(str(i["id"]).split("-")[1]) % 3 == 0) == frozen]
+    if modulus:
+        # Ids divisible by the modulus are frozen (3 for writes, 4 for the fifth writer's set).
+        items = [i for i in items if (int(str(i["id"]).split("-")[1]) % modulus == 0) == frozen]
     return items
 
 

@@ -577,6 +577,9 @@ class Oracle:
             if head is None:
                 raise Unscorable("brigade without a head")
             return Facts("answer", texts=[[str(head["LAST_NAME"])]])
+        if name == "size":
+            # «сколько человек в четвёртой»: how many people, whoever they are.
+            return Facts("answer", numbers=[len(self.brigade_people(number))])
         if name == "members":
             people = self.brigade_people(number)
             return Facts(

@@ -347,6 +347,42 @@ def test_last_time_looks_back(raw: Raw) -> None:
     assert all(day_text(d) not in reply.text for d in future)
 
 
+def test_a_house_schedule_keeps_the_asked_days(raw: Raw) -> None:
+    # «была ли уборка на майской 8 на этой неделе»: the week's visits, never the whole month's
+    # schedule instead (rule 1); none that week is said, with the neighbours.
+    deal = raw.house("Майская 8")
+    visits = sorted(
+        day
+        for month in (YearMonth.of(TODAY), YearMonth.of(TODAY.replace(day=28) + timedelta(days=7)))
+        for day, _ in raw.rest.schedule(deal, month)
+    )
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    for said, start in (
+        ("на этой неделе", monday),
+        ("на следующей неделе", monday + timedelta(7)),
+    ):
+        end = start + timedelta(days=6)
+        reply = ask(raw, f"была ли уборка на майской 8 {said}")
+        assert reply.to_json()["slots"]["date"] == {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+        }
+        inside = [d for d in visits if start <= d <= end]
+        outside = [d for d in visits if not start <= d <= end]
+        if inside:
+            assert all(day_text(d) in reply.text for d in inside)
+            assert all(f"• {day_text(d)}" not in reply.text for d in outside)
+        else:
+            assert "не запланирована" in reply.text
+            assert "•" not in reply.text
+            before = max(d for d in visits if d < start)
+            assert day_text(before) in reply.text
+    # A follow-up's month replaces the week, and a day replaces the month.
+    reply = ask(raw, "график майской 8 на следующей неделе", "а в декабре?")
+    assert reply.to_json()["slots"].get("date") is None
+    assert reply.to_json()["slots"]["month"] == f"{TODAY.year}-12"
+
+
 def test_a_followup_keeps_the_kind_of_the_slot(raw: Raw) -> None:
     # On 25 November «14 числа» is the coming 14 December, and «21го» the 21st of that month.
     reply = ask(raw, "что у третьей 14 числа", "а 21го?")

@@ -65,7 +65,7 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "count": frozenset({"metric", "position"}) | _HOUSE_FILTERS,
     "stats.summary": _HOUSE_FILTERS,
     "house.info": frozenset({"house", "field"}),
-    "house.schedule": frozenset({"house", "month", "last"}),
+    "house.schedule": frozenset({"house", "month", "date", "last"}),
     "schedule.day": frozenset({"date"}) | _HOUSE_FILTERS,
     "departments.list": frozenset(),
     "brigade.info": frozenset({"brigade"}),
