@@ -267,9 +267,12 @@ class Oracle:
         company_id = None
         if "company" in filters:
             company_id = str(self.company_named(str(filters["company"]))["ID"])
+        days = self.date_range(filters["date"]) if "date" in filters else None
         for deal in self.rest.houses():
             if "brigade" in filters and self.rest.brigade(deal) != int(filters["brigade"]):
                 continue
+            if days is not None and not any(days[0] <= d <= days[1] for d in self.visits(deal)):
+                continue  # «сколько домов убираем завтра»: houses with a visit on those days
             if person_brigade is not None and self.rest.brigade(deal) != person_brigade:
                 continue
             if company_id is not None and str(deal.get("COMPANY_ID") or "") != company_id:
