@@ -140,6 +140,35 @@ _COUNTED_NOUNS = frozenset(
 FILTERS: dict[str, Any] = yaml.safe_load(
     resources.files("bot.nlu").joinpath("filters.yaml").read_text(encoding="utf-8")
 )
+_RANGE_FROM = frozenset(FILTERS["range_from"])
+_RANGE_TO = frozenset(FILTERS["range_to"])
+
+
+def _range_start(
+    tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool], start: int
+) -> tuple[int, int] | None:
+    """«от 100» right before ``start`` (where «до 200 квартир» begins): (new start, low)."""
+    k = start - 2
+    if k < 0 or taken[k] or taken[k + 1] or words[k] not in _RANGE_FROM:
+        return None
+    number = tokens[k + 1]
+    if number.kind is not TokenKind.CARDINAL or number.value is None:
+        return None
+    return k, number.value + (1 if words[k] in FILTERS["more_than"] else 0)
+
+
+def _range_end(
+    tokens: Sequence[Token], words: Sequence[str], taken: Sequence[bool], end: int
+) -> tuple[int, int] | None:
+    """«до 200» right at ``end`` (after «квартир от 100»): (new end, high)."""
+    if end + 1 >= len(tokens) or taken[end] or taken[end + 1] or words[end] not in _RANGE_TO:
+        return None
+    number = tokens[end + 1]
+    if number.kind is not TokenKind.CARDINAL or number.value is None:
+        return None
+    return end + 2, number.value
+
+
 _BOUND_PHRASES = sorted(
     (
         (tuple(phrase.split()), kind)
@@ -430,7 +459,14 @@ class Tagger:
                     continue
             if word and word not in vocab and len(word) >= 5:
                 target = self._nearest(word)
-                if target is not None:
+                beside = [_word(tokens[k]) for k in (i - 1, i + 1) if 0 <= k < len(tokens)]
+                if target is not None and not (
+                    # «на машине» is a car, not «Марине»; «кошелька андрея» beside a first
+                    # name is the surname Vosk misheard.
+                    self._a_thing(word)
+                    and self._a_name(target)
+                    and not any(self._a_given_name(w) for w in beside)
+                ):
                     corrections.append((word, target))
                     token = _replace(token, target)
             out.append(token)
@@ -637,7 +673,15 @@ class Tagger:
             start = i - 1
             low: int | None = said
             high: int | None = said
-            for phrase, kind in _BOUND_PHRASES:
+            ranged = (
+                _range_start(tokens, words, taken, start - 1)
+                if start >= 1 and words[start - 1] in _RANGE_TO and not taken[start - 1]
+                else None
+            )
+            if ranged is not None:
+                # «от 100 до 200 квартир», «с 5 по 9 этаж»: both ends of the range.
+                start, low = ranged
+            for phrase, kind in () if ranged is not None else _BOUND_PHRASES:
                 n = len(phrase)
                 if (
                     start - n >= 0
@@ -691,6 +735,10 @@ class Tagger:
                     "at_most": (None, said),
                     "less_than": (None, said - 1),
                 }[kind]
+                closing = _range_end(tokens, words, taken, j + 1) if bound[1] is None else None
+                if closing is not None:
+                    # «квартир от 100 до 200»: the upper end too.
+                    return closing[0], (bound[0], closing[1])
                 return j + 1, bound
         return None
 
@@ -1433,7 +1481,7 @@ class Tagger:
                 else:
                     mention.choices = [self.catalog.companies[c] for c in company]
                 return mention
-            if end - i == 1:
+            if end - i == 1 and not self._a_thing(phrase):
                 ids = self._fuzzy_surname(phrase)
                 if ids:
                     return self._person_mention(tokens, i, end, ids, fuzzy=True)
@@ -1519,6 +1567,31 @@ class Tagger:
                 if name not in names:
                     names.append(name)
         return names[:limit]
+
+    def _a_thing(self, word: str) -> bool:
+        """A dictionary word for a thing («машине», «работу»): never a misheard name.
+
+        «сколько ехать до москвы на машине» sounds like «марине», but pymorphy knows the word
+        as an inanimate noun; guessing a person from it would answer a question nobody asked.
+        """
+        parses = self.morph.parse(word)[:1]
+        if not parses or not parses[0].is_known:
+            return False
+        tag = parses[0].tag
+        return "inan" in tag and not ({"Name", "Surn", "Patr"} & tag.grammemes)
+
+    def _a_name(self, word: str) -> bool:
+        """A form of someone's first name, patronymic or surname in the catalog."""
+        catalog = self.catalog
+        return (
+            word in catalog.first_names
+            or word in catalog.patronymics
+            or (word in catalog.surnames)
+        )
+
+    def _a_given_name(self, word: str) -> bool:
+        """A form of someone's first name or patronymic in the catalog."""
+        return word in self.catalog.first_names or word in self.catalog.patronymics
 
     def _fuzzy_surname(self, word: str) -> set[str]:
         if len(word) < 5:

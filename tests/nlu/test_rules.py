@@ -197,6 +197,10 @@ def test_a_kind_of_house_filters_houses(raw: Raw) -> None:
     ("сколько домов по 9 этажей", 9, 9),
     ("сколько девятиэтажек", 9, 9),
     ("сколько домов больше 100 квартир", 101, None),
+    # Both ends of a range: «до 200» alone would count a different set.
+    ("сколько домов от 100 до 200 квартир", 100, 200),
+    ("сколько домов с количеством квартир от ста до двухсот", 100, 200),
+    ("сколько домов с 5 по 9 этаж", 5, 9),
 ])  # fmt: skip
 def test_bounded_counts_filter_houses(raw: Raw, text: str, low: int, high: int | None) -> None:
     metric = "floors" if "этаж" in text else "apartments"
@@ -210,6 +214,14 @@ def test_bounded_counts_filter_houses(raw: Raw, text: str, low: int, high: int |
     reply = ask(raw, text)
     assert reply.to_json()["slots"][metric] == {"min": low, "max": high}
     assert f": {n(expected)} дом" in reply.text
+
+
+def test_a_thing_is_not_heard_as_a_name(raw: Raw) -> None:
+    # «машине» is one letter from «Марине», but it is a car: no person is guessed or offered.
+    reply = ask(raw, "сколько ехать до москвы на машине")
+    assert reply.frame.intent == "unknown"
+    assert not reply.frame.choices
+    assert "Марин" not in reply.text
 
 
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
