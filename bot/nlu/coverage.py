@@ -53,6 +53,16 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
     problems: list[Problem] = []
     for mention in tagged.mentions:
         slot = slot_of(mention, frame.intent)
+        if mention.negated:
+            # «не в кондрово»: excluding is not something any answer does. Beside another of
+            # its kind («в калуге, не в кондрово») it only contrasts; alone it is reported.
+            contrast = any(
+                m.kind == mention.kind and not m.negated and m is not mention
+                for m in tagged.mentions
+            )
+            if not contrast and mention.text not in reported:
+                problems.append(Problem(kind="unapplied", said=mention.text, reason="negation"))
+            continue
         if mention.choices or mention.text in reported:
             continue
         if mention.kind in _SOFT:

@@ -578,7 +578,9 @@ class LanguageEngine:
             return self._resolve(intent, fixed, tagged, text, "context", base=base)
         allowed = INTENT_SLOTS[target]
         updates: dict[str, Any] = {}
-        mentions = [m for m in tagged.mentions if _slot_of(m, target) in allowed]
+        mentions = [
+            m for m in tagged.mentions if _slot_of(m, target) in allowed and not m.negated
+        ]
         if intent is not None and intent != previous.intent and not mentions:
             return None
         # "а у 5?": a bare number after a brigade question is the brigade.
@@ -842,8 +844,8 @@ class LanguageEngine:
         ambiguous: Mention | None = None
         for mention in tagged.mentions:
             slot = _slot_of(mention, intent)
-            if slot not in allowed:
-                continue
+            if slot not in allowed or mention.negated:
+                continue  # «кроме третьей бригады» is never the brigade asked (coverage says it)
             if mention.missing or (mention.value is None and not mention.choices):
                 problems.append(_problem(mention))
                 slots.pop(slot, None)

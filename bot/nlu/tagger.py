@@ -140,6 +140,13 @@ _COUNTED_NOUNS = frozenset(
 FILTERS: dict[str, Any] = yaml.safe_load(
     resources.files("bot.nlu").joinpath("filters.yaml").read_text(encoding="utf-8")
 )
+#: Names a negation can exclude (a feature such as «без УК» already says what it lacks).
+_NEGATABLE = frozenset(
+    {"brigade", "person", "company", "street", "town", "house", "house_type", "date"}
+    | {"position", "department"}
+)
+#: Negations, longest first («за исключением» before «не»).
+_NEGATIONS = sorted((tuple(p.split()) for p in FILTERS["negations"]), key=lambda p: -len(p))
 _RANGE_FROM = frozenset(FILTERS["range_from"])
 _RANGE_TO = frozenset(FILTERS["range_to"])
 
@@ -234,6 +241,8 @@ class Mention:
     #: Why a missing name is missing, when ``near`` alone does not say it: "other_name" for a
     #: surname that exists with another first name (``near`` holds who does).
     reason: str = ""
+    #: Said after «не»/«кроме»: excluded, never a filter (see `Tagger._negate`).
+    negated: bool = False
 
     @property
     def resolved(self) -> bool:
@@ -582,6 +591,7 @@ class Tagger:
         mentions.sort(key=lambda m: m.start)
         for mention in mentions:
             mention.start = self._absorb(words, taken, mention)
+            self._negate(tokens, words, taken, mention)
         text = self._render(tokens, mentions)
         unknown = [
             w for i, w in enumerate(words) if w and not taken[i] and w not in self.vocabulary
@@ -765,6 +775,33 @@ class Tagger:
                     found.append(mention)
                     break
         return found
+
+    @staticmethod
+    def _negate(
+        tokens: Sequence[Token], words: list[str], taken: list[bool], mention: Mention
+    ) -> None:
+        """Mark a mention said after a negation («не в кондрово», «кроме третьей бригады»)
+        and take the negation with it, so the answer can name what it could not apply.
+        Conditions that carry their own negation («не указана УК», «без лифта») are not."""
+        if mention.kind not in _NEGATABLE:
+            return
+        for phrase in _NEGATIONS:
+            n = len(phrase)
+            if tuple(words[mention.start : mention.start + n]) == phrase:
+                # «кроме» is a preposition too: `_absorb` already took it into the mention.
+                mention.negated = True
+                mention.text = " ".join(t.source for t in tokens[mention.start : mention.end])
+                return
+            start = mention.start - n
+            if start >= 0 and tuple(words[start : mention.start]) == phrase:
+                if any(taken[start : mention.start]):
+                    return
+                mention.negated = True
+                for k in range(start, mention.start):
+                    taken[k] = True
+                mention.start = start
+                mention.text = " ".join(t.source for t in tokens[start : mention.end])
+                return
 
     def _absorb(self, words: list[str], taken: list[bool], mention: Mention) -> int:
         """Extend a mention leftwards over its preposition and type words ("на улице")."""

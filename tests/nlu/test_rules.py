@@ -224,6 +224,32 @@ def test_a_thing_is_not_heard_as_a_name(raw: Raw) -> None:
     assert "Марин" not in reply.text
 
 
+@pytest.mark.parametrize(("text", "said"), [
+    ("сколько домов не в кондрово", "не в кондрово"),
+    ("дома кроме третьей бригады", "кроме третьей бригады"),
+    ("сколько домов у всех бригад кроме первой", "кроме первой"),
+])  # fmt: skip
+def test_an_exclusion_is_said_never_applied_as_the_filter(raw: Raw, text: str, said: str) -> None:
+    # Applying «кондрово» of «не в кондрово» would count the opposite set; the whole company
+    # would be a broader one. Neither is given.
+    reply = ask(raw, text)
+    assert f"«{said}»" in reply.text
+    assert not reply.answer.items
+    assert not re.search(r"\d", reply.text.split("например")[0].replace("3»", ""))
+
+
+def test_an_exclusion_beside_the_asked_town_only_contrasts(raw: Raw) -> None:
+    houses = [
+        d
+        for d in raw.brigade_houses(6)
+        if "," not in str(d["TITLE"])  # Калуга: no town prefix
+    ]
+    reply = ask(raw, "у шестой бригады в калуге сколько домов не в кондрово а именно в калуге")
+    slots = reply.to_json()["slots"]
+    assert slots["town"] == "Калуга" and slots["brigade"] == 6
+    assert f": {n(len(houses))} дом" in reply.text
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")
