@@ -17,7 +17,7 @@ from typing import Any
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Department, Employee, House, Task
+from bitrix.models import Company, Department, Employee, House, Task, TaskStatus
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
@@ -1123,30 +1123,55 @@ class AnswerBuilder:
         person = frame.slots.get("person")
         house = frame.slots.get("house")
         brigade = frame.slots.get("brigade")
-        tasks = self.snap.tasks_where(
-            start=period.start if isinstance(period, DateRange) else None,
-            end=period.end if isinstance(period, DateRange) else None,
-            overdue=overdue,
-            brigade=brigade,
-            person_id=person.id if isinstance(person, Employee) else None,
-            house_id=house.id if isinstance(house, House) else None,
-            text=frame.slots.get("text"),
-        )
+        done = bool(frame.slots.get("done"))
         position = frame.slots.get("position")
-        if isinstance(position, str):
-            # «задачи бригадиров»: the tasks whose responsible holds the position.
-            holders = {p.id for p in self.snap.people(position=position)}
-            tasks = [t for t in tasks if t.responsible_id in holders]
         department = frame.slots.get("department")
-        if isinstance(department, Department):
-            # «задачи сотрудников офиса»: whose responsible works in the department.
-            staff = {p.id for p in self._of_department(self.snap.people(), department)}
-            tasks = [t for t in tasks if t.responsible_id in staff]
+
+        def select(finished: bool) -> list[Task]:
+            chosen = self.snap.tasks_where(
+                # Finished tasks are dated by when they were closed («закрыли в ноябре»).
+                start=period.start if isinstance(period, DateRange) and not finished else None,
+                end=period.end if isinstance(period, DateRange) and not finished else None,
+                overdue=overdue,
+                brigade=brigade,
+                person_id=person.id if isinstance(person, Employee) else None,
+                house_id=house.id if isinstance(house, House) else None,
+                text=frame.slots.get("text"),
+                include_done=finished,
+            )
+            if finished:
+                chosen = [
+                    t
+                    for t in chosen
+                    if t.status == TaskStatus.COMPLETED
+                    and (
+                        not isinstance(period, DateRange)
+                        or (
+                            t.closed is not None
+                            and period.start
+                            <= t.closed.astimezone(self.snap.tz).date()
+                            <= period.end
+                        )
+                    )
+                ]
+            if isinstance(position, str):
+                # «задачи бригадиров»: the tasks whose responsible holds the position.
+                holders = {p.id for p in self.snap.people(position=position)}
+                chosen = [t for t in chosen if t.responsible_id in holders]
+            if isinstance(department, Department):
+                # «задачи сотрудников офиса»: whose responsible works in the department.
+                staff = {p.id for p in self._of_department(self.snap.people(), department)}
+                chosen = [t for t in chosen if t.responsible_id in staff]
+            return chosen
+
+        tasks = select(done)
         parts = []
         if overdue:
             parts.append("просроченные")
+        if done:
+            parts.append("завершённые")
         if isinstance(period, DateRange):
-            parts.append("на " + range_label(period, today))
+            parts.append(("закрыты за " if done else "на ") + range_label(period, today))
         if brigade is not None:
             parts.append(f"бригада {brigade}")
         if isinstance(person, Employee):
@@ -1161,8 +1186,14 @@ class AnswerBuilder:
             parts.append(f"в названии «{frame.slots['text']}…»")
         label = ", ".join(parts)
         title = f"Задачи ({label})" if label else "Открытые задачи"
+        rest = ""
+        if done:
+            # «сколько задач выполнил петров»: the finished ones answer; the rest of the same
+            # set is named apart, so neither is mistaken for the other.
+            still = select(False)
+            rest = f"Ещё не завершены: {number(len(still))}." if still else "Незавершённых нет."
         if not tasks:
-            return Answer(f"{title}: нет.")
+            return Answer(f"{title}: нет.", footer=rest)
         now = self.snap.now()
         items = tuple(self._task_line(t, now) for t in tasks)
         within = frame.slots.get("within")
@@ -1180,6 +1211,8 @@ class AnswerBuilder:
                 if part
                 else "нет."
             )
+        if rest:
+            footer = f"{footer}\n{rest}" if footer else rest
         return Answer(f"{title}: {number(len(tasks))}.", items=items, footer=footer)
 
     def _task_line(self, task: Task, now: datetime) -> str:

@@ -115,6 +115,17 @@ _METRICS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 
 
+def _finished(tagged: Tagged) -> bool:
+    """Whether the request asks for finished tasks («закрытые», not «не выполненные», and
+    not «выполнена ли задача …», which asks the state of tasks whatever it is)."""
+    words = [t.text for t in tagged.tokens]
+    if "ли" in words:
+        return False
+    return any(
+        _has([word], "done") and (i == 0 or words[i - 1] != "не") for i, word in enumerate(words)
+    )
+
+
 def _has(words: Iterable[str], cue: str) -> bool:
     """Whether a word starts with one of the cue's stems; "x$" must be the whole word "x",
     and a stem with a space must appear as a phrase."""
@@ -289,6 +300,10 @@ class LanguageEngine:
         """Rule 1: every part of the request is applied, or the frame says it was not."""
         if frame.intent == "count":
             frame = _both_metrics(frame, tagged)
+        if frame.intent == "tasks.list" and _finished(tagged):
+            # «сколько выполненных задач» asks the finished ones: the open list would be the
+            # opposite set.
+            frame = frame.with_slots(done=True)
         extra = unapplied(frame, tagged, self.tagger, self.morph)
         if not extra:
             return frame
@@ -578,9 +593,7 @@ class LanguageEngine:
             return self._resolve(intent, fixed, tagged, text, "context", base=base)
         allowed = INTENT_SLOTS[target]
         updates: dict[str, Any] = {}
-        mentions = [
-            m for m in tagged.mentions if _slot_of(m, target) in allowed and not m.negated
-        ]
+        mentions = [m for m in tagged.mentions if _slot_of(m, target) in allowed and not m.negated]
         if intent is not None and intent != previous.intent and not mentions:
             return None
         # "а у 5?": a bare number after a brigade question is the brigade.

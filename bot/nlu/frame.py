@@ -45,6 +45,7 @@ SLOT_ORDER = (
     "month",
     "last",
     "overdue",
+    "done",
 )
 
 

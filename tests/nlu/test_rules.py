@@ -451,6 +451,18 @@ def test_a_title_word_filters_tasks(raw: Raw) -> None:
     assert f": {n(len(open_complaints))}." in reply.text.split("\n")[0]
 
 
+def test_finished_tasks_are_the_finished_ones(raw: Raw) -> None:
+    # «сколько выполненных задач» answered with the open ones would be the opposite set.
+    finished = [t for t in raw.tasks if str(t["status"]) == "5"]
+    still_open = [t for t in raw.tasks if str(t["status"]) not in ("5", "7")]
+    reply = ask(raw, "сколько выполненных задач")
+    assert reply.to_json()["slots"]["done"] is True
+    assert reply.text.split("\n")[0].endswith(f": {n(len(finished))}.")
+    assert f"Ещё не завершены: {n(len(still_open))}." in reply.text
+    for text in ("какие задачи не выполнены", "выполнена ли задача по коврикам"):
+        assert "done" not in ask(raw, text).to_json()["slots"], text
+
+
 # ---------------------------------------------------------------------- answerable questions
 def test_houses_in_a_town(raw: Raw) -> None:
     houses = [d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Кондрово,")]

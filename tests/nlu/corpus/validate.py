@@ -74,7 +74,7 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "employees.list": frozenset({"brigade", "position", "person"}),
     "employee.info": frozenset({"person", "field"}),
     "companies.list": frozenset(),
-    "tasks.list": frozenset({"date", "overdue", "brigade", "person", "house", "text"}),
+    "tasks.list": frozenset({"date", "overdue", "done", "brigade", "person", "house", "text"}),
     "calendar.list": frozenset({"date", "person", "text"}),
     "help": frozenset(),
     "greeting": frozenset(),
@@ -360,7 +360,7 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
     if key == "brigade":
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
         return None if ok else "must be a non-negative int"
-    if key == "overdue":
+    if key in ("overdue", "done"):
         return None if value is True else "must be true (omit otherwise)"
     if key == "metric":
         return None if value in METRICS else f"must be one of {sorted(METRICS)}"
