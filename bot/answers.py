@@ -62,6 +62,7 @@ UNAPPLIED_KINDS = {
     "position": "должность",
     "department": "подразделение",
     "text": "слово из названий задач и событий",
+    "number": "число",
 }
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 METRIC_NOUNS = {

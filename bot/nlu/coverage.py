@@ -25,6 +25,7 @@ from bot.nlu.frame import Frame, Problem
 from bot.nlu.morph import Morph
 from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
+from bot.nlu.normalize import TokenKind
 from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
 
 #: Mention kinds that never carry a filter on their own.
@@ -112,7 +113,34 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         )
     if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
+        if frame.intent != "rank":  # «топ 5 улиц»: how many to show, not which houses
+            said = {p.said for p in problems} | reported
+            problems.extend(_stray_numbers(frame, tagged, said))
     return tuple(problems)
+
+
+def _stray_numbers(frame: Frame, tagged: Tagged, reported: set[str]) -> list[Problem]:
+    """«сколько домов 1960 года»: a number no filter took conditions the houses somehow (a
+    year, a count of something the CRM lacks). Counting all houses instead would answer a
+    broader question, so the number is reported with the word after it."""
+    # Numbers the frame holds already: a follow-up's brigade («а в 4?»), a bound said twice
+    # («больше двенадцати этажей, ну от двенадцати»).
+    held = {frame.slots.get("brigade")}
+    for mention in tagged.mentions:
+        if isinstance(mention.value, tuple):
+            held |= set(mention.value)
+    problems: list[Problem] = []
+    for token in tagged.bare_numbers():
+        if token.kind is not TokenKind.CARDINAL or token.value is None or token.value in held:
+            continue
+        if token.value == 1 and not token.source.isdigit():
+            continue  # «по одной управляющей компании»: «one» as in «a single»
+        index = tagged.tokens.index(token)
+        following = tagged.tokens[index + 1 : index + 2]
+        said = " ".join([token.source, *(t.source for t in following if t.kind is TokenKind.WORD)])
+        if said not in reported and not any(said in r or r in said for r in reported):
+            problems.append(Problem(kind="unapplied", said=said, reason="number"))
+    return problems
 
 
 #: Filters that hold one value: a second, different one named beside it is not applied.

@@ -250,6 +250,14 @@ def test_an_exclusion_beside_the_asked_town_only_contrasts(raw: Raw) -> None:
     assert f": {n(len(houses))} дом" in reply.text
 
 
+def test_a_number_no_filter_took_is_said(raw: Raw) -> None:
+    # «1960 года» conditions the houses on something the CRM does not hold: the company's 490
+    # would answer a broader question.
+    reply = ask(raw, "сколько домов 1960 года")
+    assert "«1960 года»" in reply.text
+    assert n(total_houses(raw)) not in reply.text
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")
