@@ -23,7 +23,7 @@ from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS
 from bot.nlu.dates import DateKind, DateMatch
 from bot.nlu.frame import Frame, Problem
 from bot.nlu.morph import Morph
-from bot.nlu.normalize import TokenKind
+from bot.nlu.numbers import TokenKind
 from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
