@@ -30,7 +30,7 @@ from bitrix.company import CompanySnapshot
 from bitrix.models import Company, Employee, House
 from bot.actions import Actions, Actor, Proposal
 from bot.answers import Answer, AnswerBuilder, simple_answer, stale_note
-from bot.nlu.asides import drop_asides
+from bot.nlu.asides import drop_asides, split_sentences
 from bot.nlu.commands import Command, parse_command
 from bot.nlu.engine import LanguageEngine
 from bot.nlu.frame import Frame
@@ -186,7 +186,7 @@ class Assistant:
         today = view.snapshot.today
         # «Здравствуйте, я новый менеджер. Сколько домов …? Мне для отчёта.»: who asks and
         # why are not conditions of the question (bot/nlu/asides.py).
-        asked = drop_asides(text)
+        asked = drop_asides(text, lambda sentence: engine.named(sentence, today=today))
         ref = find_self(
             asked,
             asker,
@@ -195,7 +195,11 @@ class Assistant:
         )
         if ref.needs_asker and asker is None:
             plain = engine.understand(asked, today=today, previous=previous)
-            named = _named_subject(plain) or _introduced(plain, text)
+            named = (
+                _named_subject(plain)
+                or _introduced(plain, text)
+                or _told(plain, asked, asker, view.snapshot)
+            )
             if named is not None:
                 # «где ключи на Майской 12? мне туда завтра»: the request names its own house
                 # or person, and «мне» only says who will go there — answer what was named.
@@ -376,6 +380,35 @@ def _introduced(frame: Frame, text: str) -> Frame | None:
         frame.slots.get("brigade"), int
     )
     return frame if named else None
+
+
+#: Slots that name what a question is about (a filter or an entity), not how it is asked.
+_NAMING_SLOTS = frozenset(
+    {"house", "person", "brigade", "company", "street", "town", "house_type", "position",
+     "department", "floors", "apartments", "entrances", "lifts", "no_company"}
+)  # fmt: skip
+
+
+def _told(
+    frame: Frame, text: str, asker: Employee | None, snapshot: CompanySnapshot
+) -> Frame | None:
+    """``frame`` when the self words are only in a statement beside the question and the
+    frame names its own subject: «Мне дали участок, говорят, это дома УК «Надёжный дом».
+    Какие это адреса?», «Ко мне подошла Селиверстова Вера… Подскажете?» — «мне» tells the
+    story, the question does not depend on who asks. A question with «мне»/«мои» in it («Мне
+    дали участок. Какие у меня дома?») still needs the asker."""
+    if frame.clarify or frame.intent in ("unknown", "help", "greeting"):
+        return None
+    parts = split_sentences(text)
+    questions = [s for s in parts if s.endswith("?")]
+    if not questions or len(questions) == len(parts):
+        return None
+    names = _company_names(snapshot)
+    if any(find_self(q, asker, names=names).needs_asker for q in questions):
+        return None
+    if frame.problems or any(frame.slots.get(k) is not None for k in _NAMING_SLOTS):
+        return frame
+    return None
 
 
 def _company_names(snapshot: CompanySnapshot) -> list[str]:

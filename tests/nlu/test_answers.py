@@ -43,13 +43,16 @@ from tests.nlu.oracle import Facts, score
 #: once before any tuning on them (with a house schedule's own days, made for the writes
 #: split): tune4 88.9 % / 10 / 1, tune4_heldout 94.7 % / 1 / 0; 90.2 % / 7 / 1 on tune4 once the
 #: oracle filtered houses by a date (three answers were right).
+#: Tuning round 5 on tune4 (statements and remarks beside a typed question, «мне» in a
+#: statement, «задачи» sets the subject, a street in event names, a brigade's people by its
+#: head, the crew note by its keys): tune4 96.4 % / 3 / 1, tune4_heldout 94.7 % / 1 / 0.
 FLOORS: dict[str, tuple[float, int, int]] = {
     "indep": (100.0, 0, 0),
     "tune2": (100.0, 0, 0),
     "tune3": (98.5, 0, 0),
     "heldout": (90.5, 5, 0),
     "fresh": (97.0, 2, 0),
-    "tune4": (90.0, 7, 1),
+    "tune4": (96.0, 3, 1),
     "tune4_heldout": (94.5, 1, 0),
     "writes": (100.0, 0, 0),
     "writes_heldout": (78.0, 1, 1),

@@ -915,3 +915,57 @@ def test_who_leads_a_management_company_is_its_contact(raw: Raw) -> None:
 def test_a_number_of_cleanings_on_a_day_is_that_days_schedule(raw: Raw) -> None:
     reply = ask(raw, "сколько уборок завтра")
     assert reply.frame.intent == "schedule.day"
+
+
+# ---------------------------------------------------------------------- tune5: the fifth writer
+def test_me_in_a_statement_beside_a_question_needs_no_sign_in(raw: Raw) -> None:
+    company = next(c for c in raw.companies if "Надёжный дом" in str(c["TITLE"]))
+    houses = [d for d in raw.rest.houses() if str(d.get("COMPANY_ID")) == str(company["ID"])]
+    reply = ask(raw, "Мне дали участок, говорят, это дома УК «Надёжный дом». Какие это адреса?")
+    assert reply.frame.intent == "houses.list"
+    assert houses and len(reply.answer.items) == len(houses)
+    # «мне» in the question itself still needs the asker.
+    mine = ask(raw, "Мне дали участок. Какие у меня дома?")
+    assert "Не знаю, кто вы" in mine.text
+
+
+def test_a_remark_after_the_question_narrows_nothing(raw: Raw) -> None:
+    friday = date(2026, 11, 27)
+    names = [str(e["NAME"]) for e in raw.events if _event_day(e) == friday]
+    reply = ask(
+        raw, "Скажите, пожалуйста, что у нас в календаре в пятницу? Не хочу пропустить собрание."
+    )
+    assert "text" not in reply.to_json()["slots"]
+    assert len(names) > 1 and len(reply.answer.items) == len(names)
+
+
+def test_the_people_of_a_persons_brigade(raw: Raw) -> None:
+    brigade = raw.rest.person_brigade(raw.person("Коновалов"))
+    people = [u for u in raw.rest.people() if raw.rest.person_brigade(u) == brigade]
+    reply = ask(raw, "Перечислите, пожалуйста, сотрудников бригады Коновалова.")
+    assert reply.frame.intent == "employees.list"
+    assert len(reply.answer.items) == len(people)
+
+
+def test_the_word_tasks_sets_the_subject(raw: Raw) -> None:
+    quality = [
+        t
+        for t in raw.tasks
+        if "качеств" in str(t["title"]).lower() and str(t["status"]) not in ("5", "7")
+    ]
+    reply = ask(raw, "задачи по проверке качества уборки")
+    assert reply.frame.intent == "tasks.list"
+    assert quality and len(reply.answer.items) == len(quality)
+
+
+def test_a_street_names_a_calendar_event(raw: Raw) -> None:
+    names = [str(e["NAME"]) for e in raw.events if "Жукова" in str(e["NAME"])]
+    reply = ask(raw, "когда проверка качества на жукова")
+    assert reply.frame.intent == "calendar.list" and not reply.frame.problems
+    assert names and len(reply.answer.items) == len(names)
+
+
+def test_the_crew_note_by_its_keys(raw: Raw) -> None:
+    note = raw.extra(raw.house("Карачевская 50"), "Комментарий для бригады")
+    reply = ask(raw, "карачевская 50 чё там по ключам комментарий есть")
+    assert note and note in reply.text
