@@ -696,6 +696,22 @@ class AnswerBuilder:
                 f"{last.label or 'тип не указан'}.",
                 footer="Это дата из графика в Bitrix24; отметок о выполнении в нём нет.",
             )
+        if frame.slots.get("next"):
+            # «ближайшая уборка»: the earliest planned date from today on, or that none is.
+            ahead = [v for v in house.visits if v.day >= today]
+            if not ahead:
+                months = ", ".join(
+                    f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
+                )
+                return Answer(
+                    f"{house.title}: с сегодняшнего дня уборок в графике нет "
+                    f"(график в Bitrix24 есть на {months})."
+                )
+            first = ahead[0]
+            return Answer(
+                f"{house.title}: ближайшая уборка по графику — "
+                f"{day_label(first.day, today)}, {first.label or 'тип не указан'}."
+            )
         period = frame.slots.get("date")
         if isinstance(period, DateRange):
             return self._house_schedule_between(house, period, today)

@@ -670,6 +670,17 @@ class LanguageEngine:
         if target == "house.schedule" and any(w.startswith(_LOOK_BACK) for w in words):
             # «когда следующая уборка на Зелёной 10» → «а последняя когда была»: looking back.
             updates["last"] = True
+            updates["next"] = None
+            if not tagged.first("date"):
+                updates["month"] = updates["date"] = None
+        elif target == "house.schedule" and (
+            _said(" ".join(words), FILTERS["next_cues"])
+            or any(w.startswith(("следующ", "ближайш")) for w in words)
+        ):
+            updates["next"] = True  # «… последний раз» → «а следующая когда?»
+            updates["last"] = None
+            if not tagged.first("date"):
+                updates["month"] = updates["date"] = None
         if company_field and target == "company.info":
             updates["field"] = company_field
         metric = _metric(words)
@@ -690,6 +701,7 @@ class LanguageEngine:
             # the same house asked again (the answer names the brigade, the next visit).
             kept = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[target]}
             kept.pop("last", None)
+            kept.pop("next", None)
             base = Frame(target, slots=kept, text=text, normalized=tagged.text, source="context")
             return self._resolve(target, {}, tagged, text, "context", base=base)
         if not mentions and not updates and target == previous.intent:
@@ -703,6 +715,9 @@ class LanguageEngine:
         for said_kind, replaced in (("date", "month"), ("month", "date")):
             if said_kind in new_kinds:
                 kept.pop(replaced, None)
+                # «… последний раз» → «а в декабре?»: that month's schedule, not the last visit
+                kept.pop("last", None)
+                kept.pop("next", None)
         filters = {"brigade", "company", "street"}
         narrowing = "из них" in tagged.text or "среди них" in tagged.text
         if target in ("houses.list", "count") and new_kinds & filters and not narrowing:
@@ -809,6 +824,8 @@ class LanguageEngine:
         if house is not None and intent in ("house.info", "house.schedule"):
             if _said(joined, FILTERS["last_cues"]) and tagged.first("date") is None:
                 return "house.schedule", {"last": True}, {}
+            if _said(joined, FILTERS["next_cues"]) and tagged.first("date") is None:
+                return "house.schedule", {"next": True}, {}
             asked = _asked(joined, FILTERS["house_fields"])
             if asked is None:
                 # «Билибина 4а — панельный или кирпичный?»: a value of a house's fact, said

@@ -44,6 +44,7 @@ SLOT_ORDER = (
     "within",
     "month",
     "last",
+    "next",
     "overdue",
     "done",
 )

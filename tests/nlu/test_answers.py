@@ -46,13 +46,15 @@ from tests.nlu.oracle import Facts, score
 #: Tuning round 5 on tune4 (statements and remarks beside a typed question, «мне» in a
 #: statement, «задачи» sets the subject, a street in event names, a brigade's people by its
 #: head, the crew note by its keys): tune4 96.4 % / 3 / 1, tune4_heldout 94.7 % / 1 / 0.
+#: With ranges' both ends, things not heard as names, exclusions, finished tasks, stray
+#: numbers and a house's next visit: tune4 98.2 % / 0 / 0, tune4_heldout 94.7 % / 1 / 0.
 FLOORS: dict[str, tuple[float, int, int]] = {
     "indep": (100.0, 0, 0),
     "tune2": (100.0, 0, 0),
     "tune3": (98.5, 0, 0),
     "heldout": (90.5, 5, 0),
     "fresh": (97.0, 2, 0),
-    "tune4": (96.0, 3, 1),
+    "tune4": (98.0, 0, 0),
     "tune4_heldout": (94.5, 1, 0),
     "writes": (100.0, 0, 0),
     "writes_heldout": (78.0, 1, 1),

@@ -429,6 +429,22 @@ def test_a_house_schedule_keeps_the_asked_days(raw: Raw) -> None:
     assert reply.to_json()["slots"]["month"] == f"{TODAY.year}-12"
 
 
+def test_the_next_visit_looks_ahead(raw: Raw) -> None:
+    months = (YearMonth.of(TODAY), YearMonth.of(TODAY.replace(day=28) + timedelta(days=7)))
+    for title in ("Майская 8", "Билибина 34/2"):
+        deal = raw.house(title)
+        visits = sorted(d for m in months for d, _ in raw.rest.schedule(deal, m))
+        ahead = [d for d in visits if d >= TODAY]
+        reply = ask(raw, f"когда ближайшая уборка на {title.lower()}")
+        assert reply.to_json()["slots"]["next"] is True
+        if ahead:
+            assert day_text(ahead[0]) in reply.text
+        else:
+            assert "уборок в графике нет" in reply.text
+        # No past visit is offered as the next one.
+        assert all(day_text(d) not in reply.text for d in visits if d < TODAY)
+
+
 def test_a_followup_keeps_the_kind_of_the_slot(raw: Raw) -> None:
     # On 25 November «14 числа» is the coming 14 December, and «21го» the 21st of that month.
     reply = ask(raw, "что у третьей 14 числа", "а 21го?")

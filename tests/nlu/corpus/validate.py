@@ -65,7 +65,7 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "count": frozenset({"metric", "position"}) | _HOUSE_FILTERS,
     "stats.summary": _HOUSE_FILTERS,
     "house.info": frozenset({"house", "field"}),
-    "house.schedule": frozenset({"house", "month", "date", "last"}),
+    "house.schedule": frozenset({"house", "month", "date", "last", "next"}),
     "schedule.day": frozenset({"date"}) | _HOUSE_FILTERS,
     "departments.list": frozenset(),
     "brigade.info": frozenset({"brigade"}),
@@ -382,7 +382,7 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
         return None if ok else "must be brigade, street, town, company or house"
     if key == "order":
         return None if value == "least" else "must be 'least' (omit otherwise)"
-    if key in ("last", "no_company"):
+    if key in ("last", "next", "no_company"):
         return None if value is True else "must be true (omit otherwise)"
     return "unknown slot"
 
