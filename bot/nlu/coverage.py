@@ -113,10 +113,16 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         )
     if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
-        if frame.intent != "rank":  # «топ 5 улиц»: how many to show, not which houses
-            said = {p.said for p in problems} | reported
-            problems.extend(_stray_numbers(frame, tagged, said))
+    if (spec.house_set and frame.intent != "rank") or "house" in frame.slots:
+        # «топ 5 улиц»: how many to show, not which houses. «квартир на майской 8 и 12»: the
+        # second house is a number too, and one house's card would drop it.
+        said = {p.said for p in problems} | reported
+        problems.extend(_stray_numbers(frame, tagged, said))
     return tuple(problems)
+
+
+#: Words a number after which names a part of one house (its entrance, flat, floor).
+_HOUSE_PARTS = ("подъезд", "парадн", "кв", "этаж", "лифт")
 
 
 def _stray_numbers(frame: Frame, tagged: Tagged, reported: set[str]) -> list[Problem]:
@@ -136,6 +142,9 @@ def _stray_numbers(frame: Frame, tagged: Tagged, reported: set[str]) -> list[Pro
         if token.value == 1 and not token.source.isdigit():
             continue  # «по одной управляющей компании»: «one» as in «a single»
         index = tagged.tokens.index(token)
+        before = tagged.tokens[index - 1].text if index else ""
+        if "house" in frame.slots and before.startswith(_HOUSE_PARTS):
+            continue  # «майская 8, подъезд 2», «кв 15»: a part of the house, not a filter
         following = tagged.tokens[index + 1 : index + 2]
         said = " ".join([token.source, *(t.source for t in following if t.kind is TokenKind.WORD)])
         if said not in reported and not any(said in r or r in said for r in reported):

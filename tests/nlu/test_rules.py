@@ -258,6 +258,17 @@ def test_a_number_no_filter_took_is_said(raw: Raw) -> None:
     assert n(total_houses(raw)) not in reply.text
 
 
+def test_a_second_house_is_not_dropped(raw: Raw) -> None:
+    # «майской 8 и 12»: one house's card would answer half the question as if whole.
+    apartments = raw.rest.count(raw.house("Майская 8"), "apartments")
+    reply = ask(raw, "сколько квартир на майской 8 и 12")
+    assert "«12»" in reply.text
+    assert str(apartments) not in reply.text
+    # A part of one house is not a second house: its intercom code is still answered.
+    code = raw.extra(raw.house("Майская 8"), "Код домофона")
+    assert code and code in ask(raw, "код домофона майская 8 подъезд 2").text
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")
