@@ -1025,9 +1025,36 @@ class AnswerBuilder:
         least = frame.slots.get("order") == "least"
         houses = self._houses_for(frame)
         label = self._filter_label(frame)
+        if (
+            metric == "employees"
+            and by == "brigade"
+            and not frame.slots.keys()
+            - {
+                "metric",
+                "by",
+                "order",
+            }
+        ):
+            # «в какой бригаде больше всего людей»: brigades by their people.
+            sizes = sorted(
+                ((len(b.member_ids), n) for n, b in self.snap.brigades.items()),
+                key=lambda sn: (sn[0] if least else -sn[0], sn[1]),
+            )
+            top = [n for size, n in sizes if size == sizes[0][0]]
+            word = "Меньше всего" if least else "Больше всего"
+            return Answer(
+                f"{word} людей: "
+                + ", ".join(self._brigade_label(n) for n in top)
+                + f" — {self.agree(sizes[0][0], 'человек')}.",
+                items=tuple(
+                    f"{i}. {self._brigade_label(n)} — {self.agree(size, 'человек')}"
+                    for i, (size, n) in enumerate(sizes, 1)
+                ),
+            )
         if metric not in ("houses", "apartments", "entrances", "floors", "lifts"):
             return Answer(
-                f"Сравнивать могу дома, квартиры, подъезды, этажи и лифты — а не «{metric}»."
+                "Сравнивать могу дома, квартиры, подъезды, этажи и лифты, а людей — только по "
+                "бригадам."
             )
         groups: dict[str, list[House]] = {}
         for house in houses:
@@ -1064,6 +1091,13 @@ class AnswerBuilder:
         )
         if not rows:
             return Answer(f"Сравнивать нечего: домов не найдено ({label}).")
+        unknown = ""
+        if metric != "houses":
+            missing = sum(1 for h in houses if getattr(h, metric) is None)
+            if missing:
+                nouns = self.morph.plural(0, noun)
+                unknown = f"Число {nouns} не указано у {self.of_count(missing, 'дом')}."
+        scope = f" ({label})" if label else ""
         by_words = {
             "brigade": "по бригадам",
             "street": "по улицам",
@@ -1071,6 +1105,20 @@ class AnswerBuilder:
             "company": "по УК",
             "house": "по домам",
         }[by]
+        if frame.slots.get("each"):
+            # «сколько квартир по бригадам»: every group with its figure, none left out.
+            rows.sort(key=lambda kv: kv[0])
+            whole = self.agree(sum(total(g) for _, g in rows), noun)
+            head = f"{self.morph.plural(0, noun).capitalize()} {by_words}{scope}: всего {whole}."
+            listed = tuple(f"• {k} — {self.agree(total(g), noun)}" for k, g in rows)
+            grouped = {h.id for _, g in rows for h in g}
+            outside = [h for h in houses if h.id not in grouped]
+            if outside and not isinstance(among, list):
+                # «по УК»: houses without one are part of the company too; said, not lost.
+                apart = "Без УК" if by == "company" else "Без группы"
+                tail = f"{apart}: {self.agree(total(outside), noun)}."
+                unknown = f"{tail}\n{unknown}" if unknown else tail
+            return Answer(head, items=listed, footer=unknown)
         best_value = total(rows[0][1])
         leaders = [k for k, g in rows if total(g) == best_value]
         word = "Меньше всего" if least else "Больше всего"
@@ -1082,12 +1130,6 @@ class AnswerBuilder:
         items = tuple(
             f"{i}. {k} — {self.agree(total(g), noun)}" for i, (k, g) in enumerate(rows[:10], 1)
         )
-        unknown = ""
-        if metric != "houses":
-            missing = sum(1 for h in houses if getattr(h, metric) is None)
-            if missing:
-                nouns = self.morph.plural(0, noun)
-                unknown = f"Число {nouns} не указано у {self.of_count(missing, 'дом')}."
         return Answer(head, items=items, footer=unknown)
 
     def _group_key(self, by: str, value: Any) -> str | None:

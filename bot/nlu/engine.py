@@ -1172,7 +1172,13 @@ def _rank(tagged: Tagged) -> dict[str, Any] | None:
     joined = " ".join(words)
     compared = _compared(tagged, words)
     if not _said(joined, FILTERS["rank_cues"]) and compared is None:
-        return None
+        each = _asked(joined, FILTERS["breakdown_by"])
+        metric = _metric(words) if each else None
+        if each is None or metric is None or metric in ("employees", "brigades", "companies"):
+            return None
+        if metric == "houses" and not _said(joined, ("дом", "объект", "адрес")):
+            return None
+        return {"metric": metric, "by": each, "each": True}
     by = compared[0] if compared else _asked(joined, FILTERS["rank_by"]) or "brigade"
     # «в каком доме больше всего квартир»: when houses are what is ranked, the house word
     # names the ranked thing, not the metric.

@@ -24,6 +24,7 @@ SLOT_ORDER = (
     "by",
     "among",
     "order",
+    "each",
     "brigade",
     "company",
     "no_company",

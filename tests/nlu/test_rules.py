@@ -269,6 +269,36 @@ def test_a_second_house_is_not_dropped(raw: Raw) -> None:
     assert code and code in ask(raw, "код домофона майская 8 подъезд 2").text
 
 
+@pytest.mark.parametrize("text", [
+    "сколько домов по бригадам",
+    "сколько домов обслуживает каждая бригада",
+    "сколько квартир в каждой бригаде",
+])  # fmt: skip
+def test_per_group_counts_give_every_group(raw: Raw, text: str) -> None:
+    # The company's total alone would answer another question than «по бригадам».
+    metric = "apartments" if "квартир" in text else None
+    reply = ask(raw, text)
+    assert reply.to_json()["slots"]["each"] is True
+    for number in range(1, 7):
+        houses = raw.brigade_houses(number)
+        value = (
+            len(houses) if metric is None else sum(raw.rest.count(d, metric) or 0 for d in houses)
+        )
+        assert any(
+            item.startswith(f"• Бригада {number} ") and f"— {n(value)} " in item
+            for item in reply.answer.items
+        ), (number, value)
+
+
+def test_brigades_ranked_by_their_people(raw: Raw) -> None:
+    sizes = Counter(raw.rest.person_brigade(u) for u in raw.rest.people())
+    most = max(v for k, v in sizes.items() if k is not None)
+    reply = ask(raw, "в какой бригаде больше всего людей")
+    first = reply.text.split("\n")[0]
+    assert f"— {most} человек" in first
+    assert "employees" not in reply.text
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")

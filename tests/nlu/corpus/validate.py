@@ -69,7 +69,7 @@ INTENT_SLOTS: dict[str, frozenset[str]] = {
     "schedule.day": frozenset({"date"}) | _HOUSE_FILTERS,
     "departments.list": frozenset(),
     "brigade.info": frozenset({"brigade"}),
-    "rank": frozenset({"metric", "by", "order"}) | _HOUSE_FILTERS,
+    "rank": frozenset({"metric", "by", "order", "each"}) | _HOUSE_FILTERS,
     "company.info": frozenset({"company", "field"}),
     "employees.list": frozenset({"brigade", "position", "person"}),
     "employee.info": frozenset({"person", "field"}),
@@ -382,7 +382,7 @@ def _slot_problem(key: str, value: Any, catalog: Catalog) -> str | None:
         return None if ok else "must be brigade, street, town, company or house"
     if key == "order":
         return None if value == "least" else "must be 'least' (omit otherwise)"
-    if key in ("last", "next", "no_company"):
+    if key in ("last", "next", "no_company", "each"):
         return None if value is True else "must be true (omit otherwise)"
     return "unknown slot"
 
