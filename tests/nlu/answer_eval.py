@@ -38,18 +38,20 @@ from tests.nlu.write_eval import is_write_reply, score_write
 ANSWERS_DIR = Path(__file__).parent / "answers"
 TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
-#: Splits in report order: ``indep``, ``tune2``, ``tune3`` and ``tune4`` (a third, fourth and
-#: fifth writer's) are tuned on;
-#: ``heldout``, ``fresh`` (a second writer's questions) and ``tune4_heldout`` are frozen (score
-#: only); ``writes`` / ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
+#: Splits in report order: ``indep``, ``tune2``, ``tune3``, ``tune4`` and ``tune5`` (a third,
+#: fourth, fifth and sixth writer's) are tuned on; ``heldout``, ``fresh`` (a second writer's
+#: questions), ``tune4_heldout`` and ``tune5_heldout`` are frozen (score only); ``writes`` /
+#: ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
 SPLITS = (
     "indep",
     "tune2",
     "tune3",
     "tune4",
+    "tune5",
     "heldout",
     "fresh",
     "tune4_heldout",
+    "tune5_heldout",
     "writes",
     "writes_heldout",
 )
@@ -61,6 +63,8 @@ _SHARED = {
     "writes_heldout": ("writes", 3, True),
     "tune4": ("tune4", 4, False),
     "tune4_heldout": ("tune4", 4, True),
+    "tune5": ("tune5", 4, False),
+    "tune5_heldout": ("tune5", 4, True),
 }
 
 
