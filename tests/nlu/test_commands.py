@@ -184,6 +184,15 @@ def test_task_reminder_with_a_company(engine: LanguageEngine) -> None:
     assert command.summary == "Позвонить в ук гарант"
 
 
+def test_passing_a_problem_on_is_a_task(engine: LanguageEngine) -> None:
+    # «передай ершовой, что …» asks to tell her: a task for her, never a read about the house.
+    command = parse(engine, "передай ершовой что на жукова 7 течет крыша")
+    assert command.kind == "task.create"
+    assert command.person is not None and command.person.full_name.startswith("Ершова ")
+    assert command.house is not None and command.house.title == "Жукова 7"
+    assert "крыша" in command.summary.lower()
+
+
 def test_task_dative_feminine(engine: LanguageEngine) -> None:
     command = parse(engine, "создай задачу ершовой проверить график уборки")
     assert command.person is not None and command.person.full_name.startswith("Ершова ")
