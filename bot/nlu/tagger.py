@@ -414,11 +414,10 @@ class Tagger:
             if head and i + 1 < len(tokens) and _word(tokens[i + 1]):
                 joined = head + _word(tokens[i + 1])
                 # The joined word must be known, or one letter away from a known one: two
-                # real words ("домов под") must not merge into a third ("домовой").
-                near = self._nearest(joined) if len(joined) >= 7 and joined not in vocab else None
-                close = near is not None and Levenshtein.distance(joined, near) <= 1
+                # real words ("домов под") must not merge into a third ("домовой"). Two known
+                # words are never joined, so the fuzzy search is not even made for them.
                 if (head not in vocab or _word(tokens[i + 1]) not in vocab) and (
-                    joined in vocab or close
+                    joined in vocab or self._close(joined)
                 ):
                     target = joined if joined in vocab else self._nearest(joined)
                     assert target is not None
@@ -443,6 +442,13 @@ class Tagger:
             out.append(token)
             i += 1
         return out, corrections
+
+    def _close(self, joined: str) -> bool:
+        """Whether two words said apart, ``joined``, are one letter away from a known word."""
+        if len(joined) < 7 or joined in self.vocabulary:
+            return False
+        near = self._nearest(joined)
+        return near is not None and Levenshtein.distance(joined, near) <= 1
 
     def near_vocabulary(self, word: str) -> bool:
         """Whether a word is one letter (two for long words) away from a known word."""
