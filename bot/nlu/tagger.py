@@ -395,6 +395,10 @@ class Tagger:
         self._surname_keys = [phonetic_key(form) for form in self._surname_pool]
         # Kinds of houses in the company («панельный», …), for «панельных» (`_filters`).
         self._house_types = sorted({h.house_type for h in snapshot.houses if h.house_type})
+        # Every stem or prefix of the filters' tables, for a quick «none of them» per word.
+        self._house_type_stems = tuple(str(k) for k in FILTERS["house_types"])
+        self._bounded_stems = tuple(str(s) for stems in FILTERS["bounded"].values() for s in stems)
+        self._compound_prefixes = tuple(str(k) for k in FILTERS["compound_numbers"])
         # Fuzzy lookups cost ~0.2 ms each and the same misheard words recur: remember them.
         self._nearest_cache: dict[str, str | None] = {}
         self._near_cache: dict[str, bool] = {}
@@ -591,8 +595,11 @@ class Tagger:
         data = FILTERS
         found: list[Mention] = []
         types = self._house_types
+        request_words = set(words)
         for phrase in data["no_company"]:
             parts = tuple(phrase.split())
+            if parts and parts[0] not in request_words:
+                continue  # its first word is not in the request: it cannot match anywhere
             for i in range(len(words) - len(parts) + 1):
                 span = range(i, i + len(parts))
                 if tuple(words[i : i + len(parts)]) == parts and not any(taken[k] for k in span):
@@ -603,6 +610,8 @@ class Tagger:
         for key, bound in (("with_lifts", (1, None)), ("without_lifts", (None, 0))):
             for phrase in data[key]:
                 parts = tuple(phrase.split())
+                if parts and parts[0] not in request_words:
+                    continue
                 for i in range(len(words) - len(parts) + 1):
                     span = range(i, i + len(parts))
                     if tuple(words[i : i + len(parts)]) == parts and not any(
@@ -621,7 +630,13 @@ class Tagger:
                 )
                 taken[i] = True
                 continue
-            stem = next((k for k in data["house_types"] if word.startswith(k)), None)
+            # `str.startswith` with a tuple (in C) says whether any stem begins the word; only
+            # then is the first one in the table's order looked for.
+            stem = (
+                next((k for k in data["house_types"] if word.startswith(k)), None)
+                if word.startswith(self._house_type_stems)
+                else None
+            )
             if stem is not None:
                 option = data["house_types"][stem]
                 kind_of = next((t for t in types if t.lower().startswith(option)), None)
@@ -631,14 +646,18 @@ class Tagger:
                 found.append(mention)
                 taken[i] = True
                 continue
-            metric = self._bounded_noun(word)
-            compound = next(
-                (
-                    (n, rest)
-                    for prefix, n in data["compound_numbers"].items()
-                    if word.startswith(prefix) and (rest := word[len(prefix) :])
-                ),
-                None,
+            metric = self._bounded_noun(word) if word.startswith(self._bounded_stems) else None
+            compound = (
+                next(
+                    (
+                        (n, rest)
+                        for prefix, n in data["compound_numbers"].items()
+                        if word.startswith(prefix) and (rest := word[len(prefix) :])
+                    ),
+                    None,
+                )
+                if word.startswith(self._compound_prefixes)
+                else None
             )
             if compound is not None and self._bounded_noun(compound[1]) is not None:
                 name = self._bounded_noun(compound[1])
