@@ -107,11 +107,15 @@ class TemplateMatcher:
         #: Every fragment any clause looks for: a request's are found once per request.
         self._fragments: set[str] = set()
         self._rules: dict[str, _Template] = {}
-        self._sentences: list[tuple[Intent, IntentData, list[_Template]]] = []
-        #: Templates by a fragment of one of their clauses (at least one must be present),
-        #: and those without clauses, which hassil always tries.
-        self._by_fragment: dict[str, set[_Template]] = {}
-        self._unfiltered: set[_Template] = set()
+        #: The intents' data (each with its templates) in hassil's order, and every sentence
+        #: template in that order with the index of its data.
+        self._data: list[tuple[Intent, IntentData]] = []
+        self._templates: list[tuple[int, _Template]] = []
+        #: Templates (their indices) by a fragment of one of their clauses (at least one
+        #: must be present), and those without clauses, which hassil always tries.
+        self._by_fragment: dict[str, list[int]] = {}
+        self._unfiltered: list[int] = []
+        self._longest = 0
         if not self._enabled:
             return
         for name, rule in rules.items():
@@ -120,27 +124,27 @@ class TemplateMatcher:
             self._rules[name] = _Template(rule, rule.get_required_clauses(rules), build, own)
         for intent in intents.intents.values():
             for data in intent.data:
-                compiled = []
+                self._data.append((intent, data))
                 for sentence in data.sentences:
                     own = set()
                     build = self._compile(sentence.expression, own)
                     template = _Template(
                         sentence, sentence.get_required_clauses(rules), build, own
                     )
-                    self._index(template)
-                    compiled.append(template)
-                self._sentences.append((intent, data, compiled))
+                    self._index(len(self._templates), template)
+                    self._templates.append((len(self._data) - 1, template))
+        self._longest = max(map(len, self._fragments), default=0)
 
-    def _index(self, template: _Template) -> None:
+    def _index(self, index: int, template: _Template) -> None:
         """File a sentence template under the fragments of its smallest clause."""
         for clause in template.clauses:
             self._fragments.update(clause)
         if not template.clauses:
-            self._unfiltered.add(template)
+            self._unfiltered.append(index)
             return
         smallest = min(template.clauses, key=lambda c: (len(c), sorted(c)))
         for fragment in smallest:
-            self._by_fragment.setdefault(fragment, set()).add(template)
+            self._by_fragment.setdefault(fragment, []).append(index)
 
     def _compile(self, expression: Expression, own: set[str]) -> _Builder | None:
         """A builder of the expression's pruned copy, or None when nothing in it can be pruned
@@ -209,30 +213,47 @@ class TemplateMatcher:
 
     def pruned(self, text: str) -> Intents:
         """The templates with what cannot match ``text`` left out."""
-        haystack = self._haystack(text)
-        present = frozenset(f for f in self._fragments if f in haystack)
+        present = self._present(self._haystack(text))
         candidates = set(self._unfiltered)
         for fragment in present:
             candidates.update(self._by_fragment.get(fragment, ()))
-        rules = {name: template.pruned(present) for name, template in self._rules.items()}
+        kept: dict[int, list[Sentence]] = {}
+        for index in sorted(candidates):  # hassil's order
+            group, template = self._templates[index]
+            # hassil's own prefilter, which it would apply to the whole templates.
+            if _satisfied(template.clauses, present):
+                kept.setdefault(group, []).append(template.pruned(present))
         intents: dict[str, Intent] = {}
-        for intent, data, templates in self._sentences:
-            sentences = [
-                template.pruned(present)
-                for template in templates
-                # hassil's own prefilter, which it would apply to the whole templates.
-                if template in candidates and _satisfied(template.clauses, present)
-            ]
-            if not sentences:
-                continue
-            kept = copy.copy(data)
+        for group, sentences in kept.items():  # in hassil's order too
+            intent, data = self._data[group]
+            pruned = copy.copy(data)
             # `IntentData.sentences` is a functools.cached_property of a frozen dataclass: its
             # value lives in the instance's __dict__, where cached_property itself puts it.
-            kept.__dict__["sentences"] = sentences
+            pruned.__dict__["sentences"] = sentences
             if intent.name not in intents:
                 intents[intent.name] = Intent(name=intent.name, data=[])
-            intents[intent.name].data.append(kept)
+            intents[intent.name].data.append(pruned)
+        rules = {name: template.pruned(present) for name, template in self._rules.items()}
         return dataclasses.replace(self.intents, intents=intents, expansion_rules=rules)
+
+    def _present(self, haystack: str) -> frozenset[str]:
+        """The fragments that occur in the haystack.
+
+        A fragment has no whitespace (hassil cuts them at whitespace), so it occurs exactly
+        when it is a piece of one of the haystack's words: the pieces of its few words, up to
+        the longest fragment, are fewer than the fragments.
+        """
+        longest = self._longest
+        pieces = {
+            word[start:end]
+            for word in set(haystack.split())
+            for start in range(len(word))
+            for end in range(start + 1, min(len(word), start + longest) + 1)
+        }
+        present = pieces & self._fragments
+        if "" in self._fragments:
+            present.add("")  # in every text (never made by hassil; kept for exactness)
+        return frozenset(present)
 
     def recognize(self, text: str) -> RecognizeResult | None:
         """What ``recognize_best(text, intents)`` returns, found faster."""
