@@ -975,10 +975,15 @@ class AnswerBuilder:
                 f"Сравнивать могу дома, квартиры, подъезды, этажи и лифты — а не «{metric}»."
             )
         groups: dict[str, list[House]] = {}
+        # A brigade's label is the same for each of its hundreds of houses: make it once.
+        labels: dict[int, str] = {}
         for house in houses:
             key: str | None
             if by == "brigade":
-                key = self._brigade_label(house.brigade) if house.brigade is not None else None
+                if house.brigade is None:
+                    key = None
+                elif (key := labels.get(house.brigade)) is None:
+                    key = labels[house.brigade] = self._brigade_label(house.brigade)
             elif by == "street":
                 key = house.address.street_label
             elif by == "town":
@@ -1004,8 +1009,9 @@ class AnswerBuilder:
 
         if by == "house" and metric == "houses":
             return Answer("Сравнить дома по числу домов нельзя — уточните, что сравнить.")
+        totals = {k: total(g) for k, g in groups.items()}  # each group summed once
         rows = sorted(
-            groups.items(), key=lambda kv: (total(kv[1]) if least else -total(kv[1]), kv[0])
+            groups.items(), key=lambda kv: (totals[kv[0]] if least else -totals[kv[0]], kv[0])
         )
         if not rows:
             return Answer(f"Сравнивать нечего: домов не найдено ({label}).")
@@ -1016,8 +1022,8 @@ class AnswerBuilder:
             "company": "по УК",
             "house": "по домам",
         }[by]
-        best_value = total(rows[0][1])
-        leaders = [k for k, g in rows if total(g) == best_value]
+        best_value = totals[rows[0][0]]
+        leaders = [k for k, _ in rows if totals[k] == best_value]
         word = "Меньше всего" if least else "Больше всего"
         scope = f" ({label})" if label else ""
         head = (
@@ -1025,7 +1031,7 @@ class AnswerBuilder:
             f"{', '.join(leaders)} — {self.agree(best_value, noun)}."
         )
         items = tuple(
-            f"{i}. {k} — {self.agree(total(g), noun)}" for i, (k, g) in enumerate(rows[:10], 1)
+            f"{i}. {k} — {self.agree(totals[k], noun)}" for i, (k, _) in enumerate(rows[:10], 1)
         )
         unknown = ""
         if metric != "houses":
