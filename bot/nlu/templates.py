@@ -32,8 +32,10 @@ from hassil.util import fold_case, normalize_for_matching, remove_skip_words_tra
 Clauses = frozenset[frozenset[str]]
 #: Builds an expression's pruned copy from the fragments present in the request.
 _Builder = Callable[[frozenset[str]], Expression]
-#: Pruned copies remembered per template (a template has few distinct sets of its words).
-_COPIES_LIMIT = 512
+#: Pruned copies remembered per template. A template has few distinct sets of its own words
+#: present: the corpora's 1244 tagged texts made 1676 copies over 205 templates, 70 at most
+#: for one; a copy shares the unpruned parts, a few kB at most.
+_COPIES_LIMIT = 128
 
 
 def _satisfied(clauses: Clauses, present: frozenset[str]) -> bool:
