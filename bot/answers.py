@@ -1057,10 +1057,15 @@ class AnswerBuilder:
                 "бригадам."
             )
         groups: dict[str, list[House]] = {}
+        # A brigade's label is the same for each of its hundreds of houses: make it once.
+        labels: dict[int, str] = {}
         for house in houses:
             key: str | None
             if by == "brigade":
-                key = self._brigade_label(house.brigade) if house.brigade is not None else None
+                if house.brigade is None:
+                    key = None
+                elif (key := labels.get(house.brigade)) is None:
+                    key = labels[house.brigade] = self._brigade_label(house.brigade)
             elif by == "street":
                 key = house.address.street_label
             elif by == "town":
@@ -1086,8 +1091,9 @@ class AnswerBuilder:
 
         if by == "house" and metric == "houses":
             return Answer("Сравнить дома по числу домов нельзя — уточните, что сравнить.")
+        totals = {k: total(g) for k, g in groups.items()}  # each group summed once
         rows = sorted(
-            groups.items(), key=lambda kv: (total(kv[1]) if least else -total(kv[1]), kv[0])
+            groups.items(), key=lambda kv: (totals[kv[0]] if least else -totals[kv[0]], kv[0])
         )
         if not rows:
             return Answer(f"Сравнивать нечего: домов не найдено ({label}).")
@@ -1108,9 +1114,9 @@ class AnswerBuilder:
         if frame.slots.get("each"):
             # «сколько квартир по бригадам»: every group with its figure, none left out.
             rows.sort(key=lambda kv: kv[0])
-            whole = self.agree(sum(total(g) for _, g in rows), noun)
+            whole = self.agree(sum(totals[k] for k, _ in rows), noun)
             head = f"{self.morph.plural(0, noun).capitalize()} {by_words}{scope}: всего {whole}."
-            listed = tuple(f"• {k} — {self.agree(total(g), noun)}" for k, g in rows)
+            listed = tuple(f"• {k} — {self.agree(totals[k], noun)}" for k, _ in rows)
             grouped = {h.id for _, g in rows for h in g}
             outside = [h for h in houses if h.id not in grouped]
             if outside and not isinstance(among, list):
@@ -1119,16 +1125,15 @@ class AnswerBuilder:
                 tail = f"{apart}: {self.agree(total(outside), noun)}."
                 unknown = f"{tail}\n{unknown}" if unknown else tail
             return Answer(head, items=listed, footer=unknown)
-        best_value = total(rows[0][1])
-        leaders = [k for k, g in rows if total(g) == best_value]
+        best_value = totals[rows[0][0]]
+        leaders = [k for k, _ in rows if totals[k] == best_value]
         word = "Меньше всего" if least else "Больше всего"
-        scope = f" ({label})" if label else ""
         head = (
             f"{word} {self.morph.plural(0, noun)} {by_words}{scope}: "
             f"{', '.join(leaders)} — {self.agree(best_value, noun)}."
         )
         items = tuple(
-            f"{i}. {k} — {self.agree(total(g), noun)}" for i, (k, g) in enumerate(rows[:10], 1)
+            f"{i}. {k} — {self.agree(totals[k], noun)}" for i, (k, _) in enumerate(rows[:10], 1)
         )
         return Answer(head, items=items, footer=unknown)
 

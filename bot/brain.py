@@ -126,6 +126,7 @@ class Assistant:
         self._clock = clock
         self._conversations: OrderedDict[Hashable, _Conversation] = OrderedDict()
         self._engine: tuple[CompanySnapshot, LanguageEngine, AnswerBuilder] | None = None
+        self._names: tuple[CompanySnapshot, list[str]] | None = None
         self._engine_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ engine
@@ -191,7 +192,7 @@ class Assistant:
             asked,
             asker,
             stand_in=min(view.snapshot.brigades, default=1),
-            names=_company_names(view.snapshot),
+            names=self._company_names(view.snapshot),
         )
         if ref.needs_asker and asker is None:
             plain = engine.understand(asked, today=today, previous=previous)
@@ -282,6 +283,13 @@ class Assistant:
             proposal.plan is not None,
         )
         return Reply(frame=frame, answer=answer, age_s=view.age_s, stale_note=note, write=proposal)
+
+    def _company_names(self, snapshot: CompanySnapshot) -> list[str]:
+        """`_company_names` of the snapshot, made once per snapshot (it is the same for every
+        request until the data is fetched again, and a new fetch is a new snapshot)."""
+        if self._names is None or self._names[0] is not snapshot:
+            self._names = (snapshot, _company_names(snapshot))
+        return self._names[1]
 
     def forget(self, conversation: Hashable) -> None:
         """Drop a conversation's context."""

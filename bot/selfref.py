@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -110,10 +110,38 @@ class SelfReference:
 
 
 def _match(tokens: list[str], at: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
-    for phrase in phrases:
+    """The first of ``phrases`` said at ``at`` (in their order: longest first)."""
+    groups = _by_first_word(phrases)
+    # Only phrases beginning with the word said can match: try those, in the same order.
+    candidates = groups.get(tokens[at], ()) if groups is not None and at < len(tokens) else phrases
+    for phrase in candidates:
         if tuple(tokens[at : at + len(phrase)]) == phrase:
             return phrase
     return None
+
+
+@lru_cache(maxsize=64)
+def _by_first_word(phrases: tuple[Phrase, ...]) -> dict[str, tuple[Phrase, ...]] | None:
+    """The phrases grouped by their first word, each group in the phrases' order (None if
+    one is empty: an empty phrase matches anywhere, so every phrase must be tried)."""
+    if not all(phrases):
+        return None
+    groups: dict[str, list[Phrase]] = {}
+    for phrase in phrases:
+        groups.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(group) for word, group in groups.items()}
+
+
+@lru_cache(maxsize=64)
+def _protected(names: tuple[str, ...]) -> tuple[Phrase, ...]:
+    """The CRM's names as word tuples, longest first (see `find_self`)."""
+    return tuple(
+        sorted(
+            {tuple(_WORD.findall(n.lower().replace("ё", "е"))) for n in names} - {()},
+            key=len,
+            reverse=True,
+        )
+    )
 
 
 def find_self(
@@ -136,13 +164,7 @@ def find_self(
     """
     words = words or self_words()
     tokens = _WORD.findall(text.lower().replace("ё", "е"))
-    protected = tuple(
-        sorted(
-            {tuple(_WORD.findall(n.lower().replace("ё", "е"))) for n in names} - {()},
-            key=len,
-            reverse=True,
-        )
-    )
+    protected = _protected(tuple(names))
     brigade = asker.brigade if asker is not None else None
     company_wide = any(t in words.company_wide for t in tokens)
     out: list[str] = []

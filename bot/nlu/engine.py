@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from hassil import Intents, recognize_best
+from hassil import Intents
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
@@ -42,6 +42,7 @@ from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
 from bot.nlu.registry import REGISTRY
 from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
+from bot.nlu.templates import TemplateMatcher
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class LanguageEngine:
             resources.files("bot.nlu").joinpath("intents.yaml").read_text(encoding="utf-8")
         )
         self.intents = Intents.from_dict(doc)
+        self.matcher = TemplateMatcher(self.intents, language="ru")
         words = template_vocabulary(doc)
         self.catalog = Catalog.from_snapshot(snapshot, self.morph, common_words=words)
         self.tagger = Tagger(
@@ -183,7 +185,7 @@ class LanguageEngine:
         self.director = snapshot.person(roots[0].head_id) if len(roots) == 1 else None
         self.build_seconds = time.perf_counter() - started
         # hassil compiles each template on first use; warm up so the first user does not wait.
-        recognize_best("xbrigade", self.intents, language="ru")
+        self.matcher.recognize("xbrigade")
         log.info("language engine built in %.2f s", self.build_seconds)
 
     # ------------------------------------------------------------------ entry point
@@ -331,7 +333,7 @@ class LanguageEngine:
         cached = self._matches.get(tagged.text)
         if cached is not None:
             return cached[0], dict(cached[1])
-        result = recognize_best(tagged.text, self.intents, language="ru")
+        result = self.matcher.recognize(tagged.text)
         if result is None:
             found: tuple[str | None, dict[str, Any]] = (None, {})
         else:

@@ -31,6 +31,7 @@ microseconds per utterance once the number tables are built.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -340,11 +341,30 @@ def _repair(words: list[str], boundaries: list[bool]) -> tuple[list[str], list[b
     return joined[start:], joined_b[start:], followup
 
 
+#: Texts whose normalisation is remembered: a request is normalised again on its way (the
+#: write-request parser and the engine both read it; a repair normalises the repaired words
+#: in both), and a result is a few hundred bytes.
+_CACHE_SIZE = 4096
+
+
 def normalize(text: str, lexicon: NumberLexicon | None = None) -> NormalizedText:
     """Normalise a typed request or a Vosk transcript (see the module docstring).
 
     ``lexicon`` is the number lexicon to use (default: the shared one). Never raises.
     """
+    if lexicon is None:
+        return _normalize_shared(text)
+    return _normalize(text, lexicon)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _normalize_shared(text: str) -> NormalizedText:
+    """`normalize` with the shared lexicon, remembered: the result depends on the text only
+    and is immutable (a frozen dataclass of tuples of frozen tokens), so it can be shared."""
+    return _normalize(text, None)
+
+
+def _normalize(text: str, lexicon: NumberLexicon | None) -> NormalizedText:
     cleaned, command, cut = _clean(text[:MAX_INPUT_CHARS])
     truncated = cut or len(text) > MAX_INPUT_CHARS
     words, boundaries = _tokenize(cleaned)

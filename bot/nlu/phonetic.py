@@ -93,7 +93,8 @@ def phonetic_key(text: str) -> str:
     return "".join(collapsed)
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
+    """The text as `similarity` compares it: lower case, ё folded, letters and digits only."""
     return " ".join(_NON_LETTERS.sub(" ", text.lower().replace("ё", "е")).split())
 
 
@@ -102,6 +103,6 @@ def similarity(a: str, b: str) -> float:
 
     "линина"/"ленина" ≈ 92, "ленина"/"калинина" ≈ 86, "сидоренка"/"сидоренко" ≈ 94.
     """
-    text_score = fuzz.ratio(_plain(a), _plain(b))
+    text_score = fuzz.ratio(plain_text(a), plain_text(b))
     key_score = fuzz.ratio(phonetic_key(a), phonetic_key(b))
     return 0.5 * text_score + 0.5 * key_score

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bitrix.address import normalize_number
@@ -33,7 +33,7 @@ from bot.nlu.dates import DateMatch, DateRange, find_dates
 from bot.nlu.morph import Morph, default_morph
 from bot.nlu.normalize import NormalizedText, normalize_name
 from bot.nlu.numbers import Token, TokenKind, default_lexicon, parse_number
-from bot.nlu.phonetic import phonetic_key, similarity
+from bot.nlu.phonetic import phonetic_key, plain_text, similarity
 
 PREPOSITIONS = frozenset(
     {"в", "во", "на", "у", "по", "для", "из", "с", "со", "к", "ко", "о", "об", "про", "от", "за",
@@ -419,6 +419,7 @@ class Tagger:
         self.vocabulary |= self._lexicon.words
         # Candidates for repairing misheard words: long enough that a slip is recognisable.
         self._repair_pool = sorted(w for w in self.vocabulary if len(w) >= 4 and w.isalpha())
+        self._repair_windows = _length_windows(self._repair_pool)
         self._street_cores = [
             (e.key, e.core.replace(" ", ""), e) for e in catalog.streets.values()
         ]
@@ -426,6 +427,16 @@ class Tagger:
             cid: core.replace(" ", "") for cid, core in catalog.company_cores.items() if core
         }
         self._surname_pool = sorted(catalog.surnames)
+        # `similarity` of a word to each surname form, split into its two halves: the forms'
+        # plain texts and phonetic keys are computed here once, not per request and form.
+        self._surname_plain = [plain_text(form) for form in self._surname_pool]
+        self._surname_keys = [phonetic_key(form) for form in self._surname_pool]
+        # Kinds of houses in the company («панельный», …), for «панельных» (`_filters`).
+        self._house_types = sorted({h.house_type for h in snapshot.houses if h.house_type})
+        # Every stem or prefix of the filters' tables, for a quick «none of them» per word.
+        self._house_type_stems = tuple(str(k) for k in FILTERS["house_types"])
+        self._bounded_stems = tuple(str(s) for stems in FILTERS["bounded"].values() for s in stems)
+        self._compound_prefixes = tuple(str(k) for k in FILTERS["compound_numbers"])
         # Fuzzy lookups cost ~0.2 ms each and the same misheard words recur: remember them.
         self._nearest_cache: dict[str, str | None] = {}
         self._near_cache: dict[str, bool] = {}
@@ -445,11 +456,10 @@ class Tagger:
             if head and i + 1 < len(tokens) and _word(tokens[i + 1]):
                 joined = head + _word(tokens[i + 1])
                 # The joined word must be known, or one letter away from a known one: two
-                # real words ("домов под") must not merge into a third ("домовой").
-                near = self._nearest(joined) if len(joined) >= 7 and joined not in vocab else None
-                close = near is not None and Levenshtein.distance(joined, near) <= 1
+                # real words ("домов под") must not merge into a third ("домовой"). Two known
+                # words are never joined, so the fuzzy search is not even made for them.
                 if (head not in vocab or _word(tokens[i + 1]) not in vocab) and (
-                    joined in vocab or close
+                    joined in vocab or self._close(joined)
                 ):
                     target = joined if joined in vocab else self._nearest(joined)
                     assert target is not None
@@ -482,16 +492,24 @@ class Tagger:
             i += 1
         return out, corrections
 
+    def _close(self, joined: str) -> bool:
+        """Whether two words said apart, ``joined``, are one letter away from a known word."""
+        if len(joined) < 7 or joined in self.vocabulary:
+            return False
+        near = self._nearest(joined)
+        return near is not None and Levenshtein.distance(joined, near) <= 1
+
     def near_vocabulary(self, word: str) -> bool:
         """Whether a word is one letter (two for long words) away from a known word."""
         cached = self._near_cache.get(word)
         if cached is not None:
             return cached
+        limit = 1 if len(word) <= 6 else 2
         found = process.extractOne(
             word,
-            self._repair_pool,
+            self._repair_window(len(word), limit),
             scorer=Levenshtein.distance,
-            score_cutoff=1 if len(word) <= 6 else 2,
+            score_cutoff=limit,
         )
         result = found is not None
         if len(self._near_cache) < _CACHE_LIMIT:
@@ -515,7 +533,11 @@ class Tagger:
     def _nearest_uncached(self, word: str) -> str | None:
         limit = 1 if len(word) <= 7 else 2
         found = process.extract(
-            word, self._repair_pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=3
+            word,
+            self._repair_window(len(word), limit),
+            scorer=Levenshtein.distance,
+            score_cutoff=limit,
+            limit=3,
         )
         if not found:
             return None
@@ -534,6 +556,16 @@ class Tagger:
         # Speech recognition rarely gets the first sound wrong; a different first letter is
         # more likely a different word than a slip.
         return candidate if candidate[0] == word[0] else None
+
+    def _repair_window(self, length: int, limit: int) -> list[str]:
+        """The repair candidates a word of ``length`` letters can be within ``limit`` edits of.
+
+        An edit distance is at least the difference in length, so the words whose length
+        differs by more than ``limit`` can never be returned: leaving them out changes no
+        result. The window keeps the pool's order, and rapidfuzz breaks ties by position, so
+        even equally close candidates come out as from the whole pool.
+        """
+        return self._repair_windows.get((length, limit), [])
 
     # ------------------------------------------------------------------ tagging
     def tag(
@@ -608,9 +640,12 @@ class Tagger:
         «по 9 этажей», «девятиэтажки», «больше 100 квартир» (vocabulary in filters.yaml)."""
         data = FILTERS
         found: list[Mention] = []
-        types = sorted({h.house_type for h in self.snapshot.houses if h.house_type})
+        types = self._house_types
+        request_words = set(words)
         for phrase in data["no_company"]:
             parts = tuple(phrase.split())
+            if parts and parts[0] not in request_words:
+                continue  # its first word is not in the request: it cannot match anywhere
             for i in range(len(words) - len(parts) + 1):
                 span = range(i, i + len(parts))
                 if tuple(words[i : i + len(parts)]) == parts and not any(taken[k] for k in span):
@@ -621,6 +656,8 @@ class Tagger:
         for key, bound in (("with_lifts", (1, None)), ("without_lifts", (None, 0))):
             for phrase in data[key]:
                 parts = tuple(phrase.split())
+                if parts and parts[0] not in request_words:
+                    continue
                 for i in range(len(words) - len(parts) + 1):
                     span = range(i, i + len(parts))
                     if tuple(words[i : i + len(parts)]) == parts and not any(
@@ -639,7 +676,13 @@ class Tagger:
                 )
                 taken[i] = True
                 continue
-            stem = next((k for k in data["house_types"] if word.startswith(k)), None)
+            # `str.startswith` with a tuple (in C) says whether any stem begins the word; only
+            # then is the first one in the table's order looked for.
+            stem = (
+                next((k for k in data["house_types"] if word.startswith(k)), None)
+                if word.startswith(self._house_type_stems)
+                else None
+            )
             if stem is not None:
                 option = data["house_types"][stem]
                 kind_of = next((t for t in types if t.lower().startswith(option)), None)
@@ -649,14 +692,18 @@ class Tagger:
                 found.append(mention)
                 taken[i] = True
                 continue
-            metric = self._bounded_noun(word)
-            compound = next(
-                (
-                    (n, rest)
-                    for prefix, n in data["compound_numbers"].items()
-                    if word.startswith(prefix) and (rest := word[len(prefix) :])
-                ),
-                None,
+            metric = self._bounded_noun(word) if word.startswith(self._bounded_stems) else None
+            compound = (
+                next(
+                    (
+                        (n, rest)
+                        for prefix, n in data["compound_numbers"].items()
+                        if word.startswith(prefix) and (rest := word[len(prefix) :])
+                    ),
+                    None,
+                )
+                if word.startswith(self._compound_prefixes)
+                else None
             )
             if compound is not None and self._bounded_noun(compound[1]) is not None:
                 name = self._bounded_noun(compound[1])
@@ -1631,23 +1678,48 @@ class Tagger:
         return word in self.catalog.first_names or word in self.catalog.patronymics
 
     def _fuzzy_surname(self, word: str) -> set[str]:
+        """The people whose surname form is most `similar` to a word (score 86 or more)."""
         if len(word) < 5:
             return set()
-        found = process.extract(
-            word,
-            self._surname_pool,
-            scorer=lambda a, b, **_: similarity(a, b),
-            limit=4,
-            score_cutoff=86,
+        plain = plain_text(word)
+        key = phonetic_key(word)
+        # `similarity` is the mean of the text ratio and the key ratio, and the key ratio is at
+        # most 100: a form scores 86 only with a text ratio of 72 or more. The C prefilter (at
+        # 71, a margin for rounding) skips the Python work for the other forms, and the
+        # survivors get exactly `similarity`'s score (same ratios, same arithmetic).
+        candidates = process.extract(
+            plain, self._surname_plain, scorer=fuzz.ratio, score_cutoff=71, limit=None
         )
-        if not found:
+        scored = []
+        for _, _, index in candidates:
+            score = 0.5 * fuzz.ratio(plain, self._surname_plain[index]) + 0.5 * fuzz.ratio(
+                key, self._surname_keys[index]
+            )
+            if score >= 86:
+                scored.append((score, index))
+        if not scored:
             return set()
-        best = found[0][1]
+        # Best first, equal scores in pool order, four at most: what rapidfuzz's `extract`
+        # returned when it scored every form with `similarity`.
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        found = scored[:4]
+        best = found[0][0]
         ids: set[str] = set()
-        for form, score, _ in found:
+        for score, index in found:
             if best - score < 3:
-                ids |= self.catalog.surnames[form]
+                ids |= self.catalog.surnames[self._surname_pool[index]]
         return ids
+
+
+def _length_windows(pool: Sequence[str]) -> dict[tuple[int, int], list[str]]:
+    """For each word length and edit limit (1 or 2), the pool's words whose length is within
+    the limit, in the pool's order (see `Tagger._repair_window`)."""
+    lengths = {len(w) for w in pool}
+    windows: dict[tuple[int, int], list[str]] = {}
+    for length in range(1, max(lengths, default=0) + 3):
+        for limit in (1, 2):
+            windows[(length, limit)] = [w for w in pool if abs(len(w) - length) <= limit]
+    return windows
 
 
 _ORDINAL_STEMS: dict[str, int] = {str(k): int(v) for k, v in FILTERS["ordinal_stems"].items()}
