@@ -45,6 +45,13 @@ HOUSE_FIELD_LINES = {
     "house_type": ("тип дома", "тип дома не указан"),
     "lifts": ("лифтов", "число лифтов не указано"),
 }
+#: What a card holds, by whose card it is (a field asked that is not there is answered so).
+FIELDS_KNOWN = {
+    "дома": "адрес, бригада и бригадир, УК и её телефон, квартиры, подъезды, этажи, лифты, "
+    "тип дома, код домофона, комментарий для бригады, график уборки",
+    "сотрудника": "должность, подразделение, бригада, телефон, почта",
+    "УК": "телефон, почта, адрес, её дома",
+}
 #: What an unapplied part of a request was, in words.
 UNAPPLIED_KINDS = {
     "person": "сотрудник",
@@ -280,6 +287,12 @@ class AnswerBuilder:
                 lines.append(
                     f"Признака «{problem.said}» у домов в Bitrix24 нет — посчитать или "
                     "отобрать по нему не могу, а всех домов вы не спрашивали."
+                )
+            elif problem.kind == "field":
+                known = FIELDS_KNOWN.get(problem.reason, "")
+                lines.append(
+                    f"«{problem.said}» у {problem.reason} в Bitrix24 не хранится — ответить не "
+                    "могу." + (f" Есть: {known}." if known else "")
                 )
             elif problem.kind == "unapplied":
                 lines.append(self._unapplied_text(problem))

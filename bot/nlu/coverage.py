@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from importlib import resources
+
+import yaml
 
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS
 from bot.nlu.dates import DateKind, DateMatch
@@ -113,12 +116,51 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         )
     if spec.house_set:
         problems.extend(_unknown_features(tagged, morph, reported))
+    if frame.intent in _CARDS and "field" not in frame.slots:
+        said = {p.said for p in problems} | reported
+        problems.extend(_unknown_fields(frame, tagged, morph, tagger.grammar_words, said))
     if (spec.house_set and frame.intent != "rank") or "house" in frame.slots:
         # «топ 5 улиц»: how many to show, not which houses. «квартир на майской 8 и 12»: the
         # second house is a number too, and one house's card would drop it.
         said = {p.said for p in problems} | reported
         problems.extend(_stray_numbers(frame, tagged, said))
     return tuple(problems)
+
+
+#: Intents whose answer without a `field` is the whole card of one house, person or УК.
+_CARDS = {"house.info": "дома", "employee.info": "сотрудника", "company.info": "УК"}
+#: Every cue stem of the keyword fallback (cues.yaml): words of the question, never a field.
+_CUE_STEMS = tuple(
+    stem.rstrip("$")
+    for stems in yaml.safe_load(
+        resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
+    )["cues"].values()
+    for stem in stems
+)
+
+
+def _unknown_fields(
+    frame: Frame, tagged: Tagged, morph: Morph, grammar: frozenset[str], reported: set[str]
+) -> list[Problem]:
+    """«какой год постройки майской 8», «сколько лет петрову», «какая машина у коновалова»: a
+    fact the CRM does not hold. The whole card instead would pass for an answer to it, so the
+    nouns no filter or question word took are reported as a field that does not exist."""
+    tokens = tagged.tokens
+    free = sorted(set(tagged.free) - {m.start for m in tagged.texts})
+    said: list[str] = []
+    for i in free:
+        word = tokens[i].text
+        if not _CYRILLIC.fullmatch(word) or word in grammar or word.startswith(_CUE_STEMS):
+            continue
+        parses = morph.parse(word)[:1]
+        tag = parses[0].tag if parses else None
+        # People («жильцы спрашивают, какая бригада …») act in the sentence; they are no fact.
+        if tag is not None and tag.POS == "NOUN" and parses[0].is_known and "anim" not in tag:
+            said.append(tokens[i].source)
+    text = " ".join(said)
+    if not said or text in reported:
+        return []
+    return [Problem(kind="field", said=text, reason=_CARDS[frame.intent])]
 
 
 #: Words a number after which names a part of one house (its entrance, flat, floor).

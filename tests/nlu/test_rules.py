@@ -299,6 +299,20 @@ def test_brigades_ranked_by_their_people(raw: Raw) -> None:
     assert "employees" not in reply.text
 
 
+@pytest.mark.parametrize(("text", "said"), [
+    ("какой год постройки майской 8", "год постройки"),
+    ("сколько лет петрову", "лет"),
+    ("какая машина у коновалова", "машина"),
+])  # fmt: skip
+def test_a_fact_the_crm_lacks_is_said_not_the_whole_card(raw: Raw, text: str, said: str) -> None:
+    # The card would pass for an answer to a question about something it does not hold.
+    reply = ask(raw, text)
+    assert f"«{said}»" in reply.text and "не хранится" in reply.text
+    assert "Телефон:" not in reply.text and "квартир 128" not in reply.text
+    # Asked for the card itself, the card is given.
+    assert "Телефон:" in ask(raw, "кто такой петров").text
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")
