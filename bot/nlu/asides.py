@@ -150,7 +150,9 @@ def drop_asides(text: str, named: Callable[[str], frozenset[str]] | None = None)
         tail = "".join(kept[last_q + 1 :])
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", tail.strip()) if s]
         if sentences and all(
-            _starts(_words(s), _asides()["remark"], stem=False) for s in sentences
+            _starts(_words(s), _asides()["remark"], stem=False)
+            or _starts(_words(s), _asides()["story"], stem=False)
+            for s in sentences
         ):
             kept = kept[: last_q + 1]
     if len(kept) == len(clauses) or not _has_content(kept):

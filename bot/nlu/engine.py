@@ -608,8 +608,12 @@ class LanguageEngine:
                 intent = "house.info"  # "а какая там УК?", "а сколько там квартир?"
             if previous.intent == "count" and intent == "houses.list" and not _metric(words):
                 intent = "count"  # "а по Майской что?" after "сколько домов у третьей"
-            if any(w in ("всего", "все", "вообще", "всех") for w in words):
-                return None  # a question about everything is a new question
+            if any(w in ("всего", "все", "вообще", "всех") for w in words) and not any(
+                w in _ANAPHORA for w in words
+            ):
+                # A question about everything is a new question — unless it points back at
+                # the last set («а подъездов там сколько всего» after the houses of a street).
+                return None
             carried = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[intent]}
             base = Frame(
                 intent, slots=carried, text=text, normalized=tagged.text, source="context"
@@ -838,6 +842,17 @@ class LanguageEngine:
         company = tagged.first("company")
         if company is not None and intent in ("houses.list", "companies.list", "count"):
             asked = _asked(joined, FILTERS["company_fields"])
+            if asked is None and not _said(joined, ("дом", "объект")):
+                # «адрес мупа управление домами»: with no house word, the bare field word
+                # asks the УК's own field («адреса УК» stays its houses: whole words).
+                asked = next(
+                    (
+                        f
+                        for f, cue in FILTERS["company_fields_bare"].items()
+                        if set(cue) & set(words)
+                    ),
+                    None,
+                )
             if asked is None and _has(words, "head") and "дом" not in joined:
                 asked = "contact"  # «кто руководит УК Гарант»: its contact person, if any
             if asked:

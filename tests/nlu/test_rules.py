@@ -79,7 +79,7 @@ async def _load() -> Raw:
         rest = await RawPortal.fetch(portal.webhook_url, layout)
         async with httpx.AsyncClient(base_url=portal.webhook_url, timeout=30) as http:
             companies = await fetch_all(
-                http, "crm.company.list", {"select": ["ID", "TITLE", "PHONE"]}
+                http, "crm.company.list", {"select": ["ID", "TITLE", "PHONE", "ADDRESS"]}
             )
             tasks: list[Record] = []
             start: int | None = 0
@@ -1026,3 +1026,39 @@ def test_the_crew_note_by_its_keys(raw: Raw) -> None:
     note = raw.extra(raw.house("Карачевская 50"), "Комментарий для бригады")
     reply = ask(raw, "карачевская 50 чё там по ключам комментарий есть")
     assert note and note in reply.text
+
+
+# ---------------------------------------------------------------------- tune6: the sixth writer
+def test_the_address_of_a_named_management_company_is_its_field(raw: Raw) -> None:
+    company = next(c for c in raw.companies if "Управление домами" in str(c["TITLE"]))
+    reply = ask(raw, "адрес мупа управление домами")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "address"
+    address = str(company.get("ADDRESS") or "").strip()
+    assert (address or "Адрес: не указан") in reply.text
+    # «адреса домов» of a УК are still its houses.
+    houses = [d for d in raw.rest.houses() if str(d.get("COMPANY_ID")) == str(company["ID"])]
+    listed = ask(raw, "адреса мупа управление домами")
+    assert listed.frame.intent == "houses.list" and len(listed.answer.items) == len(houses)
+
+
+def test_all_of_there_after_a_street_is_that_streets_total(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if re.fullmatch(r"Майская \S+", str(d["TITLE"]))]
+    entrances = sum(raw.rest.count(d, "entrances") or 0 for d in houses)
+    reply = ask(raw, "какие дома на майской", "а подъездов там сколько всего")
+    assert reply.to_json()["slots"].get("street") == "Майская"
+    assert f"подъездов — {n(entrances)}" in reply.text
+
+
+def test_a_story_after_the_question_is_no_condition(raw: Raw) -> None:
+    person = raw.person("Филиппов")
+    reply = ask(raw, "Кто такой Филиппов? Он мне сегодня звонил, а я не знаю, кто это.")
+    assert reply.frame.intent == "employee.info"
+    assert reply.frame.slots["person"].id == str(person["ID"])
+    assert str(person["WORK_POSITION"]) in reply.text
+
+
+def test_a_first_name_asked_about_in_the_nominative_is_asked_back(raw: Raw) -> None:
+    named = [u for u in raw.rest.people() if u.get("NAME") == "Оксана"]
+    reply = ask(raw, "Подскажите, в какой бригаде Оксана? Она мне вчера помогала.")
+    assert reply.frame.clarify and len(reply.frame.choices) == len(named) > 1
