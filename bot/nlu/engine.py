@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from hassil import Intents, recognize_best
 
+from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Department, Employee, House
@@ -124,6 +125,22 @@ def _finished(tagged: Tagged) -> bool:
     return any(
         _has([word], "done") and (i == 0 or words[i - 1] != "не") for i, word in enumerate(words)
     )
+
+
+_PLANNED_IN: tuple[str, ...] = tuple(_CUE_DOC["planned_in"])
+_OUR_WORDS = frozenset(FILTERS["vocabulary"])
+
+
+def _unplanned(words: list[str]) -> list[str]:
+    """``words`` to check for out-of-domain stems: without our own words («включительно» is
+    no «включи»; filters.yaml, vocabulary) and without «стоит/стоят» said of what is planned
+    («стоит в календаре»), which would read as a price."""
+    joined = " ".join(words)
+    words = [w for w in words if w not in _OUR_WORDS]
+    planned = (f"{verb} {place}" for verb in ("стоит", "стоят") for place in _PLANNED_IN)
+    if not any(phrase in joined for phrase in planned):
+        return words
+    return [w for w in words if w not in ("стоит", "стоят")]
 
 
 def _has(words: Iterable[str], cue: str) -> bool:
@@ -363,7 +380,7 @@ class LanguageEngine:
         if topic and {"кто", "кому"} & set(words) and not kinds - {"position", "department"}:
             # «к кому обратиться по вопросам зарплаты»: the people who handle it.
             return "employees.list", {"position": topic}
-        if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
+        if any(w.startswith(_OUT_OF_DOMAIN) for w in _unplanned(words)):
             return None, {}
         # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
         # what was said, the request is about something else; guessing from the rest would be
@@ -558,6 +575,23 @@ class LanguageEngine:
         if len(tagged.text.split()) > limit:
             return None
         target = previous.intent
+        if target == "rank" and not tagged.mentions and _metric(words) is None:
+            # «у какой бригады больше всего домов» → «а меньше всего»: the same ranking, the
+            # other end.
+            joined = " ".join(words)
+            least = _said(joined, FILTERS["rank_least"]) or any(
+                w in FILTERS["compare_less"] for w in words
+            )
+            most = _said(joined, FILTERS["rank_cues"]) or any(
+                w in FILTERS["compare_more"] for w in words
+            )
+            if least or most:
+                slots = {k: v for k, v in previous.slots.items() if k != "order"}
+                if least:
+                    slots["order"] = "least"
+                return Frame(
+                    "rank", slots=slots, text=text, normalized=tagged.text, source="context"
+                )
         # A date after a list of a brigade's houses asks which of them are cleaned that day.
         if tagged.first("date") and target == "houses.list":
             target = "schedule.day"
@@ -766,6 +800,18 @@ class LanguageEngine:
             )
 
         fitting = [c for c in question.choices if any(fits(v) for v in c.frame.slots.values())]
+        if not fitting and tagged.tokens and all(t.is_number for t in tagged.tokens):
+            # «майская 23 …» → «Майская 23/2 or 23к1?» → «23/2»: the number of one of the
+            # houses offered (only numbers said, nothing else).
+            said = {normalize_number(n) for t in tagged.bare_numbers() if (n := _number_text(t))}
+            fitting = [
+                c
+                for c in question.choices
+                if any(
+                    isinstance(v, House) and normalize_number(v.address.number) in said
+                    for v in c.frame.slots.values()
+                )
+            ]
         return fitting[0].frame if len(fitting) == 1 else None
 
     def _refine(
@@ -932,6 +978,12 @@ class LanguageEngine:
                 # "телефон ивановой из пятой бригады": the brigade picks the namesake.
                 number = tagged.first("brigade").value  # type: ignore[union-attr]
                 narrowed = [p for p in mention.choices if getattr(p, "brigade", None) == number]
+                if len(narrowed) == 1:
+                    mention.value, mention.choices = narrowed[0], []
+            town = tagged.first("town")
+            if mention.choices and mention.kind == "street" and town is not None:
+                # «дома в Калуге на улице Кирова»: the town picks the street among namesakes.
+                narrowed = [c for c in mention.choices if getattr(c, "town", None) == town.value]
                 if len(narrowed) == 1:
                     mention.value, mention.choices = narrowed[0], []
             if mention.choices:
