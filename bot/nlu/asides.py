@@ -87,6 +87,21 @@ def _speaking(words: list[str]) -> bool:
     return _starts(words, stems["speaker"], stem=True)
 
 
+def _apology(clause: str) -> bool:
+    """«Простите за глупый вопрос,»: how the question is put, not what it asks."""
+    return _starts(_words(clause), _asides()["preface"], stem=False)
+
+
+def _requester(clause: str) -> bool:
+    """«Директор попросил прикинуть:», «Начальник спросил,»: who wants the answer — a clause
+    leading into the question (no question word of its own, so the question follows it)."""
+    if not clause.rstrip().endswith((":", ",")):
+        return False  # «Жилец … просит телефон своей УК. Где его взять?»: the sentence asks
+    words = set(_words(clause))
+    asked_by = {p[0] for p in _asides()["asked_by"]}
+    return bool(words & asked_by) and not words & _question_words()
+
+
 def _has_content(clauses: list[str]) -> bool:
     lead = {p[0] for p in _asides()["lead"]}
     return any(w not in lead for c in clauses for w in _words(c))
@@ -135,6 +150,12 @@ def drop_asides(text: str, named: Callable[[str], frozenset[str]] | None = None)
         text = _statements(text, named) or text
     clauses = _CLAUSE.findall(text)
     marks = _introductions(clauses)
+    # «Простите за глупый вопрос, …», «Директор попросил прикинуть: …»: an apology, or who
+    # wants to know, when more is said after it.
+    marks = [
+        mark or (i < len(clauses) - 1 and (_apology(c) or _requester(c)))
+        for i, (c, mark) in enumerate(zip(clauses, marks, strict=True))
+    ]
     kept = [c for c, mark in zip(clauses, marks, strict=True) if not mark]
     if len(kept) < len(clauses):
         # «Здравствуйте, я новенькая. Кто …?»: the greeting before the introduction goes too.
@@ -150,7 +171,9 @@ def drop_asides(text: str, named: Callable[[str], frozenset[str]] | None = None)
         tail = "".join(kept[last_q + 1 :])
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", tail.strip()) if s]
         if sentences and all(
-            _starts(_words(s), _asides()["remark"], stem=False) for s in sentences
+            _starts(_words(s), _asides()["remark"], stem=False)
+            or _starts(_words(s), _asides()["story"], stem=False)
+            for s in sentences
         ):
             kept = kept[: last_q + 1]
     if len(kept) == len(clauses) or not _has_content(kept):

@@ -332,7 +332,9 @@ def _unknown_names(
             m.kind == "person" and (m.end == i or m.start == j) for m in tagged.mentions
         )
         in_name_position = not beside_person and (
-            before in COMPANY_CUES
+            # «какая управляющая компания даёт нам больше всего домов»: a verb after «УК» says
+            # what it does; it is no name of one.
+            (before in COMPANY_CUES and not _verb(words[i], morph))
             or number_after
             or any(_name_like(w, morph, tagger) for w in words[i:j] if w != "и")
         )  # a misheard first name next to the surname («ершовой аксаны») is no new name
@@ -365,6 +367,14 @@ def _name_like(word: str, morph: Morph, tagger: Tagger) -> bool:
         return False  # an abbreviation of a known word: «ближ уборка»
     glued = any(word.startswith(p) and word[len(p) :] in tagger.vocabulary for p in PREPOSITIONS)
     return not glued
+
+
+def _verb(word: str, morph: Morph) -> bool:
+    """A word the dictionary knows as a verb in the present or past («даёт», «дал»)."""
+    if not _CYRILLIC.fullmatch(word):
+        return False
+    parses = morph.parse(word)[:1]
+    return bool(parses) and parses[0].is_known and "VERB" in str(parses[0].tag)
 
 
 def _nearest(tagger: Tagger, kind: str, words: list[str]) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from hassil import Intents
 
+from bitrix.address import normalize_number
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
 from bitrix.models import Company, Department, Employee, House
@@ -125,6 +126,22 @@ def _finished(tagged: Tagged) -> bool:
     return any(
         _has([word], "done") and (i == 0 or words[i - 1] != "не") for i, word in enumerate(words)
     )
+
+
+_PLANNED_IN: tuple[str, ...] = tuple(_CUE_DOC["planned_in"])
+_OUR_WORDS = frozenset(FILTERS["vocabulary"])
+
+
+def _unplanned(words: list[str]) -> list[str]:
+    """``words`` to check for out-of-domain stems: without our own words («включительно» is
+    no «включи»; filters.yaml, vocabulary) and without «стоит/стоят» said of what is planned
+    («стоит в календаре»), which would read as a price."""
+    joined = " ".join(words)
+    words = [w for w in words if w not in _OUR_WORDS]
+    planned = (f"{verb} {place}" for verb in ("стоит", "стоят") for place in _PLANNED_IN)
+    if not any(phrase in joined for phrase in planned):
+        return words
+    return [w for w in words if w not in ("стоит", "стоят")]
 
 
 def _has(words: Iterable[str], cue: str) -> bool:
@@ -365,7 +382,7 @@ class LanguageEngine:
         if topic and {"кто", "кому"} & set(words) and not kinds - {"position", "department"}:
             # «к кому обратиться по вопросам зарплаты»: the people who handle it.
             return "employees.list", {"position": topic}
-        if any(w.startswith(_OUT_OF_DOMAIN) for w in words):
+        if any(w.startswith(_OUT_OF_DOMAIN) for w in _unplanned(words)):
             return None, {}
         # Words never seen, not even misheard ("пробки", "москве"): when they make up half of
         # what was said, the request is about something else; guessing from the rest would be
@@ -560,6 +577,23 @@ class LanguageEngine:
         if len(tagged.text.split()) > limit:
             return None
         target = previous.intent
+        if target == "rank" and not tagged.mentions and _metric(words) is None:
+            # «у какой бригады больше всего домов» → «а меньше всего»: the same ranking, the
+            # other end.
+            joined = " ".join(words)
+            least = _said(joined, FILTERS["rank_least"]) or any(
+                w in FILTERS["compare_less"] for w in words
+            )
+            most = _said(joined, FILTERS["rank_cues"]) or any(
+                w in FILTERS["compare_more"] for w in words
+            )
+            if least or most:
+                slots = {k: v for k, v in previous.slots.items() if k != "order"}
+                if least:
+                    slots["order"] = "least"
+                return Frame(
+                    "rank", slots=slots, text=text, normalized=tagged.text, source="context"
+                )
         # A date after a list of a brigade's houses asks which of them are cleaned that day.
         if tagged.first("date") and target == "houses.list":
             target = "schedule.day"
@@ -610,8 +644,12 @@ class LanguageEngine:
                 intent = "house.info"  # "а какая там УК?", "а сколько там квартир?"
             if previous.intent == "count" and intent == "houses.list" and not _metric(words):
                 intent = "count"  # "а по Майской что?" after "сколько домов у третьей"
-            if any(w in ("всего", "все", "вообще", "всех") for w in words):
-                return None  # a question about everything is a new question
+            if any(w in ("всего", "все", "вообще", "всех") for w in words) and not any(
+                w in _ANAPHORA for w in words
+            ):
+                # A question about everything is a new question — unless it points back at
+                # the last set («а подъездов там сколько всего» after the houses of a street).
+                return None
             carried = {k: v for k, v in previous.slots.items() if k in INTENT_SLOTS[intent]}
             base = Frame(
                 intent, slots=carried, text=text, normalized=tagged.text, source="context"
@@ -764,6 +802,18 @@ class LanguageEngine:
             )
 
         fitting = [c for c in question.choices if any(fits(v) for v in c.frame.slots.values())]
+        if not fitting and tagged.tokens and all(t.is_number for t in tagged.tokens):
+            # «майская 23 …» → «Майская 23/2 or 23к1?» → «23/2»: the number of one of the
+            # houses offered (only numbers said, nothing else).
+            said = {normalize_number(n) for t in tagged.bare_numbers() if (n := _number_text(t))}
+            fitting = [
+                c
+                for c in question.choices
+                if any(
+                    isinstance(v, House) and normalize_number(v.address.number) in said
+                    for v in c.frame.slots.values()
+                )
+            ]
         return fitting[0].frame if len(fitting) == 1 else None
 
     def _refine(
@@ -840,6 +890,17 @@ class LanguageEngine:
         company = tagged.first("company")
         if company is not None and intent in ("houses.list", "companies.list", "count"):
             asked = _asked(joined, FILTERS["company_fields"])
+            if asked is None and not _said(joined, ("дом", "объект")):
+                # «адрес мупа управление домами»: with no house word, the bare field word
+                # asks the УК's own field («адреса УК» stays its houses: whole words).
+                asked = next(
+                    (
+                        f
+                        for f, cue in FILTERS["company_fields_bare"].items()
+                        if set(cue) & set(words)
+                    ),
+                    None,
+                )
             if asked is None and _has(words, "head") and "дом" not in joined:
                 asked = "contact"  # «кто руководит УК Гарант»: its contact person, if any
             if asked:
@@ -919,6 +980,12 @@ class LanguageEngine:
                 # "телефон ивановой из пятой бригады": the brigade picks the namesake.
                 number = tagged.first("brigade").value  # type: ignore[union-attr]
                 narrowed = [p for p in mention.choices if getattr(p, "brigade", None) == number]
+                if len(narrowed) == 1:
+                    mention.value, mention.choices = narrowed[0], []
+            town = tagged.first("town")
+            if mention.choices and mention.kind == "street" and town is not None:
+                # «дома в Калуге на улице Кирова»: the town picks the street among namesakes.
+                narrowed = [c for c in mention.choices if getattr(c, "town", None) == town.value]
                 if len(narrowed) == 1:
                     mention.value, mention.choices = narrowed[0], []
             if mention.choices:

@@ -1388,8 +1388,16 @@ class Tagger:
         if any(w and w not in self.grammar_words and w not in PREPOSITIONS for w in beside):
             return False  # a surname beside it, perhaps misheard («обрамовой ларисы»)
         parses = self.morph.parse(word)[:1]
-        # «телефон ларисы» asks about her; «это Мария из офиса» introduces the speaker.
-        return bool(parses) and "Name" in parses[0].tag and "nomn" not in parses[0].tag
+        if not parses or "Name" not in parses[0].tag:
+            return False
+        if "nomn" not in parses[0].tag:
+            return True  # «телефон ларисы» asks about her
+        # «это Мария из офиса» introduces the speaker; «в какой бригаде Оксана» asks about
+        # her: a nominative name is someone asked about only in a question, not after «это».
+        before = words[i - 1] if i > 0 else ""
+        return before not in FILTERS["self_naming"] and any(
+            w in FILTERS["question_words"] for w in words
+        )
 
     def _his_not_hers(self, words: Sequence[str], i: int, ids: set[str]) -> bool:
         """ "бригады Смирнова", "у Смирнова": after a word that governs the genitive,

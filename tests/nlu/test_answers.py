@@ -50,16 +50,21 @@ from tests.nlu.oracle import Facts, score
 #: numbers and a house's next visit: tune4 98.2 % / 0 / 0, tune4_heldout 94.7 % / 1 / 0.
 #: A sixth writer's 300 questions (tune5, ids divisible by 4 frozen as tune5_heldout), first
 #: run before any tuning on them: tune5 93.3 % / 3 / 0, tune5_heldout 90.7 % / 3 / 1.
+#: Tuning round 6 on tune5 (a named УК's address, «там … всего» keeps the set, stories,
+#: apologies and requesters beside the question, a nominative first name asked back, a house
+#: number picking the offered house, a town picking the street, «стоит в календаре», a verb
+#: after «УК», «включительно», «а меньше всего», help and «слышишь меня»): tune5 100 % / 0 / 0,
+#: heldout 91.6 % / 4 / 0, tune4_heldout 96.0 % / 0 / 0, tune5_heldout 92.0 % / 3 / 1.
 FLOORS: dict[str, tuple[float, int, int]] = {
     "indep": (100.0, 0, 0),
     "tune2": (100.0, 0, 0),
     "tune3": (98.5, 0, 0),
-    "heldout": (90.5, 5, 0),
+    "heldout": (91.5, 4, 0),
     "fresh": (97.0, 2, 0),
     "tune4": (98.0, 0, 0),
-    "tune4_heldout": (94.5, 1, 0),
-    "tune5": (93.0, 3, 0),
-    "tune5_heldout": (90.5, 3, 1),
+    "tune4_heldout": (95.5, 0, 0),
+    "tune5": (100.0, 0, 0),
+    "tune5_heldout": (91.5, 3, 1),
     "writes": (100.0, 0, 0),
     "writes_heldout": (78.0, 1, 1),
 }

@@ -79,7 +79,7 @@ async def _load() -> Raw:
         rest = await RawPortal.fetch(portal.webhook_url, layout)
         async with httpx.AsyncClient(base_url=portal.webhook_url, timeout=30) as http:
             companies = await fetch_all(
-                http, "crm.company.list", {"select": ["ID", "TITLE", "PHONE"]}
+                http, "crm.company.list", {"select": ["ID", "TITLE", "PHONE", "ADDRESS"]}
             )
             tasks: list[Record] = []
             start: int | None = 0
@@ -1040,3 +1040,118 @@ def test_the_crew_note_by_its_keys(raw: Raw) -> None:
     note = raw.extra(raw.house("Карачевская 50"), "Комментарий для бригады")
     reply = ask(raw, "карачевская 50 чё там по ключам комментарий есть")
     assert note and note in reply.text
+
+
+# ---------------------------------------------------------------------- tune6: the sixth writer
+def test_the_address_of_a_named_management_company_is_its_field(raw: Raw) -> None:
+    company = next(c for c in raw.companies if "Управление домами" in str(c["TITLE"]))
+    reply = ask(raw, "адрес мупа управление домами")
+    assert reply.frame.intent == "company.info"
+    assert reply.to_json()["slots"]["field"] == "address"
+    address = str(company.get("ADDRESS") or "").strip()
+    assert (address or "Адрес: не указан") in reply.text
+    # «адреса домов» of a УК are still its houses.
+    houses = [d for d in raw.rest.houses() if str(d.get("COMPANY_ID")) == str(company["ID"])]
+    listed = ask(raw, "адреса мупа управление домами")
+    assert listed.frame.intent == "houses.list" and len(listed.answer.items) == len(houses)
+
+
+def test_all_of_there_after_a_street_is_that_streets_total(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if re.fullmatch(r"Майская \S+", str(d["TITLE"]))]
+    entrances = sum(raw.rest.count(d, "entrances") or 0 for d in houses)
+    reply = ask(raw, "какие дома на майской", "а подъездов там сколько всего")
+    assert reply.to_json()["slots"].get("street") == "Майская"
+    assert f"подъездов — {n(entrances)}" in reply.text
+
+
+def test_a_story_after_the_question_is_no_condition(raw: Raw) -> None:
+    person = raw.person("Филиппов")
+    reply = ask(raw, "Кто такой Филиппов? Он мне сегодня звонил, а я не знаю, кто это.")
+    assert reply.frame.intent == "employee.info"
+    assert reply.frame.slots["person"].id == str(person["ID"])
+    assert str(person["WORK_POSITION"]) in reply.text
+
+
+def test_a_first_name_asked_about_in_the_nominative_is_asked_back(raw: Raw) -> None:
+    named = [u for u in raw.rest.people() if u.get("NAME") == "Оксана"]
+    reply = ask(raw, "Подскажите, в какой бригаде Оксана? Она мне вчера помогала.")
+    assert reply.frame.clarify and len(reply.frame.choices) == len(named) > 1
+
+
+@pytest.mark.parametrize("text", [
+    "алло алло слышишь меня",
+    "вы меня слышите",
+])  # fmt: skip
+def test_checking_the_line_is_a_greeting(raw: Raw, text: str) -> None:
+    assert ask(raw, text).frame.intent == "greeting"
+
+
+@pytest.mark.parametrize("text", [
+    "Подскажите, какие команды поддерживает бот?",
+    "Что я могу у вас узнать? Я только первую неделю работаю.",
+])  # fmt: skip
+def test_what_the_bot_can_do_is_help(raw: Raw, text: str) -> None:
+    assert ask(raw, text).frame.intent == "help"
+
+
+def test_an_apology_before_the_question_narrows_nothing(raw: Raw) -> None:
+    directors = [u for u in raw.rest.people() if u.get("WORK_POSITION") == "Директор"]
+    reply = ask(raw, "Простите за глупый вопрос, а кто у нас директор?")
+    assert reply.frame.intent == "employees.list"
+    assert directors and len(reply.answer.items) == len(directors)
+    assert str(directors[0]["LAST_NAME"]) in reply.text
+
+
+def test_who_asked_for_the_figure_is_no_filter(raw: Raw) -> None:
+    lifts = sum(int(raw.extra(d, "Количество лифтов") or 0) for d in raw.rest.houses())
+    reply = ask(raw, "Директор попросил прикинуть: сколько лифтов во всех наших домах в сумме?")
+    assert reply.frame.intent == "count" and not reply.frame.problems
+    assert f"Лифтов: {n(lifts)}" in reply.text
+
+
+def test_a_house_number_answers_which_house(raw: Raw) -> None:
+    reply = ask(raw, "майская 23 когда уборка", "23/2")
+    assert reply.frame.intent == "house.schedule"
+    assert reply.frame.slots["house"].id == str(raw.house("Майская 23/2")["ID"])
+
+
+def test_a_town_picks_the_street_among_namesakes(raw: Raw) -> None:
+    houses = [d for d in raw.rest.houses() if re.fullmatch(r"Кирова \S+", str(d["TITLE"]))]
+    reply = ask(raw, "Какие дома в Калуге на улице Кирова?")
+    assert not reply.frame.clarify and reply.to_json()["slots"]["street"] == "Кирова"
+    assert houses and len(reply.answer.items) == len(houses)
+
+
+def test_what_stands_in_the_calendar_is_no_price(raw: Raw) -> None:
+    names = [
+        e
+        for e in raw.events
+        if "Планёрка" in str(e["NAME"]) and (_event_day(e) or TODAY).month == 11
+    ]
+    reply = ask(raw, "Сколько планёрок бригадиров стоит в календаре на ноябрь?")
+    assert reply.frame.intent == "calendar.list"
+    assert names and len(reply.answer.items) == len(names)
+
+
+def test_a_verb_after_uk_is_no_company_name(raw: Raw) -> None:
+    per_company = Counter(
+        str(d.get("COMPANY_ID")) for d in raw.rest.houses() if d.get("COMPANY_ID")
+    )
+    reply = ask(raw, "Какая управляющая компания даёт нам больше всего домов?")
+    assert reply.frame.intent == "rank" and not reply.frame.problems
+    assert f"— {n(per_company.most_common(1)[0][1])} дом" in reply.text
+
+
+def test_a_bound_said_inclusive_is_kept(raw: Raw) -> None:
+    small = [d for d in raw.rest.houses() if (raw.rest.count(d, "apartments") or 99) <= 10]
+    reply = ask(raw, "какие у нас самые маленькие дома, ну где до десяти квартир включительно")
+    assert reply.frame.intent == "houses.list"
+    assert small and len(reply.answer.items) == len(small)
+
+
+def test_the_other_end_of_a_ranking_as_a_followup(raw: Raw) -> None:
+    per_brigade = Counter(raw.rest.brigade(d) for d in raw.rest.houses())
+    least = min(per_brigade.values())
+    reply = ask(raw, "у какой бригады больше всего домов", "а меньше всего")
+    assert reply.frame.intent == "rank" and reply.frame.slots.get("order") == "least"
+    assert f"— {n(least)} дом" in reply.text.splitlines()[0]
