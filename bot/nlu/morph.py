@@ -104,6 +104,10 @@ def company_core(name: str) -> str:
     return " ".join(words)
 
 
+#: (count, noun) agreements remembered per `Morph` (a short string each).
+_PLURAL_CACHE = 4096
+
+
 class Morph:
     """Morphology service: parse cache, lemma, case forms and number agreement.
 
@@ -115,6 +119,11 @@ class Morph:
         self._analyzer: Any = analyzer if analyzer is not None else pymorphy3.MorphAnalyzer()
         self._parse: Callable[[str], tuple[Any, ...]] = functools.lru_cache(maxsize=cache_size)(
             self._parse_uncached
+        )
+        # Answers agree the same few nouns with the same counts again and again, and each
+        # agreement walks the paradigm (inflect): the result depends on its arguments only.
+        self._plural: Callable[[int, str], str] = functools.lru_cache(maxsize=_PLURAL_CACHE)(
+            self._plural_uncached
         )
 
     def _parse_uncached(self, word: str) -> tuple[Any, ...]:
@@ -368,6 +377,9 @@ class Morph:
     def plural(self, n: int, noun: str) -> str:
         """The form of ``noun`` (a noun or "adjective noun") that agrees with ``n``:
         (5, "дом") → "домов"; (2, "управляющая компания") → "управляющие компании"."""
+        return self._plural(n, noun)
+
+    def _plural_uncached(self, n: int, noun: str) -> str:
         words = noun.split()
         out: list[str] = []
         for index, word in enumerate(words):

@@ -440,6 +440,7 @@ class Tagger:
         # Fuzzy lookups cost ~0.2 ms each and the same misheard words recur: remember them.
         self._nearest_cache: dict[str, str | None] = {}
         self._near_cache: dict[str, bool] = {}
+        self._company_score_cache: dict[str, tuple[tuple[float, str], ...]] = {}
 
     # ------------------------------------------------------------------ repair
     def repair(self, tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, str]]]:
@@ -1165,14 +1166,13 @@ class Tagger:
     ) -> list[Mention]:
         found: list[Mention] = []
         catalog = self.catalog
+        # The words as company names are looked up (numbers too): the same at every position.
+        phrase_words = [w or (_number_text(t) or "") for w, t in zip(words, tokens, strict=True)]
         i = 0
         while i < len(tokens):
             if taken[i] or not (words[i] or _number_text(tokens[i])):
                 i += 1
                 continue
-            phrase_words = [
-                w or (_number_text(t) or "") for w, t in zip(words, tokens, strict=True)
-            ]
             match = self._longest(phrase_words, taken, i, catalog.company_phrases)
             if match is None:
                 i += 1
@@ -1256,10 +1256,7 @@ class Tagger:
                 continue  # «тел ук жукова 56/2»: an address — the house whose УК is asked
             text = " ".join(t.source for t in tokens[start:end])
             phrase = "".join(words[start:end])
-            nearest = sorted(
-                ((similarity(phrase, core), cid) for cid, core in self._company_cores.items()),
-                reverse=True,
-            )
+            nearest = self._company_scores(phrase)
             near = [self.catalog.companies[c] for _, c in nearest[:3]]
             found.append(Mention("company", start, end, text, missing=True, near=near))
             for i in range(start, end):
@@ -1630,13 +1627,27 @@ class Tagger:
         best = scored[0][0]
         return [e for s, e in scored if best - s < 4]
 
+    def _company_scores(self, phrase: str) -> tuple[tuple[float, str], ...]:
+        """`similarity` of a phrase to every company's core, best first (ties by id).
+
+        Scoring every company costs ~0.1 ms a phrase and the same phrases recur; the result
+        depends on the phrase and this tagger's catalog only, so it is remembered."""
+        found = self._company_score_cache.get(phrase)
+        if found is None:
+            found = tuple(
+                sorted(
+                    ((similarity(phrase, core), cid) for cid, core in self._company_cores.items()),
+                    reverse=True,
+                )
+            )
+            if len(self._company_score_cache) < _CACHE_LIMIT:
+                self._company_score_cache[phrase] = found
+        return found
+
     def _fuzzy_company(self, phrase: str, *, cue: bool) -> list[str]:
         plain = phrase.replace(" ", "")
         threshold = 80.0 if cue else 88.0
-        scored = sorted(
-            ((similarity(plain, core), cid) for cid, core in self._company_cores.items()),
-            reverse=True,
-        )
+        scored = self._company_scores(plain)
         if not scored or scored[0][0] < threshold:
             return []
         best = scored[0][0]

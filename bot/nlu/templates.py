@@ -199,9 +199,9 @@ class TemplateMatcher:
             return group
         return None
 
-    def _haystack(self, text: str) -> str:
+    def _haystack(self, text: str) -> tuple[str, str]:
         """The request as hassil's prefilter reads it, folded (and as given, which can only
-        let more through)."""
+        let more through); and the folded text hassil removes skip words from."""
         with_skip = normalize_for_matching(text)
         texts = [text, with_skip.text]
         if self.intents.settings.ignore_whitespace:
@@ -211,11 +211,25 @@ class TemplateMatcher:
             without_skip = with_skip.copy()
             remove_skip_words_tracked(without_skip, self.intents.skip_words, True)
             texts.append(without_skip.text)
-        return "\n".join(fold_case(t) for t in texts)
+        return "\n".join(fold_case(t) for t in texts), fold_case(with_skip.text)
+
+    def _skip_words(self, folded: str) -> list[str]:
+        """The skip words that occur in the text hassil removes them from (``folded``).
+
+        hassil removes skip words with one regex of all of them (case-ignoring, as whole
+        words), scanning the text with each alternative at each place: most of its cost. An
+        alternative that is not in the text, even as a piece of a word, matches nowhere, so
+        leaving it out changes nothing (`fold_case` unifies at least as much as the regex's
+        case-ignoring). When none is in the text one absent word stays, so that hassil still
+        takes its "skip words given" path (it tidies whitespace there) and matches nothing.
+        """
+        words = self.intents.skip_words
+        return [w for w in words if fold_case(w.strip()) in folded] or words[:1]
 
     def pruned(self, text: str) -> Intents:
         """The templates with what cannot match ``text`` left out."""
-        present = self._present(self._haystack(text))
+        haystack, folded = self._haystack(text)
+        present = self._present(haystack)
         candidates = set(self._unfiltered)
         for fragment in present:
             candidates.update(self._by_fragment.get(fragment, ()))
@@ -236,7 +250,12 @@ class TemplateMatcher:
                 intents[intent.name] = Intent(name=intent.name, data=[])
             intents[intent.name].data.append(pruned)
         rules = {name: template.pruned(present) for name, template in self._rules.items()}
-        return dataclasses.replace(self.intents, intents=intents, expansion_rules=rules)
+        return dataclasses.replace(
+            self.intents,
+            intents=intents,
+            expansion_rules=rules,
+            skip_words=self._skip_words(folded),
+        )
 
     def _present(self, haystack: str) -> frozenset[str]:
         """The fragments that occur in the haystack.
