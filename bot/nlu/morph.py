@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -127,7 +128,14 @@ class Morph:
         )
 
     def _parse_uncached(self, word: str) -> tuple[Any, ...]:
-        return tuple(self._analyzer.parse(word))
+        try:
+            return tuple(self._analyzer.parse(word))
+        except ValueError:
+            # pymorphy3 names each character with `unicodedata.name`, which raises for code
+            # points Unicode leaves unnamed («AAA𗀀» from a Telegram message): parse the word
+            # without them, so any text is still understood (an empty word parses as UNKN).
+            named = "".join(ch for ch in word if unicodedata.name(ch, ""))
+            return tuple(self._analyzer.parse(named))
 
     def parse(self, word: str) -> tuple[Any, ...]:
         """pymorphy3 parses of ``word`` (lower-cased, ё folded), best first; cached."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +118,17 @@ def test_hostile_inputs_get_an_answer(engine: LanguageEngine, answers: AnswerBui
 
 
 WORDS = ["бригады", "дома", "сколько", "ленина", "№", "завтра", "пятой", "дробь", "а", "\n"]
+
+
+@pytest.mark.parametrize("text", ["AAA\U00017000", "телефон \U00017000петрова", "\U000e0001"])
+def test_unnamed_code_points_are_understood(
+    engine: LanguageEngine, answers: AnswerBuilder, text: str
+) -> None:
+    # Found by the property test below: pymorphy3 raised ValueError («no such name») on code
+    # points Unicode leaves unnamed, so one odd character crashed the answer.
+    frame = engine.understand(text, today=TODAY)
+    assert frame.intent in INTENTS
+    assert answers.build(frame, TODAY).text.strip()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
