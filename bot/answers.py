@@ -288,6 +288,11 @@ class AnswerBuilder:
                     f"Признака «{problem.said}» у домов в Bitrix24 нет — посчитать или "
                     "отобрать по нему не могу, а всех домов вы не спрашивали."
                 )
+            elif problem.kind == "complex":
+                lines.append(
+                    f"«{problem.said}» среди домов на обслуживании не нашёл: в Bitrix24 дома "
+                    "записаны по улице и номеру — назовите адрес."
+                )
             elif problem.kind == "field":
                 known = FIELDS_KNOWN.get(problem.reason, "")
                 lines.append(

@@ -102,6 +102,15 @@ def _requester(clause: str) -> bool:
     return bool(words & asked_by) and not words & _question_words()
 
 
+def _purpose(clause: str) -> bool:
+    """«Для расчёта инвентаря:», «Мне для отчёта:»: why the answer is wanted, said before a
+    colon that opens the question; its words («инвентаря») are no filter."""
+    if not clause.rstrip().endswith(":"):
+        return False
+    words = _words(clause)
+    return _starts(words, _asides()["remark"], stem=False) and not set(words) & _question_words()
+
+
 def _has_content(clauses: list[str]) -> bool:
     lead = {p[0] for p in _asides()["lead"]}
     return any(w not in lead for c in clauses for w in _words(c))
@@ -150,10 +159,10 @@ def drop_asides(text: str, named: Callable[[str], frozenset[str]] | None = None)
         text = _statements(text, named) or text
     clauses = _CLAUSE.findall(text)
     marks = _introductions(clauses)
-    # «Простите за глупый вопрос, …», «Директор попросил прикинуть: …»: an apology, or who
-    # wants to know, when more is said after it.
+    # «Простите за глупый вопрос, …», «Директор попросил прикинуть: …», «Для расчёта
+    # инвентаря: …»: an apology, who wants to know or why, when more is said after it.
     marks = [
-        mark or (i < len(clauses) - 1 and (_apology(c) or _requester(c)))
+        mark or (i < len(clauses) - 1 and (_apology(c) or _requester(c) or _purpose(c)))
         for i, (c, mark) in enumerate(zip(clauses, marks, strict=True))
     ]
     kept = [c for c, mark in zip(clauses, marks, strict=True) if not mark]

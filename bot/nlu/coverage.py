@@ -29,7 +29,7 @@ from bot.nlu.morph import Morph
 from bot.nlu.numbers import TokenKind
 from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
-from bot.nlu.tagger import PREPOSITIONS, Mention, Tagged, Tagger
+from bot.nlu.tagger import FILTERS, PREPOSITIONS, Mention, Tagged, Tagger
 
 #: Mention kinds that never carry a filter on their own.
 _SOFT = frozenset({"text"})
@@ -107,6 +107,7 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
             for m in tagged.texts
             if m.text not in reported
         )
+    problems.extend(_complexes(tagged, tagger.grammar_words, reported))
     problems.extend(_unknown_names(tagged, tagger, morph, reported))
     if spec.house_set:
         problems.extend(
@@ -125,6 +126,33 @@ def unapplied(frame: Frame, tagged: Tagged, tagger: Tagger, morph: Morph) -> tup
         said = {p.said for p in problems} | reported
         problems.extend(_stray_numbers(frame, tagged, said))
     return tuple(problems)
+
+
+#: «ЖК», «жилой комплекс»: a name of an estate follows (filters.yaml, complex_words).
+_COMPLEX = tuple(tuple(p.split()) for p in FILTERS["complex_words"])
+
+
+def _complexes(tagged: Tagged, grammar: frozenset[str], reported: set[str]) -> list[Problem]:
+    """«сколько подъездов в ЖК «Молодёжный»»: an estate's name no filter took. Houses are kept
+    by street and number, so the name matches none; counting every house instead would be a
+    broader answer, so the name is reported as not found."""
+    tokens = tagged.tokens
+    free = set(tagged.free)
+    words = [t.text for t in tokens]
+    for i in range(len(words)):
+        for phrase in _COMPLEX:
+            end = i + len(phrase)
+            if tuple(words[i:end]) != phrase or not all(k in free for k in range(i, end)):
+                continue
+            stop = end
+            while stop < len(words) and stop - end < 3 and stop in free:
+                if words[stop] in grammar or words[stop] in PREPOSITIONS:
+                    break
+                stop += 1
+            said = " ".join(t.source for t in tokens[i:stop])
+            if said not in reported:
+                return [Problem(kind="complex", said=said)]
+    return []
 
 
 #: Intents whose answer without a `field` is the whole card of one house, person or УК.
@@ -173,7 +201,11 @@ def _stray_numbers(frame: Frame, tagged: Tagged, reported: set[str]) -> list[Pro
     broader question, so the number is reported with the word after it."""
     # Numbers the frame holds already: a follow-up's brigade («а в 4?»), a bound said twice
     # («больше двенадцати этажей, ну от двенадцати»).
-    held = {frame.slots.get("brigade")}
+    held: set[object] = {frame.slots.get("brigade")}
+    house = frame.slots.get("house")
+    number = getattr(getattr(house, "address", None), "number", "")
+    if isinstance(number, str) and (digits := re.match(r"\d+", number)):
+        held.add(int(digits.group()))  # «87» answering «какой дом на Зелёной?»
     for mention in tagged.mentions:
         if isinstance(mention.value, tuple):
             held |= set(mention.value)

@@ -275,6 +275,9 @@ class LanguageEngine:
             )
             if frame is not None:
                 return self._checked(frame, tagged)
+        which = self._which_house(tagged, text)
+        if which is not None:
+            return which
         if intent is None:
             return Frame("unknown", text=text, normalized=tagged.text, source="none")
         intent, fixed, preset = self._refine(intent, fixed, tagged)
@@ -822,6 +825,18 @@ class LanguageEngine:
                     for v in c.frame.slots.values()
                 )
             ]
+            offered = {
+                (v.address.town, v.address.street_key)
+                for c in question.choices
+                for v in c.frame.slots.values()
+                if isinstance(v, House)
+            }
+            if not fitting and len(offered) == 1 and len(said) == 1:
+                # «код домофона Зеленая» → «Какой дом? (всего 22)» → «87»: a house of that
+                # street beyond the buttons shown.
+                found = self.snapshot.house_at(next(iter(offered)), next(iter(said)))
+                if found is not None:
+                    return question.choices[0].frame.with_slots(house=found)
         return fitting[0].frame if len(fitting) == 1 else None
 
     def _refine(
@@ -1040,6 +1055,29 @@ class LanguageEngine:
             frame = self._clarify(frame, ambiguous, intent)
         return frame
 
+    def _which_house(self, tagged: Tagged, text: str) -> Frame | None:
+        """«код домофона Зеленая»: a fact of one house asked of a whole street. Each house has
+        its own code and note, so the street's house list would not answer it: asked which."""
+        street = tagged.first("street")
+        if street is None or tagged.first("house") is not None or len(tagged.mentions) != 1:
+            return None
+        entry = street.value
+        joined = " ".join(w for w in tagged.text.split() if not w.startswith("x"))
+        asked = _asked(joined, FILTERS["house_fields"])
+        if not isinstance(entry, StreetEntry) or asked not in _ONE_HOUSE_FIELDS:
+            return None
+        houses = self.snapshot.houses_where(street=entry.key)
+        frame = Frame(
+            "house.info",
+            slots={"field": asked},
+            text=text,
+            normalized=tagged.text,
+            source="grammar",
+        )
+        choices = tuple(Choice(label=h.title, frame=frame.with_slots(house=h)) for h in houses[:8])
+        more = f" (всего {len(houses)}; назовите номер)" if len(houses) > 8 else ""
+        return replace(frame, question=f"Какой дом на улице {entry.label}?{more}", choices=choices)
+
     def _clarify(self, frame: Frame, mention: Mention, intent: str) -> Frame:
         slot = _slot_of(mention, intent)
         choices = tuple(
@@ -1055,6 +1093,8 @@ class LanguageEngine:
         return replace(frame, question=question, choices=choices)
 
 
+#: Facts each house has its own of, so a street cannot answer them.
+_ONE_HOUSE_FIELDS = frozenset({"intercom", "note"})
 #: Whose titles each intent's `text` searches (filters.yaml, text_filters).
 _TITLE_SUBJECT = {"tasks.list": "tasks", "calendar.list": "events"}
 #: Intents a follow-up («а у пятой?») may continue (registry: followup).

@@ -40,7 +40,9 @@ TODAY = date(2026, 11, 25)
 TZ = ZoneInfo("Europe/Moscow")
 #: Splits in report order: ``indep``, ``tune2``, ``tune3``, ``tune4`` and ``tune5`` (a third,
 #: fourth, fifth and sixth writer's) are tuned on; ``heldout``, ``fresh`` (a second writer's
-#: questions), ``tune4_heldout`` and ``tune5_heldout`` are frozen (score only); ``writes`` /
+#: questions), ``tune4_heldout``, ``tune5_heldout`` and ``fresh2_heldout`` (a seventh writer's
+#: even ids; its odd ids, ``fresh2``, were read after its first run) are frozen (score only);
+#: ``writes`` /
 #: ``writes_heldout`` are write requests (SPEC §9), the second part frozen.
 SPLITS = (
     "indep",
@@ -52,6 +54,8 @@ SPLITS = (
     "fresh",
     "tune4_heldout",
     "tune5_heldout",
+    "fresh2",
+    "fresh2_heldout",
     "writes",
     "writes_heldout",
 )
@@ -65,6 +69,8 @@ _SHARED = {
     "tune4_heldout": ("tune4", 4, True),
     "tune5": ("tune5", 4, False),
     "tune5_heldout": ("tune5", 4, True),
+    "fresh2": ("fresh2", 2, False),
+    "fresh2_heldout": ("fresh2", 2, True),
 }
 
 

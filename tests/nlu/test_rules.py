@@ -313,6 +313,41 @@ def test_a_fact_the_crm_lacks_is_said_not_the_whole_card(raw: Raw, text: str, sa
     assert "Телефон:" in ask(raw, "кто такой петров").text
 
 
+def test_an_estate_name_is_not_found_not_the_company_total(raw: Raw) -> None:
+    # «ЖК «Молодёжный»» is no house of ours: the company's entrances would answer another set.
+    entrances = sum(raw.rest.count(d, "entrances") or 0 for d in raw.rest.houses())
+    for text in ("Сколько подъездов в ЖК «Молодёжный»?", "сколько подъездов в жк молодежный"):
+        reply = ask(raw, text)
+        assert "не нашёл" in reply.text
+        assert n(entrances) not in reply.text
+
+
+def test_a_house_fact_of_a_street_asks_which_house(raw: Raw) -> None:
+    houses = sorted(
+        (d for d in raw.rest.houses() if str(d["TITLE"]).startswith("Зеленая ")),
+        key=lambda d: str(d["TITLE"]),
+    )
+    reply = ask(raw, "код домофона Зеленая")
+    assert reply.frame.clarify and "•" not in reply.text
+    assert f"всего {len(houses)}" in reply.text
+    # A number beyond the buttons shown is a house of that street.
+    last = max(houses, key=lambda d: int(re.sub(r"\D.*", "", str(d["TITLE"]).split()[-1])))
+    number = str(last["TITLE"]).split()[-1]
+    reply = ask(raw, "код домофона Зеленая", number)
+    assert reply.to_json()["slots"]["house"]["address"] == last["TITLE"]
+    assert reply.to_json()["slots"]["field"] == "intercom"
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("Для расчёта инвентаря: сколько подъездов в панельных домах по всей компании?", "count"),
+    ("Здравствуйте! Я новенькая, приятно познакомиться.", "greeting"),
+])  # fmt: skip
+def test_why_and_pleasantries_around_a_question(raw: Raw, text: str, intent: str) -> None:
+    reply = ask(raw, text)
+    assert reply.frame.intent == intent
+    assert not reply.frame.problems
+
+
 def test_an_unknown_company_is_said_and_no_total_given(raw: Raw) -> None:
     assert not any("рога" in str(c["TITLE"]).lower() for c in raw.companies)
     reply = ask(raw, "сколько домов у ук рога и копыта")
