@@ -135,8 +135,15 @@ def _statements(text: str, named: Callable[[str], frozenset[str]]) -> str | None
         return None
     if not all(set(_words(s)) & _question_words() for s in asking):
         return None  # «…, не понимаю, что спрашивать. Подскажешь?»: the statement asks
-    asked = frozenset().union(*(named(s) for s in asking))
-    kept = [s for s in parts if s in asking or not named(s) <= asked]
+    # Tagging a sentence is most of the cost of a long request: name the statements first,
+    # and the questions only when a statement names something (an empty set is a subset of
+    # anything, so then the questions' names cannot keep it). `named` is pure, so leaving a
+    # call out changes no result.
+    said = {s: named(s) for s in parts if s not in asking}
+    asked: frozenset[str] = frozenset()
+    if any(said.values()):
+        asked = asked.union(*(named(s) for s in asking))
+    kept = [s for s in parts if s in asking or not said[s] <= asked]
     if len(kept) == len(parts) or not _has_content(kept):
         return None
     return " ".join(kept)

@@ -441,6 +441,7 @@ class Tagger:
         self._nearest_cache: dict[str, str | None] = {}
         self._near_cache: dict[str, bool] = {}
         self._company_score_cache: dict[str, tuple[tuple[float, str], ...]] = {}
+        self._street_score_cache: dict[str, tuple[tuple[float, StreetEntry], ...]] = {}
 
     # ------------------------------------------------------------------ repair
     def repair(self, tokens: Sequence[Token]) -> tuple[list[Token], list[tuple[str, str]]]:
@@ -1585,7 +1586,15 @@ class Tagger:
                     return mention
         return None
 
-    def _street_scores(self, phrase: str) -> list[tuple[float, StreetEntry]]:
+    def _street_scores(self, phrase: str) -> tuple[tuple[float, StreetEntry], ...]:
+        """How close a phrase is to every street (spelling and sound), best first.
+
+        A long request tags its sentences for the aside remover and then the whole text, so
+        the same phrase is scored again; the result depends on the phrase and this tagger's
+        catalog only, so it is remembered (as `_company_scores`)."""
+        found = self._street_score_cache.get(phrase)
+        if found is not None:
+            return found
         plain = phrase.replace(" ", "")
         key = phonetic_key(phrase)
         scored = []
@@ -1594,7 +1603,10 @@ class Tagger:
             sound_score = Levenshtein.normalized_similarity(key, entry.phonetic) * 100
             scored.append(((text_score + sound_score) / 2, entry))
         scored.sort(key=lambda s: -s[0])
-        return scored
+        found = tuple(scored)
+        if len(self._street_score_cache) < _CACHE_LIMIT:
+            self._street_score_cache[phrase] = found
+        return found
 
     def _fuzzy_street(
         self, tokens: Sequence[Token], start: int, stop: int, *, number: str, phrase: str
