@@ -17,7 +17,7 @@ from typing import Any
 
 from bitrix.company import CompanySnapshot
 from bitrix.mapping import MONTHS_NOMINATIVE
-from bitrix.models import Company, Department, Employee, House, Task, TaskStatus
+from bitrix.models import Company, Department, Employee, House, Task, TaskStatus, Visit
 from bot.nlu.catalog import StreetEntry
 from bot.nlu.dates import DateRange
 from bot.nlu.frame import BOUNDS, HOUSE_FILTERS, Choice, Frame, Problem
@@ -700,36 +700,11 @@ class AnswerBuilder:
         if frame.slots.get("last"):
             # «последний раз»: the latest planned date before today (the CRM holds plans).
             past = [v for v in house.visits if v.day < today]
-            if not past:
-                months = ", ".join(
-                    f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
-                )
-                return Answer(
-                    f"{house.title}: до сегодняшнего дня уборок в графике нет "
-                    f"(график в Bitrix24 есть на {months})."
-                )
-            last = past[-1]
-            return Answer(
-                f"{house.title}: последняя уборка по графику — {day_label(last.day, today)}, "
-                f"{last.label or 'тип не указан'}.",
-                footer="Это дата из графика в Bitrix24; отметок о выполнении в нём нет.",
-            )
+            return self._one_visit(house, past[-1] if past else None, today, ahead=False)
         if frame.slots.get("next"):
             # «ближайшая уборка»: the earliest planned date from today on, or that none is.
             ahead = [v for v in house.visits if v.day >= today]
-            if not ahead:
-                months = ", ".join(
-                    f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
-                )
-                return Answer(
-                    f"{house.title}: с сегодняшнего дня уборок в графике нет "
-                    f"(график в Bitrix24 есть на {months})."
-                )
-            first = ahead[0]
-            return Answer(
-                f"{house.title}: ближайшая уборка по графику — "
-                f"{day_label(first.day, today)}, {first.label or 'тип не указан'}."
-            )
+            return self._one_visit(house, ahead[0] if ahead else None, today, ahead=True)
         period = frame.slots.get("date")
         if isinstance(period, DateRange):
             return self._house_schedule_between(house, period, today)
@@ -765,6 +740,25 @@ class AnswerBuilder:
         periodicity = house.periodicity(year, month)
         return Answer(
             f"График уборки {house.title}, {title} — {periodicity}:", items=items, footer=footer
+        )
+
+    def _one_visit(self, house: House, visit: Visit | None, today: date, *, ahead: bool) -> Answer:
+        """The last visit before today or the next from today on, or that the schedule has
+        none on that side (with the months it covers)."""
+        if visit is None:
+            side = "с сегодняшнего дня" if ahead else "до сегодняшнего дня"
+            return Answer(
+                f"{house.title}: {side} уборок в графике нет "
+                f"(график в Bitrix24 есть на {self._schedule_span()})."
+            )
+        which = "ближайшая" if ahead else "последняя"
+        return Answer(
+            f"{house.title}: {which} уборка по графику — {day_label(visit.day, today)}, "
+            f"{visit.label or 'тип не указан'}.",
+            # A past date is a plan, not a record that the cleaning happened.
+            footer=""
+            if ahead
+            else "Это дата из графика в Bitrix24; отметок о выполнении в нём нет.",
         )
 
     def _house_schedule_between(self, house: House, period: DateRange, today: date) -> Answer:
@@ -840,13 +834,16 @@ class AnswerBuilder:
         """The months the CRM has schedule fields for (the real portal adds them monthly)."""
         return {(slot.year, slot.month) for slot in self.snap.mapping.schedule}
 
-    def _no_schedule_fields(self, year: int, month: int) -> str:
-        months = ", ".join(
+    def _schedule_span(self) -> str:
+        """The months the CRM has schedule fields for, in words («октябрь 2026, ноябрь 2026»)."""
+        return ", ".join(
             f"{MONTHS_NOMINATIVE[m - 1]} {y}" for y, m in sorted(self._schedule_months())
         )
+
+    def _no_schedule_fields(self, year: int, month: int) -> str:
         return (
             f"Графика на {MONTHS_NOMINATIVE[month - 1]} {year} в Bitrix24 нет: поля графика "
-            f"заведены только на {months or 'ни один месяц'}."
+            f"заведены только на {self._schedule_span() or 'ни один месяц'}."
         )
 
     def _departments_list(self, frame: Frame, today: date) -> Answer:

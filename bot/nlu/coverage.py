@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from importlib import resources
-
-import yaml
 
 from bot.nlu.catalog import COMPANY_CUES, STREET_TYPE_WORDS
 from bot.nlu.dates import DateKind, DateMatch
@@ -29,7 +26,7 @@ from bot.nlu.morph import Morph
 from bot.nlu.numbers import TokenKind
 from bot.nlu.phonetic import similarity
 from bot.nlu.registry import REGISTRY
-from bot.nlu.tagger import FILTERS, PREPOSITIONS, Mention, Tagged, Tagger
+from bot.nlu.tagger import CUE_DOC, FILTERS, PREPOSITIONS, Mention, Tagged, Tagger
 
 #: Mention kinds that never carry a filter on their own.
 _SOFT = frozenset({"text"})
@@ -158,13 +155,7 @@ def _complexes(tagged: Tagged, grammar: frozenset[str], reported: set[str]) -> l
 #: Intents whose answer without a `field` is the whole card of one house, person or УК.
 _CARDS = {"house.info": "дома", "employee.info": "сотрудника", "company.info": "УК"}
 #: Every cue stem of the keyword fallback (cues.yaml): words of the question, never a field.
-_CUE_STEMS = tuple(
-    stem.rstrip("$")
-    for stems in yaml.safe_load(
-        resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
-    )["cues"].values()
-    for stem in stems
-)
+_CUE_STEMS = tuple(stem.rstrip("$") for stems in CUE_DOC["cues"].values() for stem in stems)
 
 
 def _unknown_fields(

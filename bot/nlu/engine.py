@@ -42,7 +42,7 @@ from bot.nlu.morph import Morph, company_core, default_morph
 from bot.nlu.normalize import normalize
 from bot.nlu.numbers import TokenKind, parse_number
 from bot.nlu.registry import REGISTRY
-from bot.nlu.tagger import BRIGADE_WORDS, FILTERS, Mention, Tagged, Tagger
+from bot.nlu.tagger import BRIGADE_WORDS, CUE_DOC, FILTERS, Mention, Tagged, Tagger
 from bot.nlu.templates import TemplateMatcher
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,7 @@ _FOLLOWUP_MAX_WORDS = 5
 _UNMARKED_FOLLOWUP_MAX_WORDS = 2
 
 # Cue stems of the keyword fallback (bot/nlu/cues.yaml).
-_CUE_DOC: dict[str, Any] = yaml.safe_load(
-    resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
-)
-_CUES: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _CUE_DOC["cues"].items()}
+_CUES: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in CUE_DOC["cues"].items()}
 # `_has` runs ~10 times a request: each cue's stems sorted once by how they are compared
 # (whole words, phrases, prefixes).
 _CUE_PARTS: dict[str, tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]] = {
@@ -123,7 +120,7 @@ _WRITES = _WriteCues.load()
 
 #: What a count counts, in the order tried (bot/nlu/cues.yaml).
 _METRICS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
-    (str(k), tuple(v)) for k, v in _CUE_DOC["metrics"].items()
+    (str(k), tuple(v)) for k, v in CUE_DOC["metrics"].items()
 )
 
 
@@ -138,7 +135,7 @@ def _finished(tagged: Tagged) -> bool:
     )
 
 
-_PLANNED_IN: tuple[str, ...] = tuple(_CUE_DOC["planned_in"])
+_PLANNED_IN: tuple[str, ...] = tuple(CUE_DOC["planned_in"])
 _OUR_WORDS = frozenset(FILTERS["vocabulary"])
 
 

@@ -140,6 +140,10 @@ _COUNTED_NOUNS = frozenset(
 FILTERS: dict[str, Any] = yaml.safe_load(
     resources.files("bot.nlu").joinpath("filters.yaml").read_text(encoding="utf-8")
 )
+#: Cue words of the keyword fallback, metrics and asides (bot/nlu/cues.yaml), read once.
+CUE_DOC: dict[str, Any] = yaml.safe_load(
+    resources.files("bot.nlu").joinpath("cues.yaml").read_text(encoding="utf-8")
+)
 #: Names a negation can exclude (a feature such as «без УК» already says what it lacks).
 _NEGATABLE = frozenset(
     {"brigade", "person", "company", "street", "town", "house", "house_type", "date"}

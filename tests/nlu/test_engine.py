@@ -126,9 +126,7 @@ def test_unnamed_code_points_are_understood(
 ) -> None:
     # Found by the property test below: pymorphy3 raised ValueError («no such name») on code
     # points Unicode leaves unnamed, so one odd character crashed the answer.
-    frame = engine.understand(text, today=TODAY)
-    assert frame.intent in INTENTS
-    assert answers.build(frame, TODAY).text.strip()
+    _understood_and_answered(engine, answers, text)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -145,6 +143,10 @@ def test_unnamed_code_points_are_understood(
 def test_any_text_is_understood_and_answered(
     engine: LanguageEngine, answers: AnswerBuilder, text: str
 ) -> None:
+    _understood_and_answered(engine, answers, text)
+
+
+def _understood_and_answered(engine: LanguageEngine, answers: AnswerBuilder, text: str) -> None:
     frame = engine.understand(text, today=TODAY)
     assert frame.intent in INTENTS
     assert answers.build(frame, TODAY).text.strip()
